@@ -1,0 +1,1 @@
+"""Shared machinery that knows no domain: database, lake, jobs, events, webhooks, logging."""

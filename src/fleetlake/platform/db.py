@@ -1,0 +1,186 @@
+"""Serving database: engine, schema check/migration, dialect-aware bulk load."""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from fleetlake.errors import SchemaOutdated, ServiceError
+
+log = logging.getLogger(__name__)
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def normalise_url(url: str) -> str:
+    """`postgresql://` means psycopg 3 here; nothing else is installed."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_db_engine(url: str) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        database = sa.engine.make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+        )
+        sa.event.listen(engine, "connect", _on_sqlite_connect)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def get_engine(url: str, *, auto_upgrade_sqlite: bool = True) -> Engine:
+    """One engine per URL per process; SQLite is migrated to head on first use."""
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = create_db_engine(url)
+            if engine.dialect.name == "sqlite" and auto_upgrade_sqlite:
+                upgrade(engine)
+            _engines[url] = engine
+        return engine
+
+
+def dispose_engines() -> None:
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def _alembic_config(connection: Connection) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), revision)
+
+
+def schema_revisions(engine: Engine) -> tuple[str | None, str]:
+    """(current revision of the database, head revision of this code)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        head = ScriptDirectory.from_config(_alembic_config(connection)).get_current_head()
+    assert head is not None
+    return current, head
+
+
+def require_current_schema(engine: Engine) -> None:
+    try:
+        current, head = schema_revisions(engine)
+    except sa.exc.OperationalError as exc:
+        raise ServiceError(f"cannot reach the database: {exc.orig}") from exc
+    if current != head:
+        raise SchemaOutdated(
+            f"database schema is at {current or 'nothing'}, this fleetlake needs {head}: "
+            "run `fleetlake db upgrade`",
+            current=current,
+            head=head,
+        )
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    with engine.begin() as connection:
+        yield connection
+
+
+def bulk_insert(connection: Connection, table: sa.Table, batch: Any) -> int:
+    """Append a pyarrow Table/RecordBatch by the fastest path of the dialect."""
+    if batch.num_rows == 0:
+        return 0
+    if connection.dialect.name == "postgresql":
+        return _copy_postgres(connection, table, batch)
+    return _executemany(connection, table, batch)
+
+
+def _copy_postgres(connection: Connection, table: sa.Table, batch: Any) -> int:
+    import pyarrow.csv as pacsv
+
+    columns = list(batch.schema.names)
+    buffer = io.BytesIO()
+    pacsv.write_csv(batch, buffer, write_options=pacsv.WriteOptions(include_header=False))
+    column_sql = ", ".join(connection.dialect.identifier_preparer.quote(c) for c in columns)
+    statement = f"COPY {table.name} ({column_sql}) FROM STDIN WITH (FORMAT csv)"
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.write(buffer.getvalue())
+    return int(batch.num_rows)
+
+
+def _executemany(connection: Connection, table: sa.Table, batch: Any) -> int:
+    columns: Sequence[str] = list(batch.schema.names)
+    rows = list(zip(*(batch.column(c).to_pylist() for c in columns), strict=True))
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'  # noqa: S608
+    connection.exec_driver_sql(statement, rows)
+    return len(rows)
+
+
+class UtcDateTime(sa.types.TypeDecorator[Any]):
+    """Timezone-aware UTC in Python on every dialect (SQLite stores naive UTC text)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: fleetlake keeps time timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)

@@ -1,0 +1,354 @@
+"""Durable jobs: a row with state and progress, an append-only event log, a runner.
+
+States: queued → running → succeeded | failed | cancelled. A job whose process died is
+marked failed at the next start (`recover_interrupted`) and can be retried; the job
+function itself is responsible for resuming without duplicating committed work.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from fleetlake.errors import Conflict, NotFound
+from fleetlake.platform.events import CHANNEL, bus
+from fleetlake.platform.tables import job_events, jobs
+
+log = logging.getLogger(__name__)
+
+ACTIVE_STATES = ("queued", "running")
+FINAL_EVENT = {"succeeded": "completed", "failed": "failed", "cancelled": "cancelled"}
+HOST = socket.gethostname()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobCancelled(Exception):
+    """Raised inside a job function when the user asked to cancel."""
+
+
+def create_job(
+    engine: Engine, *, kind: str, params: dict[str, Any], retry_of: int | None = None
+) -> int:
+    with engine.begin() as connection:
+        result = connection.execute(
+            jobs.insert().values(
+                kind=kind,
+                state="queued",
+                params=params,
+                results=[],
+                created_at=utcnow(),
+                retry_of=retry_of,
+            )
+        )
+        job_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        event_id = _insert_event(
+            connection, job_id=job_id, type="queued", data={"kind": kind, "params": params}
+        )
+    bus.publish(job_id, event_id)
+    return job_id
+
+
+def retry_job(engine: Engine, *, job_id: int) -> int:
+    """A new queued job with the same kind and params; the old one stays as history."""
+    with engine.connect() as connection:
+        job = get_job(connection, job_id=job_id)
+    if job["state"] in ACTIVE_STATES:
+        raise Conflict(f"job {job_id} is {job['state']}; cancel it or wait before retrying")
+    return create_job(engine, kind=job["kind"], params=job["params"], retry_of=job_id)
+
+
+def _insert_event(connection: Connection, *, job_id: int, type: str, data: dict[str, Any]) -> int:
+    result = connection.execute(
+        job_events.insert().values(job_id=job_id, type=type, data=data, created_at=utcnow())
+    )
+    event_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_notify(CHANNEL, f"{job_id}:{event_id}")))
+    return event_id
+
+
+def append_event(engine: Engine, *, job_id: int, type: str, data: dict[str, Any]) -> int:
+    with engine.begin() as connection:
+        event_id = _insert_event(connection, job_id=job_id, type=type, data=data)
+    bus.publish(job_id, event_id)
+    return event_id
+
+
+def get_job(connection: Connection, *, job_id: int) -> dict[str, Any]:
+    row = connection.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"job {job_id} does not exist: list jobs with `fleetlake jobs list`")
+    return dict(row)
+
+
+def list_jobs(
+    connection: Connection, *, kind: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    query = sa.select(jobs).order_by(jobs.c.id.desc()).limit(limit)
+    if kind:
+        query = query.where(jobs.c.kind == kind)
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def list_events(
+    connection: Connection, *, job_id: int, after_id: int = 0, limit: int = 1000
+) -> list[dict[str, Any]]:
+    query = (
+        sa.select(job_events)
+        .where(job_events.c.job_id == job_id, job_events.c.id > after_id)
+        .order_by(job_events.c.id)
+        .limit(limit)
+    )
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def request_cancel(engine: Engine, *, job_id: int) -> dict[str, Any]:
+    with engine.begin() as connection:
+        job = get_job(connection, job_id=job_id)
+        if job["state"] not in ACTIVE_STATES:
+            raise Conflict(f"job {job_id} is {job['state']}; only queued or running jobs cancel")
+        connection.execute(jobs.update().where(jobs.c.id == job_id).values(cancel_requested=True))
+    append_event(engine, job_id=job_id, type="cancel_requested", data={})
+    with engine.connect() as connection:
+        return get_job(connection, job_id=job_id)
+
+
+def recover_interrupted(
+    engine: Engine, *, stale_after: timedelta = timedelta(minutes=5)
+) -> list[int]:
+    """Mark failed every active job whose worker is gone (dead pid here, or no heartbeat)."""
+    with engine.connect() as connection:
+        active = (
+            connection.execute(
+                sa.select(
+                    jobs.c.id,
+                    jobs.c.state,
+                    jobs.c.worker_host,
+                    jobs.c.worker_pid,
+                    jobs.c.heartbeat_at,
+                    jobs.c.created_at,
+                ).where(jobs.c.state.in_(ACTIVE_STATES))
+            )
+            .mappings()
+            .all()
+        )
+    now = utcnow()
+    dead = [job["id"] for job in active if _worker_gone(job, now=now, stale_after=stale_after)]
+    for job_id in dead:
+        finish_job(
+            engine,
+            job_id=job_id,
+            state="failed",
+            error="interrupted: the process running this job stopped; retry it",
+        )
+    return dead
+
+
+def _worker_gone(job: Any, *, now: datetime, stale_after: timedelta) -> bool:
+    if job["worker_host"] == HOST and job["worker_pid"]:
+        return not _pid_alive(job["worker_pid"])
+    # Queued jobs and jobs of other hosts: only silence tells.
+    return bool(now - (job["heartbeat_at"] or job["created_at"]) > stale_after)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def finish_job(
+    engine: Engine,
+    *,
+    job_id: int,
+    state: str,
+    error: str | None = None,
+    results: list[dict[str, Any]] | None = None,
+) -> None:
+    values: dict[str, Any] = {"state": state, "finished_at": utcnow(), "error": error}
+    if results is not None:
+        values["results"] = results
+    with engine.begin() as connection:
+        connection.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
+        job = get_job(connection, job_id=job_id)
+        event_id = _insert_event(
+            connection, job_id=job_id, type=FINAL_EVENT[state], data=job_summary(job)
+        )
+    bus.publish(job_id, event_id)
+
+
+def job_summary(job: dict[str, Any]) -> dict[str, Any]:
+    """The public shape of a job, used by the API, the CLI and event payloads."""
+    started, finished = job.get("started_at"), job.get("finished_at")
+    return {
+        "id": job["id"],
+        "kind": job["kind"],
+        "state": job["state"],
+        "created_at": _iso(job.get("created_at")),
+        "started_at": _iso(started),
+        "finished_at": _iso(finished),
+        "duration_s": (finished - started).total_seconds() if started and finished else None,
+        "progress": {
+            "rows_done": job["rows_done"],
+            "rows_total": job["rows_total"],
+            "bytes_done": job["bytes_done"],
+            "bytes_total": job["bytes_total"],
+            "current_source": job["current_source"],
+        },
+        "results": job["results"],
+        "error": job["error"],
+        "retry_of": job.get("retry_of"),
+        "params": job["params"],
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@dataclass
+class JobContext:
+    """What a running job function gets: its id, params, and ways to report."""
+
+    engine: Engine
+    job_id: int
+    params: dict[str, Any]
+    results: list[dict[str, Any]] = field(default_factory=list)
+    logger: logging.LoggerAdapter[logging.Logger] | None = None
+
+    def progress(
+        self,
+        *,
+        rows_done: int,
+        bytes_done: int,
+        bytes_total: int | None,
+        current_source: str | None,
+        **extra: Any,
+    ) -> None:
+        values = {
+            "rows_done": rows_done,
+            "bytes_done": bytes_done,
+            "bytes_total": bytes_total,
+            "current_source": current_source,
+            "heartbeat_at": utcnow(),
+        }
+        with self.engine.begin() as connection:
+            connection.execute(jobs.update().where(jobs.c.id == self.job_id).values(**values))
+        data = {k: v for k, v in values.items() if k != "heartbeat_at"} | extra
+        append_event(self.engine, job_id=self.job_id, type="progress", data=data)
+
+    def event(self, type: str, **data: Any) -> None:
+        append_event(self.engine, job_id=self.job_id, type=type, data=data)
+
+    def set_results(self, results: list[dict[str, Any]]) -> None:
+        self.results = results
+        with self.engine.begin() as connection:
+            connection.execute(
+                jobs.update().where(jobs.c.id == self.job_id).values(results=results)
+            )
+
+    def check_cancelled(self) -> None:
+        with self.engine.connect() as connection:
+            requested = connection.execute(
+                sa.select(jobs.c.cancel_requested).where(jobs.c.id == self.job_id)
+            ).scalar_one()
+        if requested:
+            raise JobCancelled()
+
+
+JobFunction = Callable[[JobContext], None]
+_registry: dict[str, JobFunction] = {}
+
+
+def register_job_kind(kind: str, function: JobFunction) -> None:
+    _registry[kind] = function
+
+
+def run_job(engine: Engine, *, job_id: int, logs_dir: Any = None) -> dict[str, Any]:
+    """Run a queued job in this thread; returns its final summary. Never raises for job errors."""
+    from fleetlake.platform.logs import job_log_handler
+
+    with engine.begin() as connection:
+        job = get_job(connection, job_id=job_id)
+        if job["state"] != "queued":
+            raise Conflict(f"job {job_id} is {job['state']}, not queued")
+        connection.execute(
+            jobs.update()
+            .where(jobs.c.id == job_id)
+            .values(
+                state="running",
+                started_at=utcnow(),
+                heartbeat_at=utcnow(),
+                worker_host=HOST,
+                worker_pid=os.getpid(),
+            )
+        )
+    append_event(engine, job_id=job_id, type="started", data={"kind": job["kind"]})
+    handler = job_log_handler(logs_dir=logs_dir, job_id=job_id) if logs_dir else None
+    job_logger = logging.getLogger(f"fleetlake.jobs.{job['kind']}")
+    if handler:
+        logging.getLogger("fleetlake").addHandler(handler)
+    context = JobContext(
+        engine=engine,
+        job_id=job_id,
+        params=job["params"],
+        logger=logging.LoggerAdapter(job_logger, {"job_id": job_id}),
+    )
+    try:
+        function = _registry.get(job["kind"])
+        if function is None:
+            raise NotFound(f"no handler for job kind {job['kind']!r}")
+        function(context)
+    except JobCancelled:
+        finish_job(engine, job_id=job_id, state="cancelled", results=context.results)
+    except Exception as exc:
+        log.exception("job %s failed", job_id, extra={"job_id": job_id})
+        finish_job(engine, job_id=job_id, state="failed", error=str(exc), results=context.results)
+    else:
+        finish_job(engine, job_id=job_id, state="succeeded", results=context.results)
+    finally:
+        if handler:
+            logging.getLogger("fleetlake").removeHandler(handler)
+            handler.close()
+    with engine.connect() as connection:
+        return job_summary(get_job(connection, job_id=job_id))
+
+
+class JobRunner:
+    """Runs queued jobs on a small thread pool inside the serving process."""
+
+    def __init__(self, engine: Engine, *, workers: int, logs_dir: Any = None) -> None:
+        self.engine = engine
+        self.logs_dir = logs_dir
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
+
+    def submit(self, job_id: int) -> Future[dict[str, Any]]:
+        # Claim the queued job so a crash of this process is recognised at the next start.
+        with self.engine.begin() as connection:
+            connection.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id)
+                .values(worker_host=HOST, worker_pid=os.getpid(), heartbeat_at=utcnow())
+            )
+        return self._pool.submit(run_job, self.engine, job_id=job_id, logs_dir=self.logs_dir)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,58 @@
+"""The Parquet lake: paths under one root URI, atomic writes, partition listing."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+class Lake:
+    """A lake rooted at a local path or any fsspec URI (`s3://bucket/prefix`, `memory://…`)."""
+
+    def __init__(self, root_uri: str) -> None:
+        self.fs, root = fsspec.core.url_to_fs(root_uri)
+        self.root = root.rstrip("/")
+        self.is_local = self.fs.protocol in ("file", "local") or "file" in self.fs.protocol
+
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root, *parts])
+
+    def write_parquet(self, table: pa.Table, *parts: str) -> str:
+        """Write whole or not at all: a temp file beside the target, then a rename."""
+        target = self.path(*parts)
+        parent = target.rsplit("/", 1)[0]
+        self.fs.makedirs(parent, exist_ok=True)
+        if not self.is_local:
+            # Object stores commit a single PUT atomically.
+            with self.fs.open(target, "wb") as out:
+                pq.write_table(table, out, compression="zstd")
+            return target
+        temp = f"{parent}/.tmp-{uuid.uuid4().hex}.parquet"
+        try:
+            pq.write_table(table, temp, compression="zstd")
+            with open(temp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(temp, target)
+        finally:
+            if os.path.exists(temp):
+                os.remove(temp)
+        return target
+
+    def read_parquet(self, *parts: str) -> pa.Table:
+        with self.fs.open(self.path(*parts), "rb") as handle:
+            return pq.read_table(handle)
+
+    def exists(self, *parts: str) -> bool:
+        return bool(self.fs.exists(self.path(*parts)))
+
+    def list_files(self, *parts: str, suffix: str = ".parquet") -> list[str]:
+        base = self.path(*parts)
+        if not self.fs.exists(base):
+            return []
+        found: list[Any] = self.fs.find(base)
+        return sorted(str(p) for p in found if str(p).endswith(suffix) and "/.tmp-" not in str(p))

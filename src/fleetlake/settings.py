@@ -1,0 +1,74 @@
+"""The one `Settings` object: environment variables `FLEETLAKE_*` and an optional `.env` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLEETLAKE_", env_file=".env", extra="ignore")
+
+    home: Path = Field(Path("var"), description="Where everything fleetlake writes lives.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in home.")
+    lake_uri: str | None = Field(
+        None, description="Lake root (path or fsspec URI); default <home>/lake."
+    )
+    redis_url: str | None = None
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    read_requires_key: bool = Field(
+        False, description="Close read endpoints behind the API key too."
+    )
+    allow_private_urls: bool = Field(False, description="Allow URL imports from private addresses.")
+    raw_dir: Path | None = Field(
+        None, description="Folder scanned by `POST /vehicles`; default <home>/data/raw."
+    )
+
+    max_upload_mb: int = 2048
+    url_timeout_s: float = 60.0
+    chunk_bytes: int = Field(16 * 1024 * 1024, ge=1, description="CSV bytes per committed chunk.")
+    job_workers: int = Field(2, ge=1)
+    h3_resolution: int = Field(7, ge=0, le=15)
+    time_bucket_minutes: int = Field(60, ge=1, le=1440)
+
+    webhook_max_attempts: int = Field(5, ge=1)
+    webhook_backoff_s: float = Field(0.5, gt=0)
+    webhook_timeout_s: float = Field(10.0, gt=0)
+
+    log_level: str = "INFO"
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home_dir / 'fleetlake.db'}"
+
+    @property
+    def resolved_lake_uri(self) -> str:
+        return self.lake_uri or str(self.home_dir / "lake")
+
+    @property
+    def resolved_raw_dir(self) -> Path:
+        return (self.raw_dir or self.home_dir / "data" / "raw").expanduser().resolve()
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home_dir / "logs"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Trips: on-demand CSV ingestion, similar-trip groups, weekly averages, pushed status."""

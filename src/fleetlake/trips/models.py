@@ -1,0 +1,67 @@
+"""Trips tables in the serving database."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from fleetlake.platform.db import UtcDateTime, metadata
+from fleetlake.platform.tables import BigId
+
+trip_files = sa.Table(
+    "trip_files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("next_offset", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("next_line", sa.BigInteger, nullable=False, server_default="2"),
+    sa.Column("rows_loaded", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_quarantined", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="SET NULL")),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime),
+)
+
+trips = sa.Table(
+    "trips",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("region", sa.Text, nullable=False),
+    sa.Column("origin_lon", sa.Float, nullable=False),
+    sa.Column("origin_lat", sa.Float, nullable=False),
+    sa.Column("destination_lon", sa.Float, nullable=False),
+    sa.Column("destination_lat", sa.Float, nullable=False),
+    sa.Column("datetime", UtcDateTime, nullable=False),
+    sa.Column("datasource", sa.Text, nullable=False),
+    sa.Column("origin_cell", sa.BigInteger, nullable=False),
+    sa.Column("destination_cell", sa.BigInteger, nullable=False),
+    sa.Column("time_bucket", sa.SmallInteger, nullable=False),
+    sa.Column("iso_year", sa.SmallInteger, nullable=False),
+    sa.Column("iso_week", sa.SmallInteger, nullable=False),
+    sa.Column("file_id", sa.Integer, sa.ForeignKey("trip_files.id"), nullable=False),
+    sa.Column("line", sa.BigInteger, nullable=False),
+    sa.Index("ix_trips_region_datetime", "region", "datetime"),
+    sa.Index("ix_trips_datetime", "datetime"),
+    sa.Index("ix_trips_origin_lon_origin_lat", "origin_lon", "origin_lat"),
+    sa.Index("ix_trips_destination_lon_destination_lat", "destination_lon", "destination_lat"),
+    sa.Index("ix_trips_group", "origin_cell", "destination_cell", "time_bucket"),
+    sa.Index("ix_trips_file_id", "file_id"),
+)
+
+trip_quarantine = sa.Table(
+    "trip_quarantine",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="SET NULL")),
+    sa.Column("file_id", sa.Integer, sa.ForeignKey("trip_files.id")),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("line", sa.BigInteger),
+    sa.Column("raw", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_trip_quarantine_job_id", "job_id"),
+    sa.Index("ix_trip_quarantine_file_id", "file_id"),
+)
