@@ -154,9 +154,20 @@ def _copy_postgres(connection: Connection, table: sa.Table, batch: Any) -> int:
     return int(batch.num_rows)
 
 
+def _sqlite_values(column: Any) -> list[Any]:
+    """Timestamps as the naive-UTC text SQLAlchemy's SQLite DateTime stores and compares."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_timestamp(column.type):
+        seconds = pc.cast(pc.cast(column, pa.timestamp("s", tz="UTC")), pa.timestamp("s"))
+        return pc.strftime(seconds, format="%Y-%m-%d %H:%M:%S.000000").to_pylist()  # type: ignore[no-any-return]
+    return column.to_pylist()  # type: ignore[no-any-return]
+
+
 def _executemany(connection: Connection, table: sa.Table, batch: Any) -> int:
     columns: Sequence[str] = list(batch.schema.names)
-    rows = list(zip(*(batch.column(c).to_pylist() for c in columns), strict=True))
+    rows = list(zip(*(_sqlite_values(batch.column(c)) for c in columns), strict=True))
     names = ", ".join(f'"{c}"' for c in columns)
     marks = ", ".join("?" for _ in columns)
     statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'  # noqa: S608

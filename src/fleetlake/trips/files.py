@@ -1,0 +1,106 @@
+"""Reading a trips CSV (plain or gzip) as whole-line blocks, resumable at a byte offset."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from fleetlake.errors import SourceRejected
+from fleetlake.trips.schema import CSV_HEADER
+
+MAX_LINE_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Block:
+    offset: int  # position of the block in the (decompressed) stream
+    end_offset: int
+    first_line: int
+    data: bytes
+    raw_position: int  # bytes of the file on disk consumed so far (progress)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _open(raw: BinaryIO, path: Path) -> BinaryIO:
+    if path.name.endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+def read_header(path: Path) -> tuple[str, int]:
+    """The header line and its length in bytes; rejects empty, binary and foreign files."""
+    with path.open("rb") as raw:
+        stream = _open(raw, path)
+        try:
+            head = stream.read(8192)
+        except (OSError, EOFError) as exc:
+            raise SourceRejected(f"{path.name}: cannot be read as gzip ({exc})") from exc
+    if not head.strip():
+        raise SourceRejected(f"{path.name} is empty: there is no header and no trip")
+    if b"\x00" in head:
+        raise SourceRejected(f"{path.name} is a binary file, not a CSV text file")
+    line = head.split(b"\n", 1)[0]
+    try:
+        header = line.rstrip(b"\r").decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceRejected(f"{path.name}: the header is not UTF-8 text") from exc
+    names = tuple(name.strip().strip('"').lower() for name in header.split(","))
+    if names != CSV_HEADER:
+        raise SourceRejected(
+            f"{path.name}: header is {header[:200]!r}; expected {','.join(CSV_HEADER)}",
+            header=header[:200],
+        )
+    return header, len(line) + 1
+
+
+def read_blocks(
+    path: Path, *, start_offset: int, start_line: int, chunk_bytes: int
+) -> Iterator[Block]:
+    """Blocks of whole lines from `start_offset` (just past the header when 0)."""
+    _, header_bytes = read_header(path)
+    offset = max(start_offset, header_bytes)
+    line = start_line if start_offset >= header_bytes else 2
+    with path.open("rb") as raw:
+        stream = _open(raw, path)
+        _skip(stream, offset)
+        carry = b""
+        while True:
+            data = stream.read(chunk_bytes)
+            buffer = carry + data
+            if not data:
+                if buffer:
+                    yield Block(offset, offset + len(buffer), line, buffer, raw.tell())
+                return
+            cut = buffer.rfind(b"\n")
+            if cut == -1 and len(buffer) < MAX_LINE_BYTES:
+                carry = buffer
+                continue
+            # A line longer than MAX_LINE_BYTES is cut so that memory stays bounded.
+            cut = cut if cut != -1 else len(buffer) - 1
+            block, carry = buffer[: cut + 1], buffer[cut + 1 :]
+            yield Block(offset, offset + len(block), line, block, raw.tell())
+            offset += len(block)
+            line += block.count(b"\n")
+
+
+def _skip(stream: BinaryIO, offset: int) -> None:
+    if stream.seekable() and not isinstance(stream, gzip.GzipFile):
+        stream.seek(offset)
+        return
+    remaining = offset
+    while remaining:
+        chunk = stream.read(min(remaining, 1 << 20))
+        if not chunk:
+            break
+        remaining -= len(chunk)

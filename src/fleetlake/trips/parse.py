@@ -1,0 +1,245 @@
+"""Parse a block of trips CSV lines into valid trips and rejected lines, vectorised.
+
+A block is whole lines (it ends with a newline) and knows the file line number of its
+first line, so every rejected row is reported with its exact line and raw text.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import h3
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from fleetlake.trips.schema import CSV_HEADER, DATETIME_FORMAT, TRIP_SCHEMA
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+POINT_PATTERN = rf"^\s*POINT\s*\(\s*(?P<lon>{_NUMBER})\s+(?P<lat>{_NUMBER})\s*\)\s*$"
+
+
+@dataclass
+class Rejected:
+    line: int
+    raw: str
+    reason: str
+
+
+@dataclass
+class ParsedBlock:
+    trips: pa.Table
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def parse_block(
+    block: bytes, *, first_line: int, h3_resolution: int, time_bucket_minutes: int
+) -> ParsedBlock:
+    if not block.endswith(b"\n"):
+        block += b"\n"
+    rejected: list[Rejected] = []
+    line_numbers = np.arange(first_line, first_line + block.count(b"\n"), dtype=np.int64)
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        block, line_numbers, rejected = _drop_undecodable(block, line_numbers)
+    table, structural = _read_fields(block, line_numbers)
+    rejected.extend(structural)
+    trips, invalid = _validate(table, block, line_numbers)
+    rejected.extend(invalid)
+    rejected.sort(key=lambda r: r.line)
+    return ParsedBlock(
+        trips=_enrich(trips, h3_resolution=h3_resolution, bucket_minutes=time_bucket_minutes),
+        rejected=rejected,
+    )
+
+
+def _drop_undecodable(
+    block: bytes, line_numbers: np.ndarray
+) -> tuple[bytes, np.ndarray, list[Rejected]]:
+    """Rare path: keep the decodable lines, quarantine the others."""
+    lines = block.split(b"\n")[:-1]
+    kept, kept_numbers, rejected = [], [], []
+    for number, raw in zip(line_numbers.tolist(), lines, strict=True):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("utf-8", errors="replace")
+            rejected.append(Rejected(number, text, "not valid UTF-8 text"))
+        else:
+            kept.append(raw)
+            kept_numbers.append(number)
+    rebuilt = b"".join(line + b"\n" for line in kept)
+    return rebuilt, np.array(kept_numbers, dtype=np.int64), rejected
+
+
+def _read_fields(block: bytes, line_numbers: np.ndarray) -> tuple[pa.Table, list[Rejected]]:
+    """All five columns as strings; rows with the wrong column count are rejected."""
+    bad: list[tuple[int, str, int]] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        bad.append((row.number, row.text, row.actual_columns))
+        return "skip"
+
+    if not block:
+        empty = pa.table({name: pa.array([], pa.string()) for name in CSV_HEADER})
+        return empty.append_column("line", pa.array([], pa.int64())), []
+    table = pacsv.read_csv(
+        io.BytesIO(block),
+        read_options=pacsv.ReadOptions(
+            column_names=list(CSV_HEADER),
+            use_threads=False,
+            block_size=max(len(block) + 1, 1 << 20),
+        ),
+        parse_options=pacsv.ParseOptions(
+            invalid_row_handler=on_invalid, ignore_empty_lines=False, newlines_in_values=False
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in CSV_HEADER},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    bad_index = np.array([number - 1 for number, _, _ in bad], dtype=np.int64)
+    keep = np.ones(len(line_numbers), dtype=bool)
+    keep[bad_index] = False
+    table = table.append_column("line", pa.array(line_numbers[keep]))
+    rejected = [
+        Rejected(
+            int(line_numbers[number - 1]),
+            text,
+            "empty line"
+            if not text.strip()
+            else f"expected {len(CSV_HEADER)} columns, found {columns}",
+        )
+        for number, text, columns in bad
+    ]
+    return table, rejected
+
+
+def _point(column: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+    """`POINT (lon lat)` → (lon, lat) float64; null where the text is no such point."""
+    parts = pc.extract_regex(column, pattern=POINT_PATTERN)
+    lon = pc.cast(pc.struct_field(parts, "lon"), pa.float64())
+    lat = pc.cast(pc.struct_field(parts, "lat"), pa.float64())
+    return lon, lat
+
+
+def _coordinate_problem(name: str, lon: pa.Array, lat: pa.Array) -> list[tuple[pa.Array, str]]:
+    return [
+        (pc.is_null(lon), f"{name}: not a POINT (lon lat)"),
+        (
+            pc.invert(pc.and_(pc.greater_equal(lon, -180.0), pc.less_equal(lon, 180.0))),
+            f"{name}: longitude outside -180..180",
+        ),
+        (
+            pc.invert(pc.and_(pc.greater_equal(lat, -90.0), pc.less_equal(lat, 90.0))),
+            f"{name}: latitude outside -90..90",
+        ),
+    ]
+
+
+def _validate(
+    table: pa.Table, block: bytes, line_numbers: np.ndarray
+) -> tuple[pa.Table, list[Rejected]]:
+    if table.num_rows == 0:
+        return _empty_trips(), []
+    region = pc.utf8_trim_whitespace(table["region"])
+    datasource = pc.utf8_trim_whitespace(table["datasource"])
+    origin_lon, origin_lat = _point(table["origin_coord"])
+    destination_lon, destination_lat = _point(table["destination_coord"])
+    moment = pc.strptime(
+        pc.utf8_trim_whitespace(table["datetime"]),
+        format=DATETIME_FORMAT,
+        unit="s",
+        error_is_null=True,
+    )
+    all_empty = pc.and_(pc.equal(region, ""), pc.equal(pc.utf8_length(table["origin_coord"]), 0))
+    checks = [
+        (all_empty, "empty line"),
+        (pc.equal(region, ""), "region: empty"),
+        *_coordinate_problem("origin_coord", origin_lon, origin_lat),
+        *_coordinate_problem("destination_coord", destination_lon, destination_lat),
+        (pc.is_null(moment), "datetime: expected YYYY-MM-DD HH:MM:SS, e.g. 2018-05-28 09:03:40"),
+        (pc.equal(datasource, ""), "datasource: empty"),
+    ]
+    reason = pa.nulls(table.num_rows, pa.string())
+    for failed, message in reversed(checks):  # the first failing check wins
+        reason = pc.if_else(pc.fill_null(failed, True), message, reason)
+    bad = pc.is_valid(reason)
+    good = pc.invert(bad)
+    trips = pa.table(
+        {
+            "region": region,
+            "origin_lon": origin_lon,
+            "origin_lat": origin_lat,
+            "destination_lon": destination_lon,
+            "destination_lat": destination_lat,
+            "datetime": pc.assume_timezone(moment, "UTC"),
+            "datasource": datasource,
+            "line": table["line"],
+        }
+    ).filter(good)
+    rejected: list[Rejected] = []
+    if pc.any(bad).as_py():
+        raw_lines = block.split(b"\n")
+        bad_lines = table["line"].filter(bad).to_numpy()
+        positions = np.searchsorted(line_numbers, bad_lines)
+        for line, position, message in zip(
+            bad_lines.tolist(), positions.tolist(), reason.filter(bad).to_pylist(), strict=True
+        ):
+            raw = raw_lines[position].rstrip(b"\r").decode("utf-8")
+            rejected.append(Rejected(line, raw, message))
+    return trips, rejected
+
+
+def _empty_trips() -> pa.Table:
+    names = (
+        "region",
+        "origin_lon",
+        "origin_lat",
+        "destination_lon",
+        "destination_lat",
+        "datetime",
+        "datasource",
+        "line",
+    )
+    return pa.table({n: pa.array([], TRIP_SCHEMA.field(n).type) for n in names})
+
+
+def cells(lat: pa.Array, lon: pa.Array, resolution: int) -> pa.Array:
+    """h3 cell (as int64) of each point."""
+    to_cell = h3.latlng_to_cell
+    to_int = h3.str_to_int
+    values = [
+        to_int(to_cell(a, b, resolution))
+        for a, b in zip(lat.to_pylist(), lon.to_pylist(), strict=True)
+    ]
+    return pa.array(values, pa.int64())
+
+
+def _enrich(trips: pa.Table, *, h3_resolution: int, bucket_minutes: int) -> pa.Table:
+    """Add the group keys (origin/destination cell, time-of-day bucket) and the ISO week."""
+    moment = trips["datetime"]
+    minute_of_day = pc.add(pc.multiply(pc.hour(moment), 60), pc.minute(moment))
+    calendar = pc.iso_calendar(moment)
+    columns = {
+        "region": trips["region"],
+        "origin_lon": trips["origin_lon"],
+        "origin_lat": trips["origin_lat"],
+        "destination_lon": trips["destination_lon"],
+        "destination_lat": trips["destination_lat"],
+        "datetime": moment,
+        "datasource": trips["datasource"],
+        "origin_cell": cells(trips["origin_lat"], trips["origin_lon"], h3_resolution),
+        "destination_cell": cells(
+            trips["destination_lat"], trips["destination_lon"], h3_resolution
+        ),
+        "time_bucket": pc.divide(minute_of_day, bucket_minutes),
+        "iso_year": pc.struct_field(calendar, "iso_year"),
+        "iso_week": pc.struct_field(calendar, "iso_week"),
+        "line": trips["line"],
+    }
+    return pa.table(columns).cast(TRIP_SCHEMA)
