@@ -24,6 +24,9 @@ class Settings(BaseSettings):
         False, description="Close read endpoints behind the API key too."
     )
     allow_private_urls: bool = Field(False, description="Allow URL imports from private addresses.")
+    import_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Extra server folders the API may ingest from."
+    )
     raw_dir: Path | None = Field(
         None, description="Folder scanned by `POST /vehicles`; default <home>/data/raw."
     )
@@ -41,7 +44,7 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "import_dirs", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

@@ -1,0 +1,83 @@
+"""The app factory: one engine, one job runner, one webhook dispatcher per process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from fleetlake import __version__
+from fleetlake.api.errors import install_error_handlers
+from fleetlake.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = start_services(settings)
+        app.state.engine, app.state.runner, dispatcher = state
+        try:
+            yield
+        finally:
+            dispatcher.stop()
+            app.state.runner.shutdown()
+
+    app = FastAPI(
+        title="fleetlake",
+        version=__version__,
+        summary="Fleet and sensor telemetry: ingestion, lake, SQL serving, pushed job events.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    _mount_routers(app)
+    return app
+
+
+def start_services(settings: Settings) -> tuple[Any, Any, Any]:
+    """Schema check, crash recovery, job runner, webhooks, cross-process events."""
+    from fleetlake.platform.db import get_engine, require_current_schema
+    from fleetlake.platform.events import bus
+    from fleetlake.platform.jobs import JobRunner, recover_interrupted
+    from fleetlake.platform.logs import configure_logging
+    from fleetlake.platform.webhooks import WebhookDispatcher
+
+    configure_logging(logs_dir=settings.logs_dir, level=settings.log_level)
+    engine = get_engine(settings.resolved_database_url)
+    require_current_schema(engine)
+    interrupted = recover_interrupted(engine)
+    if interrupted:
+        log.warning("marked interrupted jobs as failed: %s", interrupted)
+    if engine.dialect.name == "postgresql":
+        bus.listen_postgres(engine)
+    dispatcher = WebhookDispatcher(
+        engine,
+        max_attempts=settings.webhook_max_attempts,
+        backoff_s=settings.webhook_backoff_s,
+        timeout_s=settings.webhook_timeout_s,
+    )
+    dispatcher.start()
+    runner = JobRunner(engine, workers=settings.job_workers, logs_dir=settings.logs_dir)
+    return engine, runner, dispatcher
+
+
+def _mount_routers(app: FastAPI) -> None:
+    from fleetlake.api import jobs, webhooks
+    from fleetlake.trips import api as trips_api
+    from fleetlake.trips import compat as trips_compat
+    from fleetlake.web import routes as web_routes
+
+    for module in (trips_api, trips_compat, jobs, webhooks, web_routes):
+        app.include_router(module.router)
+    web_routes.mount_static(app)
+
+    @app.get("/api/v1/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}

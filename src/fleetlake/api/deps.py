@@ -1,0 +1,70 @@
+"""Dependency aliases shared by every router."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.engine import Connection, Engine
+
+from fleetlake.errors import Unauthorized
+from fleetlake.platform.jobs import JobRunner
+from fleetlake.settings import Settings
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine_dep(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_runner(request: Request) -> JobRunner:
+    runner: JobRunner = request.app.state.runner
+    return runner
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+EngineDep = Annotated[Engine, Depends(get_engine_dep)]
+RunnerDep = Annotated[JobRunner, Depends(get_runner)]
+
+
+def get_connection(engine: EngineDep) -> Iterator[Connection]:
+    with engine.connect() as connection:
+        yield connection
+
+
+ConnDep = Annotated[Connection, Depends(get_connection)]
+
+
+def key_is_valid(settings: Settings, key: str | None) -> bool:
+    """Constant-time comparison against every configured key."""
+    if not key:
+        return False
+    matches = [hmac.compare_digest(key.encode(), k.encode()) for k in settings.api_keys]
+    return any(matches)
+
+
+def require_write_key(
+    settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
+) -> None:
+    if not settings.api_keys:
+        raise Unauthorized("writes are disabled: no API key is configured (set FLEETLAKE_API_KEYS)")
+    if not key_is_valid(settings, x_api_key):
+        raise Unauthorized("missing or wrong X-API-Key header", field="X-API-Key")
+
+
+def require_read_key(
+    settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
+) -> None:
+    if settings.read_requires_key and not key_is_valid(settings, x_api_key):
+        raise Unauthorized("reads need an API key here: send X-API-Key", field="X-API-Key")
+
+
+WriteKey = Depends(require_write_key)
+ReadKey = Depends(require_read_key)

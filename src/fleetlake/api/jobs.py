@@ -1,0 +1,160 @@
+"""Jobs over HTTP: state, pushed events (SSE and WebSocket), cancel and retry.
+
+`/api/v1/ingestions/{id}…` are the same resources under the name ingestion users know.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
+from sqlalchemy.engine import Engine
+from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+
+from fleetlake.api.deps import ConnDep, EngineDep, ReadKey, RunnerDep, WriteKey, key_is_valid
+from fleetlake.platform import jobs as job_service
+from fleetlake.platform.events import bus
+
+router = APIRouter(tags=["jobs"])
+TERMINAL_TYPES = {"completed", "failed", "cancelled"}
+KEEPALIVE_S = 15.0
+
+
+def event_message(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": event["id"],
+        "job_id": event["job_id"],
+        "type": event["type"],
+        "data": event["data"],
+        "created_at": event["created_at"].isoformat(),
+    }
+
+
+async def follow_events(
+    engine: Engine, job_id: int, after_id: int
+) -> AsyncIterator[dict[str, Any] | None]:
+    """Stored events after `after_id`, then live ones as they land; None is a keep-alive tick.
+
+    Subscribing before each read means a notification between read and wait is never lost.
+    """
+    with bus.subscribe(job_id, asynchronous=True) as subscription:
+        while True:
+            events = await run_in_threadpool(_read_events, engine, job_id, after_id)
+            for event in events:
+                after_id = event["id"]
+                yield event_message(event)
+                if event["type"] in TERMINAL_TYPES:
+                    return
+            if not events and not await subscription.wait(KEEPALIVE_S):
+                yield None
+
+
+def _read_events(engine: Engine, job_id: int, after_id: int) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        return job_service.list_events(connection, job_id=job_id, after_id=after_id)
+
+
+def _job(engine: Engine, job_id: int) -> dict[str, Any]:
+    with engine.connect() as connection:
+        return job_service.job_summary(job_service.get_job(connection, job_id=job_id))
+
+
+@router.get("/api/v1/jobs", dependencies=[ReadKey])
+def list_jobs(
+    connection: ConnDep, kind: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> dict[str, Any]:
+    return {
+        "data": [
+            job_service.job_summary(j)
+            for j in job_service.list_jobs(connection, kind=kind, limit=limit)
+        ]
+    }
+
+
+@router.get("/api/v1/jobs/{job_id}", dependencies=[ReadKey])
+@router.get("/api/v1/ingestions/{job_id}", dependencies=[ReadKey])
+def get_job(job_id: int, engine: EngineDep) -> dict[str, Any]:
+    return _job(engine, job_id)
+
+
+@router.get("/api/v1/jobs/{job_id}/events", dependencies=[ReadKey])
+@router.get("/api/v1/ingestions/{job_id}/events", dependencies=[ReadKey])
+async def job_events_stream(
+    job_id: int,
+    engine: EngineDep,
+    last_event_id: Annotated[int, Header(alias="Last-Event-ID")] = 0,
+) -> EventSourceResponse:
+    """Server-Sent Events: `event:` the type, `data:` JSON; ends after the final event."""
+    await run_in_threadpool(_job, engine, job_id)  # 404 before the stream opens
+
+    async def stream() -> AsyncIterator[dict[str, Any]]:
+        async for message in follow_events(engine, job_id, last_event_id):
+            if message is None:
+                yield {"comment": "keep-alive"}
+            else:
+                yield {
+                    "event": message["type"],
+                    "id": str(message["id"]),
+                    "data": json.dumps(message),
+                }
+
+    return EventSourceResponse(stream(), ping=None)
+
+
+@router.websocket("/api/v1/jobs/{job_id}/ws")
+@router.websocket("/api/v1/ingestions/{job_id}/ws")
+async def job_events_socket(websocket: WebSocket, job_id: int) -> None:
+    engine: Engine = websocket.app.state.engine
+    settings = websocket.app.state.settings
+    if settings.read_requires_key and not key_is_valid(
+        settings, websocket.headers.get("x-api-key")
+    ):
+        await websocket.close(code=4401, reason="X-API-Key required")
+        return
+    await websocket.accept()
+    try:
+        await run_in_threadpool(_job, engine, job_id)
+    except Exception as exc:
+        await websocket.send_json({"type": "error", "data": {"message": str(exc)}})
+        await websocket.close(code=4404)
+        return
+    after = int(websocket.query_params.get("after", 0))
+    try:
+        async for message in follow_events(engine, job_id, after):
+            if message is not None:
+                await websocket.send_json(message)
+        await websocket.close()
+    except WebSocketDisconnect:
+        return
+
+
+@router.post("/api/v1/jobs/{job_id}/cancel", dependencies=[WriteKey])
+@router.post("/api/v1/ingestions/{job_id}/cancel", dependencies=[WriteKey])
+def cancel_job(job_id: int, engine: EngineDep) -> dict[str, Any]:
+    return job_service.job_summary(job_service.request_cancel(engine, job_id=job_id))
+
+
+@router.post("/api/v1/jobs/{job_id}/retry", status_code=202, dependencies=[WriteKey])
+@router.post("/api/v1/ingestions/{job_id}/retry", status_code=202, dependencies=[WriteKey])
+def retry_job(
+    job_id: int, engine: EngineDep, runner: RunnerDep, request: Request
+) -> dict[str, Any]:
+    new_id = job_service.retry_job(engine, job_id=job_id)
+    runner.submit(new_id)
+    return job_accepted(request, new_id, engine)
+
+
+def job_accepted(request: Request, job_id: int, engine: Engine) -> dict[str, Any]:
+    """The 202 body for a queued job: where to follow it."""
+    base = str(request.base_url).rstrip("/")
+    ws_base = base.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+    state = _job(engine, job_id)["state"]
+    return {
+        "id": job_id,
+        "state": state,
+        "events_url": f"{base}/api/v1/ingestions/{job_id}/events",
+        "ws_url": f"{ws_base}/api/v1/ingestions/{job_id}/ws",
+    }

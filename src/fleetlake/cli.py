@@ -1,0 +1,264 @@
+"""The `fleetlake` command. Commands parse, call one service function, and format.
+
+Heavy libraries are imported inside the commands so that start-up stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from fleetlake.errors import FleetlakeError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="fleetlake: fleet telemetry → lake → SQL → API, CLI and dashboard.",
+)
+db_app = typer.Typer(no_args_is_help=True, help="Serving database schema.")
+jobs_app = typer.Typer(
+    no_args_is_help=True, help="Durable jobs: list, show, follow, cancel, retry."
+)
+ingest_app = typer.Typer(no_args_is_help=True, help="Ingest data from files, folders or URLs.")
+simulate_app = typer.Typer(no_args_is_help=True, help="Realistic synthetic data for every domain.")
+app.add_typer(db_app, name="db")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(simulate_app, name="simulate")
+
+_state = {"debug": False}
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def open_engine(*, require_schema: bool = True) -> Any:
+    """The configured database; PostgreSQL must already be at the current schema."""
+    from fleetlake.platform.db import get_engine, require_current_schema
+    from fleetlake.platform.logs import configure_logging
+    from fleetlake.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(logs_dir=settings.logs_dir, level=settings.log_level)
+    engine = get_engine(settings.resolved_database_url)
+    if require_schema:
+        require_current_schema(engine)
+    return engine
+
+
+def run_job_here(engine: Any, job_id: int, *, quiet: bool = False) -> dict[str, Any]:
+    """Run a queued job in this process with a live progress bar; webhooks fire too."""
+    import threading
+
+    from fleetlake.console import follow_job
+    from fleetlake.platform.jobs import run_job
+    from fleetlake.platform.webhooks import WebhookDispatcher
+    from fleetlake.settings import get_settings
+
+    settings = get_settings()
+    dispatcher = WebhookDispatcher(
+        engine,
+        max_attempts=settings.webhook_max_attempts,
+        backoff_s=settings.webhook_backoff_s,
+        timeout_s=settings.webhook_timeout_s,
+    )
+    dispatcher.start()
+    worker = threading.Thread(
+        target=run_job,
+        args=(engine,),
+        name="job",
+        kwargs={"job_id": job_id, "logs_dir": settings.logs_dir},
+    )
+    worker.start()
+    try:
+        summary = follow_job(engine, job_id, quiet=quiet)
+    finally:
+        worker.join()
+        dispatcher.stop(drain_s=settings.webhook_timeout_s)
+    return summary
+
+
+def start_detached(job_id: int) -> None:
+    """Run the job in a background process that outlives this command."""
+    import subprocess
+
+    from fleetlake.settings import get_settings
+
+    logs = get_settings().logs_dir
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / f"job-{job_id}.out").open("ab") as output:
+        subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "fleetlake", "jobs", "run", str(job_id)],
+            stdout=output,
+            stderr=output,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def finish(summary: dict[str, Any], *, as_json: bool = False) -> None:
+    from fleetlake.console import out, print_job
+
+    if as_json:
+        out.print_json(data=summary)
+    else:
+        print_job(summary)
+    if summary["state"] != "succeeded":
+        raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the serving database to the schema this fleetlake needs."""
+    from fleetlake.console import out
+    from fleetlake.platform.db import schema_revisions, upgrade
+
+    engine = open_engine(require_schema=False)
+    upgrade(engine)
+    out.print(f"database at revision {schema_revisions(engine)[0]}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's schema revision and the one this code needs."""
+    from fleetlake.console import out
+    from fleetlake.platform.db import schema_revisions
+
+    current, head = schema_revisions(open_engine(require_schema=False))
+    out.print(f"database: {current or 'empty'}; needed: {head}")
+
+
+@jobs_app.command("list")
+def jobs_list(kind: str | None = None, limit: int = 20, json: bool = False) -> None:
+    """Recent jobs, newest first."""
+    from rich.table import Table
+
+    from fleetlake.console import out
+    from fleetlake.platform import jobs as job_service
+
+    with open_engine().connect() as connection:
+        jobs = [
+            job_service.job_summary(j)
+            for j in job_service.list_jobs(connection, kind=kind, limit=limit)
+        ]
+    if json:
+        out.print_json(data=jobs)
+        return
+    table = Table("id", "kind", "state", "created", "rows", "error")
+    for job in jobs:
+        table.add_row(
+            str(job["id"]),
+            job["kind"],
+            job["state"],
+            job["created_at"][:19],
+            f"{job['progress']['rows_done']:,}",
+            (job["error"] or "")[:60],
+        )
+    out.print(table)
+
+
+@jobs_app.command("show")
+def jobs_show(job_id: int, json: bool = False) -> None:
+    """One job's state, progress and per-source results."""
+    from fleetlake.console import out, print_job
+    from fleetlake.platform import jobs as job_service
+
+    with open_engine().connect() as connection:
+        summary = job_service.job_summary(job_service.get_job(connection, job_id=job_id))
+    out.print_json(data=summary) if json else print_job(summary)
+
+
+@jobs_app.command("follow")
+def jobs_follow(job_id: int) -> None:
+    """Live progress of a job until it ends; exits 1 if it did not succeed."""
+    from fleetlake.console import follow_job
+
+    finish(follow_job(open_engine(), job_id))
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(job_id: int) -> None:
+    """Ask a queued or running job to stop after its current chunk."""
+    from fleetlake.console import out
+    from fleetlake.platform import jobs as job_service
+
+    job_service.request_cancel(open_engine(), job_id=job_id)
+    out.print(f"cancel requested for job {job_id}")
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_id: int, detach: bool = False) -> None:
+    """Run a finished job again; ingestion resumes after what was already committed."""
+    from fleetlake.platform import jobs as job_service
+
+    engine = open_engine()
+    new_id = job_service.retry_job(engine, job_id=job_id)
+    if detach:
+        start_detached(new_id)
+        typer.echo(f"job {new_id} started in the background: fleetlake jobs follow {new_id}")
+        return
+    finish(run_job_here(engine, new_id))
+
+
+@jobs_app.command("run", hidden=True)
+def jobs_run(job_id: int) -> None:
+    """Run a queued job in this process (used by --detach)."""
+    from fleetlake.platform.jobs import recover_interrupted
+
+    engine = open_engine()
+    recover_interrupted(engine)
+    finish(run_job_here(engine, job_id, quiet=True))
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the API and the dashboard."""
+    import uvicorn
+
+    from fleetlake.api.app import create_app
+
+    open_engine()  # fail here, with one line, if the schema is outdated
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+
+
+def _register_domains() -> None:
+    from fleetlake.trips import cli as trips_cli
+
+    trips_cli.register(app, ingest_app=ingest_app, simulate_app=simulate_app)
+
+
+_register_domains()
+
+
+def main() -> None:
+    from fleetlake.console import console
+
+    try:
+        app(standalone_mode=False)
+    except FleetlakeError as exc:
+        if _state["debug"]:
+            raise
+        console.print(f"[red]error:[/] {exc.message}")
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        console.print("[yellow]aborted[/]")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the unexpected
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if _state["debug"]:
+            raise
+        console.print(f"[red]error:[/] {type(exc).__name__}: {exc} (run with --debug for details)")
+        sys.exit(1)

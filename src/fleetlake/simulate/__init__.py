@@ -1,0 +1,1 @@
+"""Realistic synthetic data for every domain: demo, tests and benchmarks."""

@@ -1,0 +1,186 @@
+"""`/api/v1` trips resources: trips, weekly averages, groups, ingestions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, UploadFile
+from pydantic import BaseModel, Field
+
+from fleetlake.api.deps import ConnDep, EngineDep, ReadKey, RunnerDep, SettingsDep, WriteKey
+from fleetlake.api.jobs import job_accepted
+from fleetlake.errors import InvalidParameter, UploadTooLarge
+from fleetlake.platform import fetch
+from fleetlake.platform import jobs as job_service
+from fleetlake.trips import service
+from fleetlake.trips.areas import BBox, Match
+from fleetlake.trips.ingest import JOB_KIND
+
+router = APIRouter(prefix="/api/v1", tags=["trips"], dependencies=[ReadKey])
+
+BBoxQuery = Annotated[
+    str | None, Query(description="min_lon,min_lat,max_lon,max_lat", examples=["7.5,44.9,7.8,45.2"])
+]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+def _bbox(text: str | None) -> BBox | None:
+    return BBox.parse(text) if text is not None else None
+
+
+@router.get("/trips/weekly-average")
+def weekly_average(
+    connection: ConnDep,
+    region: str | None = None,
+    bbox: BBoxQuery = None,
+    match: Match = Match.origin,
+    start: date | None = None,
+    end: date | None = None,
+) -> dict[str, Any]:
+    """Average trips per ISO week in the area; weeks without trips count as zero."""
+    return service.weekly_average(
+        connection, region=region, bbox=_bbox(bbox), match=match, start=start, end=end
+    )
+
+
+@router.get("/trips/weekly-counts")
+def weekly_counts(connection: ConnDep) -> dict[str, Any]:
+    return {"data": service.weekly_counts_by_region(connection)}
+
+
+@router.get("/trips")
+def list_trips(
+    connection: ConnDep,
+    region: str | None = None,
+    bbox: BBoxQuery = None,
+    match: Match = Match.origin,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    datasource: str | None = None,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    """Trips in id order; pass the returned `next_after` as `after` for the next page."""
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidParameter(name, f"{name} {value.isoformat()} needs a timezone, e.g. Z")
+    rows = service.list_trips(
+        connection,
+        region=region,
+        bbox=_bbox(bbox),
+        match=match,
+        start=start,
+        end=end,
+        datasource=datasource,
+        after_id=after,
+        limit=limit,
+    )
+    return {
+        "data": [service.trip_row(r) for r in rows],
+        "next_after": rows[-1].id if len(rows) == limit else None,
+    }
+
+
+@router.get("/trips/{trip_id}")
+def get_trip(trip_id: int, connection: ConnDep) -> dict[str, Any]:
+    return service.trip_row(service.get_trip(connection, trip_id=trip_id))
+
+
+@router.get("/trip-groups")
+def trip_groups(
+    connection: ConnDep,
+    settings: SettingsDep,
+    region: str | None = None,
+    bbox: BBoxQuery = None,
+    match: Match = Match.origin,
+    min_count: Annotated[int, Query(ge=1)] = 1,
+    limit: Limit = 20,
+) -> dict[str, Any]:
+    """Similar trips: same origin cell, destination cell and time-of-day bucket, biggest first."""
+    return {
+        "data": service.trip_groups(
+            connection,
+            settings=settings,
+            region=region,
+            bbox=_bbox(bbox),
+            match=match,
+            min_count=min_count,
+            limit=limit,
+        )
+    }
+
+
+class IngestionIn(BaseModel):
+    sources: list[str] = Field(description="paths or folders under the import folders, or URLs")
+    force: bool = Field(False, description="load again files whose content was already ingested")
+
+
+@router.post("/ingestions", status_code=202, dependencies=[WriteKey])
+async def start_ingestion(
+    request: Request, engine: EngineDep, settings: SettingsDep, runner: RunnerDep
+) -> dict[str, Any]:
+    """JSON `{"sources": [...], "force": false}` or a multipart upload in field `file`."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        sources, force = [str(await _save_upload(request, settings))], False
+    else:
+        try:
+            body = IngestionIn.model_validate_json(await request.body())
+        except ValueError as exc:
+            raise InvalidParameter(
+                "sources", f'body must be JSON {{"sources": [...]}}: {exc}'
+            ) from exc
+        restrict = [
+            settings.home_dir / "data",
+            *(d.expanduser().resolve() for d in settings.import_dirs),
+        ]
+        sources = service.resolve_sources(body.sources, settings=settings, restrict_to=restrict)
+        force = body.force
+    job_id = service.queue_ingestion(engine, sources=sources, force=force)
+    runner.submit(job_id)
+    return job_accepted(request, job_id, engine)
+
+
+async def _save_upload(request: Request, settings: SettingsDep) -> Any:
+    limit = settings.max_upload_mb * 1024 * 1024
+    declared = request.headers.get("content-length")
+    if declared is None:
+        raise InvalidParameter("file", "uploads need a Content-Length header")
+    if int(declared) > limit + 64 * 1024:
+        raise UploadTooLarge(
+            f"upload of {declared} bytes exceeds the limit of {limit} bytes",
+            field="file",
+            limit_bytes=limit,
+        )
+    form = await request.form(max_files=1, max_fields=4)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InvalidParameter("file", "multipart body needs a file in field 'file'")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        while chunk := await upload.read(1 << 20):
+            yield chunk
+
+    return await fetch.save_stream(
+        chunks(),
+        dest_dir=settings.home_dir / "data" / "uploads",
+        name=upload.filename or "upload.csv",
+        max_bytes=limit,
+    )
+
+
+@router.get("/ingestions")
+def list_ingestions(connection: ConnDep, limit: Limit = 50) -> dict[str, Any]:
+    jobs = job_service.list_jobs(connection, kind=JOB_KIND, limit=limit)
+    return {"data": [job_service.job_summary(j) for j in jobs]}
+
+
+@router.get("/ingestions/{job_id}/quarantine")
+def ingestion_quarantine(
+    job_id: int, connection: ConnDep, after: Annotated[int, Query(ge=0)] = 0, limit: Limit = 100
+) -> dict[str, Any]:
+    """Rows refused by this ingestion, with source, line, raw text and reason."""
+    job_service.get_job(connection, job_id=job_id)
+    return {"data": service.list_quarantine(connection, job_id=job_id, after_id=after, limit=limit)}

@@ -1,0 +1,160 @@
+"""Trips commands: `ingest trips`, `trips weekly-average|groups`, `simulate trips`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+trips_app = typer.Typer(
+    no_args_is_help=True, help="Trips: weekly averages and similar-trip groups."
+)
+
+
+def register(app: typer.Typer, *, ingest_app: typer.Typer, simulate_app: typer.Typer) -> None:
+    app.add_typer(trips_app, name="trips")
+    ingest_app.command("trips")(ingest_trips)
+    simulate_app.command("trips")(simulate_trips)
+
+
+def ingest_trips(
+    sources: Annotated[list[str], typer.Argument(help="CSV files, folders or http(s) URLs")],
+    force: Annotated[bool, typer.Option(help="Load again files already ingested.")] = False,
+    detach: Annotated[
+        bool, typer.Option(help="Return at once; the job runs in the background.")
+    ] = False,
+    json: Annotated[bool, typer.Option(help="Print the final job as JSON.")] = False,
+) -> None:
+    """Ingest trips CSV (.csv or .csv.gz) with a live progress bar."""
+    from fleetlake.cli import finish, open_engine, run_job_here, start_detached
+    from fleetlake.settings import get_settings
+    from fleetlake.trips import ingest as _registers_job_kind  # noqa: F401
+    from fleetlake.trips import service
+
+    engine = open_engine()
+    resolved = service.resolve_sources(sources, settings=get_settings())
+    job_id = service.queue_ingestion(engine, sources=resolved, force=force)
+    if detach:
+        start_detached(job_id)
+        typer.echo(f"job {job_id} started in the background: fleetlake jobs follow {job_id}")
+        return
+    finish(run_job_here(engine, job_id, quiet=json), as_json=json)
+
+
+@trips_app.command("weekly-average")
+def weekly_average(
+    region: str | None = None,
+    bbox: Annotated[str | None, typer.Option(help="min_lon,min_lat,max_lon,max_lat")] = None,
+    match: Annotated[str, typer.Option(help="origin, destination, both or either")] = "origin",
+    start: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    end: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    json: bool = False,
+) -> None:
+    """Average trips per ISO week in a region or bbox (weeks without trips count)."""
+    from rich.table import Table
+
+    from fleetlake.cli import open_engine
+    from fleetlake.console import out
+    from fleetlake.trips import service
+    from fleetlake.trips.areas import BBox
+
+    with open_engine().connect() as connection:
+        result = service.weekly_average(
+            connection,
+            region=region,
+            bbox=BBox.parse(bbox) if bbox else None,
+            match=_match(match),
+            start=start.date() if start else None,
+            end=end.date() if end else None,
+        )
+    if json:
+        out.print_json(data=result)
+        return
+    out.print(
+        f"weekly average: [bold]{result['weekly_average']:.2f}[/] trips "
+        f"({result['trips']:,} trips over {result['weeks']} weeks)"
+    )
+    table = Table("ISO year", "week", "trips")
+    for week in result["per_week"]:
+        table.add_row(str(week["year"]), str(week["week"]), f"{week['trips']:,}")
+    out.print(table)
+
+
+@trips_app.command("groups")
+def groups(
+    region: str | None = None,
+    bbox: Annotated[str | None, typer.Option(help="min_lon,min_lat,max_lon,max_lat")] = None,
+    match: str = "origin",
+    min_count: int = 1,
+    limit: int = 20,
+    json: bool = False,
+) -> None:
+    """The biggest groups of similar trips (origin cell, destination cell, time of day)."""
+    from rich.table import Table
+
+    from fleetlake.cli import open_engine
+    from fleetlake.console import out
+    from fleetlake.settings import get_settings
+    from fleetlake.trips import service
+    from fleetlake.trips.areas import BBox
+
+    with open_engine().connect() as connection:
+        found = service.trip_groups(
+            connection,
+            settings=get_settings(),
+            region=region,
+            bbox=BBox.parse(bbox) if bbox else None,
+            match=_match(match),
+            min_count=min_count,
+            limit=limit,
+        )
+    if json:
+        out.print_json(data=found)
+        return
+    table = Table("trips", "regions", "time", "origin (lon, lat)", "destination (lon, lat)")
+    for group in found:
+        table.add_row(
+            f"{group['trips']:,}",
+            ", ".join(group["regions"]),
+            f"{group['time_window']['start']}-{group['time_window']['end']}",
+            _point(group["origin"]),
+            _point(group["destination"]),
+        )
+    out.print(table)
+
+
+def _point(point: dict[str, Any]) -> str:
+    return f"{point['lon']:.4f}, {point['lat']:.4f}"
+
+
+def _match(text: str) -> Any:
+    from fleetlake.errors import InvalidParameter
+    from fleetlake.trips.areas import Match
+
+    try:
+        return Match(text)
+    except ValueError as exc:
+        raise InvalidParameter(
+            "match", f"match {text!r}: use origin, destination, both or either"
+        ) from exc
+
+
+def simulate_trips(
+    rows: Annotated[int, typer.Option(min=1)] = 100_000,
+    out: Annotated[Path, typer.Option(help=".csv or .csv.gz file to write")] = Path("trips.csv"),
+    seed: int = 7,
+    bad_share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of malformed rows.")
+    ] = 0.0,
+    weeks: Annotated[int, typer.Option(min=1)] = 8,
+) -> None:
+    """Write a realistic trips CSV (several cities, commute peaks, repeated routes)."""
+    from fleetlake.console import out as console_out
+    from fleetlake.simulate.trips import simulate_trips as simulate
+
+    result = simulate(rows=rows, out=out, seed=seed, bad_share=bad_share, weeks=weeks)
+    console_out.print(
+        f"wrote {result.rows:,} trips ({result.bad_rows:,} malformed) to {result.path}"
+    )

@@ -1,0 +1,144 @@
+"""Queries behind the compatibility router: the original challenge API's exact answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from email.utils import format_datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from fleetlake.errors import InvalidParameter
+from fleetlake.platform import jobs as job_service
+from fleetlake.trips.ingest import JOB_KIND
+from fleetlake.trips.models import trips
+from fleetlake.trips.service import TRIP_COLUMNS
+
+COUNTABLE = {"region": trips.c.region, "datasource": trips.c.datasource}
+STATUS_TIME = "%m/%d/%Y, %H:%M:%S"
+
+
+def vehicle_record(row: Any) -> dict[str, Any]:
+    """One trip as the original API printed it (coordinates as strings, RFC 1123 GMT time)."""
+    return {
+        "datasource": row.datasource,
+        "datetime": format_datetime(row.datetime.astimezone(UTC), usegmt=True),
+        "destination_coord_point_x": repr(row.destination_lon),
+        "destination_coord_point_y": repr(row.destination_lat),
+        "id": row.id,
+        "origin_coord_point_x": repr(row.origin_lon),
+        "origin_coord_point_y": repr(row.origin_lat),
+        "region": row.region,
+    }
+
+
+def list_vehicles(
+    connection: Connection, *, filters: dict[str, Any], day: date | None, limit: int
+) -> list[Any]:
+    columns = {
+        "region": trips.c.region,
+        "datasource": trips.c.datasource,
+        "origin_coord_x": trips.c.origin_lon,
+        "origin_coord_y": trips.c.origin_lat,
+        "destination_coord_x": trips.c.destination_lon,
+        "destination_coord_y": trips.c.destination_lat,
+    }
+    query = sa.select(*TRIP_COLUMNS)
+    for name, value in filters.items():
+        if value is not None:
+            query = query.where(columns[name] == value)
+    if day is not None:
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        query = query.where(trips.c.datetime >= start, trips.c.datetime < start + timedelta(days=1))
+    return list(connection.execute(query.order_by(trips.c.id).limit(limit)))
+
+
+def count_by(connection: Connection, *, column: str) -> list[dict[str, Any]]:
+    if column not in COUNTABLE:
+        raise InvalidParameter("column", f"cannot count by {column!r}: use region or datasource")
+    target = COUNTABLE[column]
+    rows = connection.execute(sa.select(target, sa.func.count()).group_by(target).order_by(target))
+    return [{"count": n, column: value} for value, n in rows]
+
+
+def weekly_trips(connection: Connection) -> list[dict[str, Any]]:
+    """Trips per ISO week number (years merged, as the original did) and region."""
+    rows = connection.execute(
+        sa.select(trips.c.iso_week, trips.c.region, sa.func.count())
+        .group_by(trips.c.iso_week, trips.c.region)
+        .order_by(trips.c.iso_week, trips.c.region)
+    )
+    return [{"freq_trip": n, "region": region, "week_number": week} for week, region, n in rows]
+
+
+def weekly_avg_trips(connection: Connection) -> list[dict[str, Any]]:
+    """Mean over the weeks that have trips, printed like PostgreSQL's numeric AVG."""
+    totals: dict[str, list[int]] = {}
+    for row in weekly_trips(connection):
+        totals.setdefault(row["region"], []).append(row["freq_trip"])
+    return [
+        {"freq_avg_weekly_trips": pg_numeric_avg(sum(n), len(n)), "region": region}
+        for region, n in sorted(totals.items())
+    ]
+
+
+def _base10000(value: int) -> tuple[int, int]:
+    """(weight, first digit) of a positive integer in PostgreSQL's base-10000 numeric."""
+    groups = []
+    while value:
+        value, digit = divmod(value, 10000)
+        groups.append(digit)
+    return len(groups) - 1, groups[-1]
+
+
+def pg_numeric_avg(total: int, count: int) -> str:
+    """`AVG(bigint)::varchar` of PostgreSQL: its select_div_scale rule, rounded half up."""
+    weight1, first1 = _base10000(total)
+    weight2, first2 = _base10000(count)
+    quotient_weight = weight1 - weight2 - (1 if first1 <= first2 else 0)
+    scale = min(max(16 - quotient_weight * 4, 0), 1000)
+    with localcontext() as context:
+        context.prec = 1100
+        value = (Decimal(total) / Decimal(count)).quantize(Decimal(1).scaleb(-scale), ROUND_HALF_UP)
+    return f"{value:f}"
+
+
+def ingest_status(connection: Connection) -> dict[str, Any]:
+    """The status endpoint's three shapes: nothing yet / in progress / finished."""
+    latest = job_service.list_jobs(connection, kind=JOB_KIND, limit=1)
+    if not latest:
+        return {"review": "Nothing in processing"}
+    job = latest[0]
+    start = job["started_at"] or job["created_at"]
+    if job["state"] in ("queued", "running"):
+        return {
+            "review": "Process In Progress",
+            "start_time": start.strftime(STATUS_TIME),
+            "current_file": job["current_source"],
+            "files_finished": [_file_status(r) for r in job["results"]],
+        }
+    finished = job["finished_at"]
+    body = {
+        "end_time": finished.strftime(STATUS_TIME),
+        "lead_time": str(finished - start),
+        "review": "Process Finished" if job["state"] == "succeeded" else "Process Failed",
+        "start_time": start.strftime(STATUS_TIME),
+    }
+    if job["state"] != "succeeded":
+        body["error"] = job["error"] or job["state"]
+    return body
+
+
+def _file_status(result: dict[str, Any]) -> dict[str, Any]:
+    started = datetime.fromisoformat(result["started_at"])
+    finished = datetime.fromisoformat(result["finished_at"])
+    return {
+        "file": result["name"],
+        "status": result["status"],
+        "rows_loaded": result["rows_loaded"],
+        "start_time": started.strftime(STATUS_TIME),
+        "end_time": finished.strftime(STATUS_TIME),
+        "lead_time": str(finished - started),
+    }
