@@ -110,7 +110,8 @@ def _seconds_of_day(rng: np.random.Generator, count: int) -> np.ndarray:
     evening = rng.normal(17.5 * 3600, 4200, count)
     flat = rng.uniform(0, 86400, count)
     seconds: np.ndarray = np.select([kind == 0, kind == 1], [morning, evening], flat)
-    return np.clip(seconds, 0, 86399).astype(np.int64)
+    clipped: np.ndarray = np.clip(seconds, 0, 86399).astype(np.int64)
+    return clipped
 
 
 def _batch(

@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
 
 from fleetlake.api.deps import ConnDep, EngineDep, ReadKey, RunnerDep, SettingsDep, WriteKey
 from fleetlake.api.jobs import job_accepted

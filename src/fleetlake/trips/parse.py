@@ -150,11 +150,11 @@ def _validate(
     datasource = pc.utf8_trim_whitespace(table["datasource"])
     origin_lon, origin_lat = _point(table["origin_coord"])
     destination_lon, destination_lat = _point(table["destination_coord"])
-    moment = pc.strptime(
-        pc.utf8_trim_whitespace(table["datetime"]),
-        format=DATETIME_FORMAT,
-        unit="s",
-        error_is_null=True,
+    moment_text = pc.utf8_trim_whitespace(table["datetime"])
+    moment = pc.strptime(moment_text, format=DATETIME_FORMAT, unit="s", error_is_null=True)
+    # strptime rolls impossible dates over (Feb 30 → Mar 2); printing back exposes them.
+    moment = pc.if_else(
+        pc.equal(pc.strftime(moment, format=DATETIME_FORMAT), moment_text), moment, None
     )
     all_empty = pc.and_(pc.equal(region, ""), pc.equal(pc.utf8_length(table["origin_coord"]), 0))
     checks = [
