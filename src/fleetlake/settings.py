@@ -31,7 +31,7 @@ class Settings(BaseSettings):
         None, description="Folder scanned by `POST /vehicles`; default <home>/data/raw."
     )
 
-    max_upload_mb: int = 2048
+    max_upload_bytes: int = Field(2 * 1024**3, ge=1, description="Largest upload or download.")
     url_timeout_s: float = 60.0
     chunk_bytes: int = Field(16 * 1024 * 1024, ge=1, description="CSV bytes per committed chunk.")
     job_workers: int = Field(2, ge=1)

@@ -78,7 +78,7 @@ def _write_limited(
                 if written > max_bytes:
                     raise UploadTooLarge(
                         f"{label} is larger than the limit of {max_bytes} bytes; "
-                        "raise FLEETLAKE_MAX_UPLOAD_MB to accept it",
+                        "raise FLEETLAKE_MAX_UPLOAD_BYTES to accept it",
                         limit_bytes=max_bytes,
                     )
                 if time.monotonic() > deadline:

@@ -145,11 +145,11 @@ async def start_ingestion(
 
 
 async def _save_upload(request: Request, settings: SettingsDep) -> Any:
-    limit = settings.max_upload_mb * 1024 * 1024
+    limit = settings.max_upload_bytes
     declared = request.headers.get("content-length")
-    if declared is None:
-        raise InvalidParameter("file", "uploads need a Content-Length header")
-    if int(declared) > limit + 64 * 1024:
+    if declared is None or not declared.isdigit():
+        raise InvalidParameter("file", "uploads need a numeric Content-Length header")
+    if int(declared) > limit + 64 * 1024:  # multipart framing adds a little
         raise UploadTooLarge(
             f"upload of {declared} bytes exceeds the limit of {limit} bytes",
             field="file",

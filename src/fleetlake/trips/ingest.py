@@ -131,7 +131,7 @@ def materialise(source: str, *, settings: Settings, job_id: int, index: int) -> 
         return fetch.download(
             source,
             dest_dir=settings.home_dir / "data" / "downloads" / f"job-{job_id}",
-            max_bytes=settings.max_upload_mb * 1024 * 1024,
+            max_bytes=settings.max_upload_bytes,
             timeout_s=settings.url_timeout_s,
             allow_private=settings.allow_private_urls,
         )
