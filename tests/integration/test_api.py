@@ -184,7 +184,7 @@ def test_upload_and_size_limit(client: TestClient, monkeypatch: pytest.MonkeyPat
 
 
 class NotFoundHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.send_response(404)
         self.end_headers()
         self.wfile.write(b"gone")

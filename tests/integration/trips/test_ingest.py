@@ -60,7 +60,7 @@ def test_weekly_average_counts_empty_weeks(engine: sa.Engine) -> None:
     # ISO weeks 17..23 of 2018: seven weeks, two of them empty.
     assert wide["weeks"] == 7 and wide["trips"] == 34
     assert wide["weekly_average"] == pytest.approx(34 / 7)
-    assert [w["trips"] for w in wide["per_week"]][0] == 0
+    assert wide["per_week"][0] == {"year": 2018, "week": 17, "trips": 0}
 
 
 def test_malformed_rows_are_quarantined_and_valid_rows_kept(

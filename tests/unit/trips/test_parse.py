@@ -9,7 +9,10 @@ from hypothesis import strategies as st
 
 from fleetlake.trips.parse import parse_block
 
-GOOD = "Turin,POINT (7.672837913286881 44.9957109242058),POINT (7.72 45.06),2018-05-21 02:54:04,baba_car"
+GOOD = (
+    "Turin,POINT (7.672837913286881 44.9957109242058),POINT (7.72 45.06),"
+    "2018-05-21 02:54:04,baba_car"
+)
 
 
 def parse(text: str | bytes, first_line: int = 2):  # type: ignore[no-untyped-def]
