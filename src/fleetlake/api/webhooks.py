@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from fleetlake.api.deps import ConnDep, EngineDep, SettingsDep, WriteKey
@@ -38,8 +38,11 @@ def list_webhooks(connection: ConnDep) -> dict[str, Any]:
 
 
 @router.get("/{webhook_id}/deliveries")
-def list_deliveries(webhook_id: int, connection: ConnDep) -> dict[str, Any]:
-    return {"data": webhook_service.list_deliveries(connection, webhook_id=webhook_id)}
+def list_deliveries(
+    webhook_id: int, connection: ConnDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> dict[str, Any]:
+    """Every delivery attempt, newest first: outcome, HTTP status, error, duration."""
+    return {"data": webhook_service.list_deliveries(connection, webhook_id=webhook_id, limit=limit)}
 
 
 @router.delete("/{webhook_id}", status_code=204)
