@@ -38,13 +38,18 @@ def start_server(home: Path, db_url: str, **extra_env: str) -> Server:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETLAKE_")}
     env |= {
-        "FLEETLAKE_HOME": str(home), "FLEETLAKE_DATABASE_URL": db_url,
-        "FLEETLAKE_API_KEYS": API_KEY, "FLEETLAKE_ALLOW_PRIVATE_URLS": "true", **extra_env,
+        "FLEETLAKE_HOME": str(home),
+        "FLEETLAKE_DATABASE_URL": db_url,
+        "FLEETLAKE_API_KEYS": API_KEY,
+        "FLEETLAKE_ALLOW_PRIVATE_URLS": "true",
+        **extra_env,
     }
     log = (home.parent / f"server-{port}.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "fleetlake", "serve", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -67,22 +67,28 @@ def test_progress_is_pushed_during_ingestion(server: Server, tmp_path: Path) -> 
     data = server.home / "data" / "drop"
     simulate_trips(rows=60_000, out=data / "trips.csv", seed=3)
     with server.client() as client:
-        hook = client.post("/api/v1/webhooks", json={
-            "url": f"http://127.0.0.1:{receiver.server_port}/hook", "secret": SECRET})
+        hook = client.post(
+            "/api/v1/webhooks",
+            json={"url": f"http://127.0.0.1:{receiver.server_port}/hook", "secret": SECRET},
+        )
         assert hook.status_code == 201, hook.text
         accepted = client.post("/api/v1/ingestions", json={"sources": [str(data / "trips.csv")]})
         assert accepted.status_code == 202, accepted.text
         job = accepted.json()
         sse: list[tuple[datetime, dict[str, Any]]] = []
         ws: list[tuple[datetime, dict[str, Any]]] = []
-        readers = [threading.Thread(target=read_sse, args=(job["events_url"], sse)),
-                   threading.Thread(target=read_ws, args=(job["ws_url"], ws))]
+        readers = [
+            threading.Thread(target=read_sse, args=(job["events_url"], sse)),
+            threading.Thread(target=read_ws, args=(job["ws_url"], ws)),
+        ]
         for reader in readers:
             reader.start()
         for reader in readers:
             reader.join(120)
         final = client.get(f"/api/v1/ingestions/{job['id']}").json()
-        deliveries = client.get(f"/api/v1/webhooks/{hook.json()['id']}/deliveries?limit=1000").json()["data"]
+        deliveries = client.get(
+            f"/api/v1/webhooks/{hook.json()['id']}/deliveries?limit=1000"
+        ).json()["data"]
     receiver.shutdown()
     finished = datetime.fromisoformat(final["finished_at"])
     assert final["state"] == "succeeded" and final["results"][0]["rows_loaded"] == 60_000
@@ -104,5 +110,7 @@ def test_progress_is_pushed_during_ingestion(server: Server, tmp_path: Path) -> 
     assert len(retried) == 1 and retried[0]["status_code"] == 503
     redelivered = [d for d in deliveries if d["event_id"] == retried[0]["event_id"]]
     assert sorted((d["attempt"], d["outcome"]) for d in redelivered) == [
-        (1, "retrying"), (2, "delivered")]
+        (1, "retrying"),
+        (2, "delivered"),
+    ]
     assert len({e["id"] for _, e in hooks}) == len(hooks)  # each event delivered once
