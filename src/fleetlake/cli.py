@@ -49,7 +49,10 @@ def open_engine(*, require_schema: bool = True) -> Any:
     configure_logging(logs_dir=settings.logs_dir, level=settings.log_level)
     engine = get_engine(settings.resolved_database_url)
     if require_schema:
+        from fleetlake.platform.jobs import recover_interrupted
+
         require_current_schema(engine)
+        recover_interrupted(engine)  # a job whose process died is marked failed at next start
     return engine
 
 
@@ -58,10 +61,12 @@ def run_job_here(engine: Any, job_id: int, *, quiet: bool = False) -> dict[str, 
     import threading
 
     from fleetlake.console import follow_job
+    from fleetlake.domains import register_job_kinds
     from fleetlake.platform.jobs import run_job
     from fleetlake.platform.webhooks import WebhookDispatcher
     from fleetlake.settings import get_settings
 
+    register_job_kinds()
     settings = get_settings()
     dispatcher = WebhookDispatcher(
         engine,
@@ -241,7 +246,8 @@ def main() -> None:
     from fleetlake.console import console
 
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except FleetlakeError as exc:
         if _state["debug"]:
             raise

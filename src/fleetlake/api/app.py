@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def start_services(settings: Settings) -> tuple[Any, Any, Any]:
     """Schema check, crash recovery, job runner, webhooks, cross-process events."""
+    from fleetlake.domains import register_job_kinds
     from fleetlake.platform.db import get_engine, require_current_schema
     from fleetlake.platform.events import bus
     from fleetlake.platform.jobs import JobRunner, recover_interrupted
@@ -50,6 +51,7 @@ def start_services(settings: Settings) -> tuple[Any, Any, Any]:
     from fleetlake.platform.webhooks import WebhookDispatcher
 
     configure_logging(logs_dir=settings.logs_dir, level=settings.log_level)
+    register_job_kinds()
     engine = get_engine(settings.resolved_database_url)
     require_current_schema(engine)
     interrupted = recover_interrupted(engine)

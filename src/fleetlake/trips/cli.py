@@ -30,7 +30,6 @@ def ingest_trips(
     """Ingest trips CSV (.csv or .csv.gz) with a live progress bar."""
     from fleetlake.cli import finish, open_engine, run_job_here, start_detached
     from fleetlake.settings import get_settings
-    from fleetlake.trips import ingest as _registers_job_kind  # noqa: F401
     from fleetlake.trips import service
 
     engine = open_engine()

@@ -1,0 +1,8 @@
+"""The composition root: which domains this fleetlake has. Only the CLI and the app import it."""
+
+from __future__ import annotations
+
+
+def register_job_kinds() -> None:
+    """Import each domain's job functions so that the job registry knows their kinds."""
+    import fleetlake.trips.ingest  # noqa: F401

@@ -1,0 +1,80 @@
+"""kill -9 in the middle of a CLI ingestion, then retry: nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from fleetlake.simulate.trips import simulate_trips
+from tests.conftest import API_KEY
+
+pytestmark = pytest.mark.slow
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fleetlake", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_kill_during_ingestion_then_retry(tmp_path: Path, db_url: str) -> None:
+    truth = simulate_trips(rows=120_000, out=tmp_path / "trips.csv", seed=11, bad_share=0.01)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETLAKE_")}
+    env |= {
+        "FLEETLAKE_HOME": str(tmp_path / "home"),
+        "FLEETLAKE_DATABASE_URL": db_url,
+        "FLEETLAKE_API_KEYS": API_KEY,
+        "FLEETLAKE_CHUNK_BYTES": "150000",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fleetlake", "ingest", "trips", str(truth.path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    engine = sa.create_engine(db_url)
+    deadline = time.monotonic() + 120
+    loaded = 0
+    while loaded < 20_000 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+        try:
+            with engine.connect() as connection:
+                loaded = connection.execute(sa.text("SELECT count(*) FROM trips")).scalar_one()
+        except sa.exc.OperationalError:
+            continue
+    assert process.poll() is None, "ingestion finished before it could be killed; use more rows"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+    listed = cli(env, "jobs", "show", "1", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert '"state": "failed"' in listed.stdout and "interrupted" in listed.stdout
+
+    retried = cli(env, "jobs", "retry", "1")
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    with engine.connect() as connection:
+        total, distinct_lines = connection.execute(
+            sa.text("SELECT count(*), count(DISTINCT line) FROM trips")
+        ).one()
+        quarantined = connection.execute(
+            sa.text("SELECT count(*) FROM trip_quarantine")
+        ).scalar_one()
+        per_region = dict(
+            connection.execute(sa.text("SELECT region, count(*) FROM trips GROUP BY region")).all()
+        )
+    engine.dispose()
+    assert total == distinct_lines == truth.rows - truth.bad_rows
+    assert quarantined == truth.bad_rows
+    assert per_region == truth.by_region
