@@ -34,10 +34,11 @@ def event_message(event: dict[str, Any]) -> dict[str, Any]:
 
 
 async def follow_events(
-    engine: Engine, job_id: int, after_id: int
+    engine: Engine, job_id: int | None, after_id: int
 ) -> AsyncIterator[dict[str, Any] | None]:
     """Stored events after `after_id`, then live ones as they land; None is a keep-alive tick.
 
+    One job's stream ends with its final event; the all-jobs stream (job_id None) never ends.
     Subscribing before each read means a notification between read and wait is never lost.
     """
     with bus.subscribe(job_id, asynchronous=True) as subscription:
@@ -46,15 +47,35 @@ async def follow_events(
             for event in events:
                 after_id = event["id"]
                 yield event_message(event)
-                if event["type"] in TERMINAL_TYPES:
+                if job_id is not None and event["type"] in TERMINAL_TYPES:
                     return
             if not events and not await subscription.wait(KEEPALIVE_S):
                 yield None
 
 
-def _read_events(engine: Engine, job_id: int, after_id: int) -> list[dict[str, Any]]:
+def _read_events(engine: Engine, job_id: int | None, after_id: int) -> list[dict[str, Any]]:
     with engine.connect() as connection:
         return job_service.list_events(connection, job_id=job_id, after_id=after_id)
+
+
+def _latest_event_id(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return job_service.last_event_id(connection)
+
+
+def sse_response(messages: AsyncIterator[dict[str, Any] | None]) -> EventSourceResponse:
+    async def stream() -> AsyncIterator[dict[str, Any]]:
+        async for message in messages:
+            if message is None:
+                yield {"comment": "keep-alive"}
+            else:
+                yield {
+                    "event": message["type"],
+                    "id": str(message["id"]),
+                    "data": json.dumps(message),
+                }
+
+    return EventSourceResponse(stream(), ping=None)
 
 
 def _job(engine: Engine, job_id: int) -> dict[str, Any]:
@@ -89,19 +110,18 @@ async def job_events_stream(
 ) -> EventSourceResponse:
     """Server-Sent Events: `event:` the type, `data:` JSON; ends after the final event."""
     await run_in_threadpool(_job, engine, job_id)  # 404 before the stream opens
+    return sse_response(follow_events(engine, job_id, last_event_id))
 
-    async def stream() -> AsyncIterator[dict[str, Any]]:
-        async for message in follow_events(engine, job_id, last_event_id):
-            if message is None:
-                yield {"comment": "keep-alive"}
-            else:
-                yield {
-                    "event": message["type"],
-                    "id": str(message["id"]),
-                    "data": json.dumps(message),
-                }
 
-    return EventSourceResponse(stream(), ping=None)
+@router.get("/api/v1/events", dependencies=[ReadKey])
+async def all_events_stream(
+    engine: EngineDep,
+    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID")] = None,
+) -> EventSourceResponse:
+    """Every job's events from now on (or after Last-Event-ID): what the dashboard listens to."""
+    if last_event_id is None:
+        last_event_id = await run_in_threadpool(_latest_event_id, engine)
+    return sse_response(follow_events(engine, None, last_event_id))
 
 
 @router.websocket("/api/v1/jobs/{job_id}/ws")

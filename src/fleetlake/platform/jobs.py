@@ -103,14 +103,13 @@ def list_jobs(
 
 
 def list_events(
-    connection: Connection, *, job_id: int, after_id: int = 0, limit: int = 1000
+    connection: Connection, *, job_id: int | None, after_id: int = 0, limit: int = 1000
 ) -> list[dict[str, Any]]:
-    query = (
-        sa.select(job_events)
-        .where(job_events.c.job_id == job_id, job_events.c.id > after_id)
-        .order_by(job_events.c.id)
-        .limit(limit)
-    )
+    """Events after `after_id`, oldest first; of one job, or of every job when None."""
+    query = sa.select(job_events).where(job_events.c.id > after_id)
+    if job_id is not None:
+        query = query.where(job_events.c.job_id == job_id)
+    query = query.order_by(job_events.c.id).limit(limit)
     return [dict(row) for row in connection.execute(query).mappings()]
 
 
@@ -123,6 +122,10 @@ def request_cancel(engine: Engine, *, job_id: int) -> dict[str, Any]:
     append_event(engine, job_id=job_id, type="cancel_requested", data={})
     with engine.connect() as connection:
         return get_job(connection, job_id=job_id)
+
+
+def last_event_id(connection: Connection) -> int:
+    return int(connection.execute(sa.select(sa.func.max(job_events.c.id))).scalar() or 0)
 
 
 def recover_interrupted(

@@ -1,0 +1,175 @@
+// fleetlake dashboard: plain JS, no CDN; live over Server-Sent Events.
+"use strict";
+const $ = (selector) => document.querySelector(selector);
+const keyInput = $("#api-key");
+keyInput.value = localStorage.getItem("fleetlake-key") || "";
+keyInput.addEventListener("change", () => localStorage.setItem("fleetlake-key", keyInput.value));
+
+async function api(path, options = {}) {
+  const headers = Object.assign({ "X-API-Key": keyInput.value }, options.headers || {});
+  const response = await fetch(path, Object.assign({}, options, { headers }));
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) throw new Error(body?.error?.message || String(body));
+  return body;
+}
+const esc = (text) => String(text ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+const fmt = (n) => Number(n || 0).toLocaleString("en");
+const row = (cells) => "<tr>" + cells.map((c) => `<td>${c}</td>`).join("") + "</tr>";
+
+// ---- pages
+function showPage() {
+  const page = (location.hash || "#ingestion").slice(1);
+  document.querySelectorAll(".page").forEach((el) => (el.hidden = el.id !== "page-" + page));
+  document.querySelectorAll("nav a[data-page]").forEach((a) => a.classList.toggle("active", a.dataset.page === page));
+  if (page === "trips") loadTrips();
+}
+window.addEventListener("hashchange", showPage);
+
+// ---- ingestion
+let followed = null;
+async function loadJobs() {
+  const { data } = await api("/api/v1/ingestions?limit=15");
+  $("#jobs tbody").innerHTML = data.map((j) => row([
+    `<a href="#ingestion" data-job="${j.id}">${j.id}</a>`, `<span class="state ${j.state}">${j.state}</span>`,
+    fmt(j.progress.rows_done), esc(j.created_at.slice(0, 19).replace("T", " ")), esc(j.error || "")])).join("");
+  document.querySelectorAll("[data-job]").forEach((a) => a.addEventListener("click", () => followJob(Number(a.dataset.job))));
+}
+
+function renderJob(job) {
+  $("#current-job").hidden = false;
+  $("#job-id").textContent = job.id;
+  const state = $("#job-state");
+  state.textContent = job.state; state.className = "state " + job.state;
+  renderProgress(job.progress);
+  renderResults(job.results || []);
+}
+function renderProgress(p) {
+  const share = p.bytes_total ? Math.min(100, (100 * p.bytes_done) / p.bytes_total) : 0;
+  $("#job-bar").style.width = share.toFixed(1) + "%";
+  $("#job-rows").textContent = fmt(p.rows_done);
+  $("#job-rows").dataset.rows = p.rows_done;
+  if (p.rows_per_s !== undefined) $("#job-rate").textContent = fmt(Math.round(p.rows_per_s));
+  $("#job-bytes").textContent = p.bytes_total ? `${(p.bytes_done / 1e6).toFixed(1)} / ${(p.bytes_total / 1e6).toFixed(1)} MB` : "";
+  $("#job-source").textContent = p.current_source || "";
+}
+function renderResults(results) {
+  $("#job-results tbody").innerHTML = results.map((r) => row([esc(r.name), esc(r.status), fmt(r.rows_loaded),
+    fmt(r.rows_quarantined), (r.duration_s || 0).toFixed(2), esc(r.reason || "")])).join("");
+}
+async function loadQuarantine(jobId) {
+  const { data } = await api(`/api/v1/ingestions/${jobId}/quarantine?limit=200`);
+  $("#job-quarantine tbody").innerHTML = data.map((q) =>
+    row([esc(q.source.split("/").pop()), q.line ?? "", esc(q.reason), `<span class="raw">${esc(q.raw)}</span>`])).join("");
+}
+
+async function followJob(jobId) {
+  if (followed) followed.close();
+  const job = await api(`/api/v1/ingestions/${jobId}`);
+  renderJob(job);
+  loadQuarantine(jobId);
+  const results = job.results ? [...job.results] : [];
+  const stream = new EventSource(`/api/v1/ingestions/${jobId}/events`);
+  followed = stream;
+  stream.addEventListener("started", () => renderJob(Object.assign(job, { state: "running" })));
+  stream.addEventListener("progress", (e) => {
+    const message = JSON.parse(e.data);
+    $("#job-state").textContent = "running"; $("#job-state").className = "state running";
+    renderProgress(message.data);
+  });
+  stream.addEventListener("source_finished", (e) => {
+    const result = JSON.parse(e.data).data;
+    if (!results.some((r) => r.source === result.source && r.finished_at === result.finished_at)) results.push(result);
+    renderResults(results);
+    loadQuarantine(jobId);
+  });
+  for (const type of ["completed", "failed", "cancelled"]) {
+    stream.addEventListener(type, (e) => { stream.close(); renderJob(JSON.parse(e.data).data); loadQuarantine(jobId); loadJobs(); });
+  }
+}
+
+async function startIngestion(options) {
+  $("#start-error").textContent = "";
+  try {
+    const accepted = await api("/api/v1/ingestions", Object.assign({ method: "POST" }, options));
+    followJob(accepted.id);
+    loadJobs();
+  } catch (error) {
+    $("#start-error").textContent = error.message;
+  }
+}
+$("#upload-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const body = new FormData();
+  body.append("file", $("#upload-file").files[0]);
+  startIngestion({ body });
+});
+$("#sources-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const sources = $("#sources").value.split(/\s+/).filter(Boolean);
+  startIngestion({ body: JSON.stringify({ sources, force: $("#force").checked }), headers: { "Content-Type": "application/json" } });
+});
+
+// Every job's events: new jobs appear, and the newest running one is followed live.
+function listenToAll() {
+  const stream = new EventSource("/api/v1/events");
+  stream.onopen = () => $("#live").classList.add("on");
+  stream.onerror = () => $("#live").classList.remove("on");
+  stream.addEventListener("queued", () => loadJobs());
+  stream.addEventListener("started", (e) => {
+    const jobId = JSON.parse(e.data).job_id;
+    if (!followed || followed.readyState === EventSource.CLOSED) followJob(jobId);
+    loadJobs();
+  });
+}
+
+// ---- trips
+function bars(points, label) {
+  if (!points.length) return "<p class='stats'>no trips yet</p>";
+  const max = Math.max(...points.map((p) => p.value), 1), w = 760, h = 160, step = w / points.length;
+  const rects = points.map((p, i) => {
+    const height = (p.value / max) * (h - 30);
+    return `<rect x="${i * step + 2}" y="${h - 18 - height}" width="${Math.max(step - 4, 1)}" height="${height}" fill="${p.color || "#1570ef"}"><title>${esc(p.label)}: ${fmt(p.value)}</title></rect>` +
+      (points.length <= 40 ? `<text x="${i * step + step / 2}" y="${h - 4}" text-anchor="middle">${esc(p.short)}</text>` : "");
+  });
+  return `<svg viewBox="0 0 ${w} ${h}" role="img" aria-label="${esc(label)}">${rects.join("")}</svg>`;
+}
+const palette = ["#1570ef", "#12b76a", "#f79009", "#7a5af8", "#ee46bc", "#0ba5ec", "#d92d20"];
+
+async function loadTrips() {
+  const { data } = await api("/api/v1/trips/weekly-counts");
+  const regions = [...new Set(data.map((d) => d.region))];
+  $("#weekly-chart").innerHTML = regions.map((region, i) => `<h3>${esc(region)}</h3>` + bars(
+    data.filter((d) => d.region === region).map((d) => ({ value: d.trips, label: `${d.year}-W${d.week}`, short: "W" + d.week, color: palette[i % palette.length] })),
+    region)).join("");
+  loadGroups();
+}
+$("#average-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const query = new URLSearchParams();
+  for (const [name, id] of [["region", "#avg-region"], ["bbox", "#avg-bbox"], ["start", "#avg-start"], ["end", "#avg-end"]]) {
+    if ($(id).value) query.set(name, $(id).value);
+  }
+  query.set("match", $("#avg-match").value);
+  try {
+    const result = await api("/api/v1/trips/weekly-average?" + query);
+    $("#avg-result").innerHTML = `<b id="avg-value">${result.weekly_average.toFixed(2)}</b> trips per week · ${fmt(result.trips)} trips over ${result.weeks} weeks`;
+    $("#avg-chart").innerHTML = bars(result.per_week.map((w) => ({ value: w.trips, label: `${w.year}-W${w.week}`, short: "W" + w.week })), "per week");
+  } catch (error) {
+    $("#avg-result").innerHTML = `<span class="error">${esc(error.message)}</span>`;
+    $("#avg-chart").innerHTML = "";
+  }
+});
+async function loadGroups() {
+  const query = new URLSearchParams({ limit: $("#groups-limit").value || 10 });
+  if ($("#groups-region").value) query.set("region", $("#groups-region").value);
+  const { data } = await api("/api/v1/trip-groups?" + query);
+  const point = (p) => `${p.lon.toFixed(4)}, ${p.lat.toFixed(4)}`;
+  $("#groups tbody").innerHTML = data.map((g) => row([fmt(g.trips), esc(g.regions.join(", ")),
+    `${g.time_window.start}–${g.time_window.end}`, point(g.origin), point(g.destination),
+    g.first_seen.slice(0, 10), g.last_seen.slice(0, 10)])).join("");
+}
+$("#groups-form").addEventListener("submit", (event) => { event.preventDefault(); loadGroups(); });
+
+showPage();
+loadJobs();
+listenToAll();
