@@ -233,6 +233,35 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     uvicorn.run(create_app(), host=host, port=port, log_level="warning")
 
 
+@app.command()
+def demo(
+    rows: Annotated[int, typer.Option(help="Simulated trips to ingest.")] = 200_000,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    """Simulate data for every domain, ingest it through the real jobs, and serve it."""
+    import os
+    import secrets
+
+    from fleetlake.console import out
+    from fleetlake.settings import get_settings
+
+    settings = get_settings()
+    if not settings.api_keys:
+        os.environ["FLEETLAKE_API_KEYS"] = f"demo-{secrets.token_urlsafe(12)}"
+        get_settings.cache_clear()
+        settings = get_settings()
+    engine = open_engine()
+    from fleetlake.trips.cli import demo_trips
+
+    demo_trips(engine, settings=settings, rows=rows)
+    out.print(
+        f"\n[bold]fleetlake demo[/] on http://{host}:{port}/  ·  API docs http://{host}:{port}/docs"
+    )
+    out.print(f"API key for uploads and other writes: [bold]{settings.api_keys[0]}[/]")
+    serve(host=host, port=port)
+
+
 def _register_domains() -> None:
     from fleetlake.trips import cli as trips_cli
 

@@ -157,3 +157,18 @@ def simulate_trips(
     console_out.print(
         f"wrote {result.rows:,} trips ({result.bad_rows:,} malformed) to {result.path}"
     )
+
+
+def demo_trips(engine: Any, *, settings: Any, rows: int) -> None:
+    """Simulated trips in the raw folder, ingested through the real job (skipped if done)."""
+    from fleetlake.cli import run_job_here
+    from fleetlake.console import out, print_job
+    from fleetlake.simulate.trips import simulate_trips as simulate
+    from fleetlake.trips import service
+
+    target = settings.resolved_raw_dir / f"demo-trips-{rows}.csv"
+    if not target.exists():
+        result = simulate(rows=rows, out=target, bad_share=0.002)
+        out.print(f"simulated {result.rows:,} trips → {target}")
+    job_id = service.queue_ingestion(engine, sources=[str(target)], force=False)
+    print_job(run_job_here(engine, job_id))
