@@ -6,6 +6,7 @@ first line, so every rejected row is reported with its exact line and raw text.
 
 from __future__ import annotations
 
+import csv
 import io
 from dataclasses import dataclass, field
 
@@ -102,21 +103,46 @@ def _read_fields(block: bytes, line_numbers: np.ndarray) -> tuple[pa.Table, list
             quoted_strings_can_be_null=False,
         ),
     )
-    bad_index = np.array([number - 1 for number, _, _ in bad], dtype=np.int64)
+    if table.num_rows + len(bad) != len(line_numbers):
+        # Stray quotes made the fast parser merge or drop lines: parse this block line by line.
+        return _read_fields_by_line(block, line_numbers)
     keep = np.ones(len(line_numbers), dtype=bool)
-    keep[bad_index] = False
+    keep[np.array([number - 1 for number, _, _ in bad], dtype=np.int64)] = False
     table = table.append_column("line", pa.array(line_numbers[keep]))
     rejected = [
-        Rejected(
-            int(line_numbers[number - 1]),
-            text,
-            "empty line"
-            if not text.strip()
-            else f"expected {len(CSV_HEADER)} columns, found {columns}",
-        )
+        Rejected(int(line_numbers[number - 1]), text, _column_reason(text, columns))
         for number, text, columns in bad
     ]
     return table, rejected
+
+
+def _column_reason(text: str, columns: int) -> str:
+    if not text.strip():
+        return "empty line"
+    return f"expected {len(CSV_HEADER)} columns, found {columns}"
+
+
+def _read_fields_by_line(block: bytes, line_numbers: np.ndarray) -> tuple[pa.Table, list[Rejected]]:
+    """The slow, exact path: Python's csv module on each line on its own."""
+    rows: list[list[str]] = []
+    kept: list[int] = []
+    rejected: list[Rejected] = []
+    for number, raw in zip(line_numbers.tolist(), block.split(b"\n")[:-1], strict=True):
+        text = raw.rstrip(b"\r").decode("utf-8")
+        try:
+            fields = next(csv.reader([text], strict=True), [])
+        except csv.Error as exc:
+            rejected.append(Rejected(number, text, f"malformed quoting: {exc}"))
+            continue
+        if len(fields) != len(CSV_HEADER):
+            rejected.append(Rejected(number, text, _column_reason(text, len(fields))))
+            continue
+        rows.append(fields)
+        kept.append(number)
+    columns = {
+        name: pa.array([r[i] for r in rows], pa.string()) for i, name in enumerate(CSV_HEADER)
+    }
+    return pa.table(columns | {"line": pa.array(kept, pa.int64())}), rejected
 
 
 def _point(column: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:

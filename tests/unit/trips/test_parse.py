@@ -110,10 +110,26 @@ def test_valid_rows_round_trip_exactly(rows: list) -> None:  # type: ignore[type
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.one_of(st.text(max_size=80), st.just(GOOD)), min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=80), st.just(GOOD), st.text('",\r POINT()0123456789.-', max_size=60)
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_any_input_is_fully_accounted_for(lines: list[str]) -> None:
     """Garbage never crashes the parser, and every line is either a trip or a rejection."""
     lines = [line.replace("\n", " ").replace("\r", " ") for line in lines]
     result = parse("\n".join(lines) + "\n", first_line=5)
     seen = sorted(result.trips["line"].to_pylist() + [r.line for r in result.rejected])
     assert seen == list(range(5, 5 + len(lines)))
+
+
+def test_stray_quotes_never_swallow_lines() -> None:
+    quoted = '"Turin","POINT (7 44)","POINT (7 45)","2018-05-21 02:54:04","baba_car"'
+    result = parse('"\n\n' + quoted + '\nTurin,"POINT (7 44),POINT (7 45),2018-05-21 02:54:04,x\n')
+    assert result.trips["line"].to_pylist() == [4]
+    assert result.trips["region"].to_pylist() == ["Turin"]
+    assert [r.line for r in result.rejected] == [2, 3, 5]
