@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,12 +44,9 @@ def postgres_available() -> str | None:
     return None
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty serving database on each dialect."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fleetlake.db'}"
-        return
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A migrated PostgreSQL schema of its own, dropped afterwards; yields its URL."""
     problem = postgres_available()
     if problem:
         require_service("PostgreSQL", problem)
@@ -57,7 +55,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with admin.begin() as connection:
         connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
     url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    from fleetlake.platform.db import create_db_engine, upgrade
+    from fleetlake.platform.db import create_db_engine, dispose_engines, upgrade
 
     engine = create_db_engine(url)
     upgrade(engine)
@@ -65,12 +63,27 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     try:
         yield url
     finally:
-        from fleetlake.platform.db import dispose_engines
-
         dispose_engines()
         with admin.begin() as connection:
             connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty serving database on each dialect."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fleetlake.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """PostgreSQL only, for what only PostgreSQL does (LISTEN/NOTIFY, schema refusal)."""
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

@@ -280,7 +280,7 @@ def main() -> None:
     except FleetlakeError as exc:
         if _state["debug"]:
             raise
-        console.print(f"[red]error:[/] {exc.message}")
+        console.print(f"[red]error:[/] {exc.message}", soft_wrap=True)
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -295,5 +295,8 @@ def main() -> None:
             sys.exit(exc.exit_code)
         if _state["debug"]:
             raise
-        console.print(f"[red]error:[/] {type(exc).__name__}: {exc} (run with --debug for details)")
+        console.print(
+            f"[red]error:[/] {type(exc).__name__}: {exc} (run with --debug for details)",
+            soft_wrap=True,
+        )
         sys.exit(1)
