@@ -68,12 +68,7 @@ def run_job_here(engine: Any, job_id: int, *, quiet: bool = False) -> dict[str, 
 
     register_job_kinds()
     settings = get_settings()
-    dispatcher = WebhookDispatcher(
-        engine,
-        max_attempts=settings.webhook_max_attempts,
-        backoff_s=settings.webhook_backoff_s,
-        timeout_s=settings.webhook_timeout_s,
-    )
+    dispatcher = WebhookDispatcher.from_settings(engine, settings)
     dispatcher.start()
     worker = threading.Thread(
         target=run_job,

@@ -17,6 +17,28 @@ import pytest
 from tests.conftest import API_KEY
 
 
+def cli_env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a user's shell: this test's home and database, nothing inherited."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETLAKE_")}
+    return env | {
+        "FLEETLAKE_HOME": str(tmp_path / "home"),
+        "FLEETLAKE_DATABASE_URL": db_url,
+        "FLEETLAKE_API_KEYS": API_KEY,
+        **extra,
+    }
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fleetlake", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

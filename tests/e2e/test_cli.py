@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,30 +13,10 @@ import pytest
 import sqlalchemy as sa
 
 from fleetlake.simulate.trips import simulate_trips
-from tests.conftest import API_KEY, PG_URL, SAMPLE_TRIPS, postgres_available, require_service
-from tests.e2e.conftest import start_server
+from tests.conftest import PG_URL, SAMPLE_TRIPS, postgres_available, require_service
+from tests.e2e.conftest import cli, cli_env, start_server
 
 pytestmark = pytest.mark.slow
-
-
-def cli_env(tmp_path: Path, db_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETLAKE_")}
-    return env | {
-        "FLEETLAKE_HOME": str(tmp_path / "home"),
-        "FLEETLAKE_DATABASE_URL": db_url,
-        "FLEETLAKE_API_KEYS": API_KEY,
-    }
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fleetlake", *args],
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def test_ingest_and_query_commands(tmp_path: Path, db_url: str) -> None:
@@ -47,6 +25,10 @@ def test_ingest_and_query_commands(tmp_path: Path, db_url: str) -> None:
     assert ingested.returncode == 0, ingested.stderr
     job = json.loads(ingested.stdout)
     assert job["state"] == "succeeded" and job["results"][0]["rows_loaded"] == 100
+    job_log = (tmp_path / "home" / "logs" / "jobs" / "job-1.jsonl").read_text().splitlines()
+    entries = [json.loads(line) for line in job_log]
+    assert {e["job_id"] for e in entries} == {1}
+    assert any("loaded, 100 rows loaded, 0 quarantined" in e["message"] for e in entries)
 
     average = cli(env, "trips", "weekly-average", "--region", "Hamburg", "--json")
     assert json.loads(average.stdout)["weekly_average"] == pytest.approx(5.6)
@@ -66,7 +48,7 @@ def test_ingest_and_query_commands(tmp_path: Path, db_url: str) -> None:
 
 
 def test_cancel_stops_between_chunks_and_keeps_committed_rows(tmp_path: Path, db_url: str) -> None:
-    env = cli_env(tmp_path, db_url) | {"FLEETLAKE_CHUNK_BYTES": "100000"}
+    env = cli_env(tmp_path, db_url, FLEETLAKE_CHUNK_BYTES="100000")
     truth = simulate_trips(rows=150_000, out=tmp_path / "t.csv", seed=2)
     started = cli(env, "ingest", "trips", str(truth.path), "--detach")
     assert started.returncode == 0 and "job 1 started" in started.stdout
@@ -99,7 +81,7 @@ def wait_for_rows(engine: sa.Engine, rows: int, timeout: float = 120) -> None:
 def test_postgres_pushes_events_across_processes(tmp_path: Path, pg_url: str) -> None:
     """A job run by a CLI worker process is streamed live by the server (LISTEN/NOTIFY)."""
     db_url = pg_url
-    env = cli_env(tmp_path, db_url) | {"FLEETLAKE_CHUNK_BYTES": "100000"}
+    env = cli_env(tmp_path, db_url, FLEETLAKE_CHUNK_BYTES="100000")
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     server = start_server(home, db_url)

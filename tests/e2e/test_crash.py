@@ -13,31 +13,14 @@ import pytest
 import sqlalchemy as sa
 
 from fleetlake.simulate.trips import simulate_trips
-from tests.conftest import API_KEY
+from tests.e2e.conftest import cli, cli_env
 
 pytestmark = pytest.mark.slow
 
 
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fleetlake", *args],
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def test_kill_during_ingestion_then_retry(tmp_path: Path, db_url: str) -> None:
     truth = simulate_trips(rows=120_000, out=tmp_path / "trips.csv", seed=11, bad_share=0.01)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETLAKE_")}
-    env |= {
-        "FLEETLAKE_HOME": str(tmp_path / "home"),
-        "FLEETLAKE_DATABASE_URL": db_url,
-        "FLEETLAKE_API_KEYS": API_KEY,
-        "FLEETLAKE_CHUNK_BYTES": "150000",
-    }
+    env = cli_env(tmp_path, db_url, FLEETLAKE_CHUNK_BYTES="150000")
     process = subprocess.Popen(
         [sys.executable, "-m", "fleetlake", "ingest", "trips", str(truth.path)],
         env=env,

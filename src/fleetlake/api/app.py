@@ -59,12 +59,7 @@ def start_services(settings: Settings) -> tuple[Any, Any, Any]:
         log.warning("marked interrupted jobs as failed: %s", interrupted)
     if engine.dialect.name == "postgresql":
         bus.listen_postgres(engine)
-    dispatcher = WebhookDispatcher(
-        engine,
-        max_attempts=settings.webhook_max_attempts,
-        backoff_s=settings.webhook_backoff_s,
-        timeout_s=settings.webhook_timeout_s,
-    )
+    dispatcher = WebhookDispatcher.from_settings(engine, settings)
     dispatcher.start()
     runner = JobRunner(engine, workers=settings.job_workers, logs_dir=settings.logs_dir)
     return engine, runner, dispatcher

@@ -23,16 +23,6 @@ TERMINAL_TYPES = {"completed", "failed", "cancelled"}
 KEEPALIVE_S = 15.0
 
 
-def event_message(event: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": event["id"],
-        "job_id": event["job_id"],
-        "type": event["type"],
-        "data": event["data"],
-        "created_at": event["created_at"].isoformat(),
-    }
-
-
 async def follow_events(
     engine: Engine, job_id: int | None, after_id: int
 ) -> AsyncIterator[dict[str, Any] | None]:
@@ -46,7 +36,7 @@ async def follow_events(
             events = await run_in_threadpool(_read_events, engine, job_id, after_id)
             for event in events:
                 after_id = event["id"]
-                yield event_message(event)
+                yield job_service.event_message(event)
                 if job_id is not None and event["type"] in TERMINAL_TYPES:
                     return
             if not events and not await subscription.wait(KEEPALIVE_S):

@@ -223,6 +223,17 @@ def job_summary(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def event_message(event: dict[str, Any]) -> dict[str, Any]:
+    """The public shape of an event: SSE data, WebSocket message and webhook body alike."""
+    return {
+        "id": event["id"],
+        "job_id": event["job_id"],
+        "type": event["type"],
+        "data": event["data"],
+        "created_at": event["created_at"].isoformat(),
+    }
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -257,6 +268,11 @@ class JobContext:
             connection.execute(jobs.update().where(jobs.c.id == self.job_id).values(**values))
         data = {k: v for k, v in values.items() if k != "heartbeat_at"} | extra
         append_event(self.engine, job_id=self.job_id, type="progress", data=data)
+
+    def log(self, message: str, *args: Any) -> None:
+        """A line in the job's persistent log (`<home>/logs/jobs/job-<id>.jsonl`)."""
+        if self.logger is not None:
+            self.logger.info(message, *args)
 
     def event(self, type: str, **data: Any) -> None:
         append_event(self.engine, job_id=self.job_id, type=type, data=data)
@@ -307,6 +323,7 @@ def run_job(engine: Engine, *, job_id: int, logs_dir: Any = None) -> dict[str, A
     append_event(engine, job_id=job_id, type="started", data={"kind": job["kind"]})
     handler = job_log_handler(logs_dir=logs_dir, job_id=job_id) if logs_dir else None
     job_logger = logging.getLogger(f"fleetlake.jobs.{job['kind']}")
+    job_logger.setLevel(logging.INFO)  # the per-job log keeps its INFO lines whatever the root says
     if handler:
         logging.getLogger("fleetlake").addHandler(handler)
     context = JobContext(

@@ -23,8 +23,9 @@ from sqlalchemy.engine import Connection, Engine
 from fleetlake.errors import NotFound
 from fleetlake.platform import fetch
 from fleetlake.platform.events import bus
-from fleetlake.platform.jobs import utcnow
+from fleetlake.platform.jobs import event_message, utcnow
 from fleetlake.platform.tables import job_events, webhook_deliveries, webhooks
+from fleetlake.settings import Settings
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Fleetlake-Signature"
@@ -109,16 +110,6 @@ def _public(row: Any) -> dict[str, Any]:
     }
 
 
-def event_payload(event: Any) -> dict[str, Any]:
-    return {
-        "id": event["id"],
-        "job_id": event["job_id"],
-        "type": event["type"],
-        "data": event["data"],
-        "created_at": event["created_at"].isoformat(),
-    }
-
-
 class WebhookDispatcher:
     """Delivers this process's job events; one worker thread per webhook keeps their order."""
 
@@ -132,6 +123,15 @@ class WebhookDispatcher:
         self._queues: dict[int, queue.Queue[int | None]] = {}
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, engine: Engine, settings: Settings) -> WebhookDispatcher:
+        return cls(
+            engine,
+            max_attempts=settings.webhook_max_attempts,
+            backoff_s=settings.webhook_backoff_s,
+            timeout_s=settings.webhook_timeout_s,
+        )
 
     def start(self) -> None:
         bus.add_local_hook(self.on_event)
@@ -199,7 +199,7 @@ class WebhookDispatcher:
             )
         if webhook is None or event is None:
             return
-        body = json.dumps(event_payload(event)).encode()
+        body = json.dumps(event_message(dict(event))).encode()
         for attempt in range(1, self.max_attempts + 1):
             started = time.monotonic()
             status, error = None, None

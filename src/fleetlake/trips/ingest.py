@@ -88,6 +88,7 @@ def ingest_source(
         "reason": None,
     }
     context.event("source_started", source=source, index=index)
+    context.log("source %s: started", source)
     try:
         path = materialise(source, settings=settings, job_id=context.job_id, index=index)
         result["bytes"] = path.stat().st_size
@@ -122,6 +123,14 @@ def ingest_source(
         finished_at = utcnow()
         result["finished_at"] = finished_at.isoformat()
         result["duration_s"] = (finished_at - started_at).total_seconds()
+        context.log(
+            "source %s: %s, %d rows loaded, %d quarantined%s",
+            source,
+            result["status"],
+            result["rows_loaded"],
+            result["rows_quarantined"],
+            f" ({result['reason']})" if result["reason"] else "",
+        )
     return result
 
 
