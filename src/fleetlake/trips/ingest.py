@@ -7,22 +7,20 @@ so a job retried after a crash continues from the last committed chunk, never tw
 from __future__ import annotations
 
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from fleetlake.errors import FleetlakeError, SourceRejected
 from fleetlake.platform import fetch
-from fleetlake.platform.db import bulk_insert
 from fleetlake.platform.jobs import JobContext, register_job_kind, utcnow
 from fleetlake.platform.lake import Lake
 from fleetlake.settings import Settings, get_settings
-from fleetlake.trips.files import read_blocks, read_header, sha256_of
-from fleetlake.trips.models import trip_files, trip_quarantine, trips
+from fleetlake.trips.file_state import claim_file, commit_chunk, complete_file, quarantine
+from fleetlake.trips.files import Block, read_blocks, read_header, sha256_of
 from fleetlake.trips.parse import Rejected, parse_block
 
 JOB_KIND = "trips.ingest"
@@ -75,6 +73,7 @@ def ingest_source(
     force: bool,
     totals: JobTotals,
 ) -> dict[str, Any]:
+    """Ingest one source; every outcome, failures included, is a result, never an exception."""
     started_at = utcnow()
     result: dict[str, Any] = {
         "source": source,
@@ -94,30 +93,23 @@ def ingest_source(
         result["bytes"] = path.stat().st_size
         totals.bytes_total += result["bytes"]
         result["sha256"] = sha256_of(path)
-        try:
-            read_header(path)
-        except SourceRejected as exc:
-            _quarantine_whole_file(engine, context.job_id, source, exc.message)
-            result.update(status="rejected", reason=exc.message, rows_quarantined=1)
-            return result
-        _load_file(
-            engine,
-            context,
-            settings=settings,
-            path=path,
-            source=source,
-            force=force,
-            result=result,
-            totals=totals,
+        read_header(path)
+        FileLoad(engine, context, settings, totals, result, force).run(path)
+    except SourceRejected as exc:
+        with engine.begin() as connection:
+            quarantine(
+                connection,
+                job_id=context.job_id,
+                file_id=None,
+                source=source,
+                rejected=[Rejected(line=None, raw="", reason=exc.message)],
+            )
+        result.update(
+            status="rejected", reason=exc.message, rows_quarantined=result["rows_quarantined"] + 1
         )
     except FleetlakeError as exc:
-        result.update(
-            status="rejected" if isinstance(exc, SourceRejected) else "failed", reason=exc.message
-        )
-        if isinstance(exc, SourceRejected):
-            _quarantine_whole_file(engine, context.job_id, source, exc.message)
-            result["rows_quarantined"] = 1
-    except OSError as exc:
+        result.update(status="failed", reason=exc.message)
+    except (OSError, EOFError, zlib.error) as exc:  # unreadable or truncated file, full disk
         result.update(status="failed", reason=f"{type(exc).__name__}: {exc}")
     finally:
         finished_at = utcnow()
@@ -150,212 +142,89 @@ def materialise(source: str, *, settings: Settings, job_id: int, index: int) -> 
     return path
 
 
-def _quarantine_whole_file(engine: Engine, job_id: int, source: str, reason: str) -> None:
-    with engine.begin() as connection:
-        connection.execute(
-            trip_quarantine.insert().values(
-                job_id=job_id,
-                file_id=None,
-                source=source,
-                line=None,
-                raw="",
-                reason=reason,
-                created_at=utcnow(),
-            )
-        )
+@dataclass
+class FileLoad:
+    """One file from its next committed offset to its end, chunk by chunk."""
 
+    engine: Engine
+    context: JobContext
+    settings: Settings
+    totals: JobTotals
+    result: dict[str, Any]
+    force: bool
 
-def _claim_file(
-    connection: Connection, *, sha256: str, source: str, path: Path, job_id: int, force: bool
-) -> tuple[dict[str, Any] | None, str | None]:
-    """(file row to load, or None with the reason it is skipped)."""
-    row = (
-        connection.execute(
-            sa.select(trip_files).where(trip_files.c.sha256 == sha256).with_for_update()
-        )
-        .mappings()
-        .first()
-    )
-    now = utcnow()
-    if row is None:
-        file_id = connection.execute(
-            trip_files.insert().values(
-                sha256=sha256,
-                source=source,
-                name=path.name,
-                size_bytes=path.stat().st_size,
-                state="loading",
-                job_id=job_id,
-                started_at=now,
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
-        row = (
-            connection.execute(sa.select(trip_files).where(trip_files.c.id == file_id))
-            .mappings()
-            .one()
-        )
-        return dict(row), None
-    if row["state"] == "complete" and not force:
-        return None, "already ingested"
-    if (
-        row["state"] == "loading"
-        and row["job_id"] not in (None, job_id)
-        and _job_active(connection, row["job_id"])
-    ):
-        return None, f"being ingested by job {row['job_id']}"
-    values: dict[str, Any] = {"state": "loading", "job_id": job_id, "source": source}
-    if row["state"] == "complete":  # --force: replace what this file loaded before
-        connection.execute(trips.delete().where(trips.c.file_id == row["id"]))
-        connection.execute(trip_quarantine.delete().where(trip_quarantine.c.file_id == row["id"]))
-        values |= {
-            "next_offset": 0,
-            "next_line": 2,
-            "rows_loaded": 0,
-            "rows_quarantined": 0,
-            "started_at": now,
-            "finished_at": None,
-        }
-    connection.execute(trip_files.update().where(trip_files.c.id == row["id"]).values(**values))
-    row = (
-        connection.execute(sa.select(trip_files).where(trip_files.c.id == row["id"]))
-        .mappings()
-        .one()
-    )
-    return dict(row), None
-
-
-def _job_active(connection: Connection, job_id: int) -> bool:
-    from fleetlake.platform.tables import jobs
-
-    state = connection.execute(sa.select(jobs.c.state).where(jobs.c.id == job_id)).scalar()
-    return state in ("queued", "running")
-
-
-def _load_file(
-    engine: Engine,
-    context: JobContext,
-    *,
-    settings: Settings,
-    path: Path,
-    source: str,
-    force: bool,
-    result: dict[str, Any],
-    totals: JobTotals,
-) -> None:
-    with engine.begin() as connection:
-        row, skipped = _claim_file(
-            connection,
-            sha256=result["sha256"],
-            source=source,
+    def run(self, path: Path) -> None:
+        row, skipped = claim_file(
+            self.engine,
+            sha256=self.result["sha256"],
+            source=self.result["source"],
             path=path,
-            job_id=context.job_id,
-            force=force,
+            job_id=self.context.job_id,
+            force=self.force,
         )
-    if row is None:
-        result.update(status=skipped, reason=None)
-        totals.bytes_done += result["bytes"]
-        return
-    lake = Lake(settings.resolved_lake_uri)
-    result["rows_loaded"], result["rows_quarantined"] = row["rows_loaded"], row["rows_quarantined"]
-    result["resumed_from_offset"] = row["next_offset"] or None
-    bytes_before = totals.bytes_done
-    for block in read_blocks(
-        path,
-        start_offset=row["next_offset"],
-        start_line=row["next_line"],
-        chunk_bytes=settings.chunk_bytes,
-    ):
-        context.check_cancelled()
+        if row is None:
+            self.result.update(status=skipped)
+            self.totals.bytes_done += self.result["bytes"]
+            return
+        self.result |= {
+            "rows_loaded": row["rows_loaded"],
+            "rows_quarantined": row["rows_quarantined"],
+            "resumed_from_offset": row["next_offset"] or None,
+        }
+        bytes_before = self.totals.bytes_done
+        lake = Lake(self.settings.resolved_lake_uri)
+        for block in read_blocks(
+            path,
+            start_offset=row["next_offset"],
+            start_line=row["next_line"],
+            chunk_bytes=self.settings.chunk_bytes,
+        ):
+            self.context.check_cancelled()
+            self.load_block(block, file_id=row["id"], lake=lake)
+            self.totals.bytes_done = bytes_before + block.raw_position
+            self.report_progress()
+        complete_file(self.engine, file_id=row["id"])
+        self.totals.bytes_done = bytes_before + self.result["bytes"]
+        self.result["status"] = "loaded"
+
+    def load_block(self, block: Block, *, file_id: int, lake: Lake) -> None:
         parsed = parse_block(
             block.data,
             first_line=block.first_line,
-            h3_resolution=settings.h3_resolution,
-            time_bucket_minutes=settings.time_bucket_minutes,
+            h3_resolution=self.settings.h3_resolution,
+            time_bucket_minutes=self.settings.time_bucket_minutes,
         )
         lake.write_parquet(
             parsed.trips,
             "bronze",
             "trips",
-            f"file={result['sha256'][:16]}",
+            f"file={self.result['sha256'][:16]}",
             f"offset={block.offset:015d}.parquet",
         )
-        _commit_chunk(
-            engine,
-            file_id=row["id"],
-            job_id=context.job_id,
-            source=source,
+        commit_chunk(
+            self.engine,
+            file_id=file_id,
+            job_id=self.context.job_id,
+            source=self.result["source"],
             trips_table=parsed.trips,
             rejected=parsed.rejected,
             next_offset=block.end_offset,
             next_line=block.first_line + block.data.count(b"\n"),
         )
-        result["rows_loaded"] += parsed.trips.num_rows
-        result["rows_quarantined"] += len(parsed.rejected)
-        totals.rows_done += parsed.trips.num_rows
-        totals.bytes_done = bytes_before + block.raw_position
-        elapsed = max(time.monotonic() - totals.started, 1e-6)
-        context.progress(
-            rows_done=totals.rows_done,
-            bytes_done=totals.bytes_done,
-            bytes_total=totals.bytes_total,
-            current_source=source,
-            rows_loaded=result["rows_loaded"],
-            rows_quarantined=result["rows_quarantined"],
-            rows_per_s=round(totals.rows_done / elapsed, 1),
-        )
-    with engine.begin() as connection:
-        connection.execute(
-            trip_files.update()
-            .where(trip_files.c.id == row["id"])
-            .values(state="complete", finished_at=utcnow())
-        )
-    totals.bytes_done = bytes_before + result["bytes"]
-    result["status"] = "loaded"
+        self.result["rows_loaded"] += parsed.trips.num_rows
+        self.result["rows_quarantined"] += len(parsed.rejected)
+        self.totals.rows_done += parsed.trips.num_rows
 
-
-def _commit_chunk(
-    engine: Engine,
-    *,
-    file_id: int,
-    job_id: int,
-    source: str,
-    trips_table: pa.Table,
-    rejected: list[Rejected],
-    next_offset: int,
-    next_line: int,
-) -> None:
-    """The chunk's trips, its quarantined lines and the file's new offset: all or nothing."""
-    with engine.begin() as connection:
-        rows = trips_table.append_column(
-            "file_id", pa.array([file_id] * trips_table.num_rows, pa.int32())
-        )
-        bulk_insert(connection, trips, rows)
-        if rejected:
-            now = utcnow()
-            connection.execute(
-                trip_quarantine.insert(),
-                [
-                    {
-                        "job_id": job_id,
-                        "file_id": file_id,
-                        "source": source,
-                        "line": r.line,
-                        "raw": r.raw,
-                        "reason": r.reason,
-                        "created_at": now,
-                    }
-                    for r in rejected
-                ],
-            )
-        connection.execute(
-            trip_files.update()
-            .where(trip_files.c.id == file_id)
-            .values(
-                next_offset=next_offset,
-                next_line=next_line,
-                rows_loaded=trip_files.c.rows_loaded + trips_table.num_rows,
-                rows_quarantined=trip_files.c.rows_quarantined + len(rejected),
-            )
+    def report_progress(self) -> None:
+        elapsed = max(time.monotonic() - self.totals.started, 1e-6)
+        self.context.progress(
+            rows_done=self.totals.rows_done,
+            bytes_done=self.totals.bytes_done,
+            bytes_total=self.totals.bytes_total,
+            current_source=self.result["source"],
+            rows_loaded=self.result["rows_loaded"],
+            rows_quarantined=self.result["rows_quarantined"],
+            rows_per_s=round(self.totals.rows_done / elapsed, 1),
         )
 
 

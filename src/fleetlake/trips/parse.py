@@ -24,7 +24,7 @@ POINT_PATTERN = rf"^\s*POINT\s*\(\s*(?P<lon>{_NUMBER})\s+(?P<lat>{_NUMBER})\s*\)
 
 @dataclass
 class Rejected:
-    line: int
+    line: int | None  # None when the whole file is refused
     raw: str
     reason: str
 
@@ -50,7 +50,7 @@ def parse_block(
     rejected.extend(structural)
     trips, invalid = _validate(table, block, line_numbers)
     rejected.extend(invalid)
-    rejected.sort(key=lambda r: r.line)
+    rejected.sort(key=lambda r: r.line or 0)
     return ParsedBlock(
         trips=_enrich(trips, h3_resolution=h3_resolution, bucket_minutes=time_bucket_minutes),
         rejected=rejected,

@@ -140,7 +140,7 @@ def test_crash_mid_file_resumes_without_loss_or_duplicates(
     from fleetlake.settings import get_settings
 
     get_settings.cache_clear()
-    real_commit = ingest._commit_chunk
+    real_commit = ingest.commit_chunk
     calls = {"n": 0}
 
     def crash_on_third(*args: Any, **kwargs: Any) -> None:
@@ -149,13 +149,13 @@ def test_crash_mid_file_resumes_without_loss_or_duplicates(
             raise OSError("disk vanished")
         real_commit(*args, **kwargs)
 
-    monkeypatch.setattr(ingest, "_commit_chunk", crash_on_third)
+    monkeypatch.setattr(ingest, "commit_chunk", crash_on_third)
     first = ingest_now(engine, [str(SAMPLE_TRIPS)])
     assert first["results"][0]["status"] == "failed"
     loaded_before = sum(region_counts(engine).values())
     assert 0 < loaded_before < 100
 
-    monkeypatch.setattr(ingest, "_commit_chunk", real_commit)
+    monkeypatch.setattr(ingest, "commit_chunk", real_commit)
     from fleetlake.platform.jobs import retry_job
 
     second = run_job(engine, job_id=retry_job(engine, job_id=first["id"]))
@@ -165,3 +165,14 @@ def test_crash_mid_file_resumes_without_loss_or_duplicates(
     with engine.connect() as connection:
         lines = connection.execute(sa.select(trips.c.line).order_by(trips.c.line)).scalars().all()
     assert lines == list(range(2, 102))
+
+
+def test_truncated_gzip_is_a_clear_failure_not_a_crash(engine: sa.Engine, tmp_path: Path) -> None:
+    whole = gzip.compress(SAMPLE_TRIPS.read_bytes() * 20)
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    job = ingest_now(engine, [str(path), str(SAMPLE_TRIPS)])
+    cut, sample = job["results"]
+    assert cut["status"] == "failed" and "EOFError" in cut["reason"]
+    assert sample["status"] == "loaded" and sample["rows_loaded"] == 100
+    assert job["state"] == "failed" and "1 of 2 sources" in job["error"]
