@@ -10,7 +10,6 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-import h3
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,6 +19,7 @@ from fleetlake.trips.schema import CSV_HEADER, DATETIME_FORMAT, TRIP_SCHEMA
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 POINT_PATTERN = rf"^\s*POINT\s*\(\s*(?P<lon>{_NUMBER})\s+(?P<lat>{_NUMBER})\s*\)\s*$"
+LOOSE_POINT = r"\(\s*(?P<lon>\S+)\s+(?P<lat>[^\s)]+)"
 
 
 @dataclass
@@ -147,10 +147,23 @@ def _read_fields_by_line(block: bytes, line_numbers: np.ndarray) -> tuple[pa.Tab
 
 def _point(column: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     """`POINT (lon lat)` → (lon, lat) float64; null where the text is no such point."""
-    parts = pc.extract_regex(column, pattern=POINT_PATTERN)
-    lon = pc.cast(pc.struct_field(parts, "lon"), pa.float64())
-    lat = pc.cast(pc.struct_field(parts, "lat"), pa.float64())
+    # A boolean match plus a loose extract is twice as fast as one strict extract.
+    valid = pc.match_substring_regex(column, pattern=POINT_PATTERN)
+    parts = pc.extract_regex(pc.if_else(valid, column, "POINT (0 0)"), pattern=LOOSE_POINT)
+    lon = pc.if_else(valid, pc.cast(pc.struct_field(parts, "lon"), pa.float64()), None)
+    lat = pc.if_else(valid, pc.cast(pc.struct_field(parts, "lat"), pa.float64()), None)
     return lon, lat
+
+
+def _moment(text: pa.ChunkedArray) -> pa.Array:
+    """`YYYY-MM-DD HH:MM:SS` → timestamp; null when malformed or an impossible date."""
+    moment = pc.strptime(text, format=DATETIME_FORMAT, unit="s", error_is_null=True)
+    # strptime rolls impossible dates over (Feb 30 → Mar 2): the day must read back the same.
+    day_text = pc.utf8_slice_codeunits(text, 8, 10)
+    well_formed = pc.and_(pc.equal(pc.utf8_length(text), 19), pc.utf8_is_digit(day_text))
+    written_day = pc.cast(pc.if_else(well_formed, day_text, "0"), pa.int64())
+    same_day = pc.and_(well_formed, pc.equal(pc.day(moment), written_day))
+    return pc.if_else(pc.fill_null(same_day, False), moment, None)
 
 
 def _coordinate_problem(name: str, lon: pa.Array, lat: pa.Array) -> list[tuple[pa.Array, str]]:
@@ -176,12 +189,7 @@ def _validate(
     datasource = pc.utf8_trim_whitespace(table["datasource"])
     origin_lon, origin_lat = _point(table["origin_coord"])
     destination_lon, destination_lat = _point(table["destination_coord"])
-    moment_text = pc.utf8_trim_whitespace(table["datetime"])
-    moment = pc.strptime(moment_text, format=DATETIME_FORMAT, unit="s", error_is_null=True)
-    # strptime rolls impossible dates over (Feb 30 → Mar 2); printing back exposes them.
-    moment = pc.if_else(
-        pc.equal(pc.strftime(moment, format=DATETIME_FORMAT), moment_text), moment, None
-    )
+    moment = _moment(pc.utf8_trim_whitespace(table["datetime"]))
     all_empty = pc.and_(pc.equal(region, ""), pc.equal(pc.utf8_length(table["origin_coord"]), 0))
     checks = [
         (all_empty, "empty line"),
@@ -235,15 +243,16 @@ def _empty_trips() -> pa.Table:
     return pa.table({n: pa.array([], TRIP_SCHEMA.field(n).type) for n in names})
 
 
-def cells(lat: pa.Array, lon: pa.Array, resolution: int) -> pa.Array:
-    """h3 cell (as int64) of each point."""
-    to_cell = h3.latlng_to_cell
-    to_int = h3.str_to_int
-    values = [
-        to_int(to_cell(a, b, resolution))
-        for a, b in zip(lat.to_pylist(), lon.to_pylist(), strict=True)
-    ]
-    return pa.array(values, pa.int64())
+def cells(
+    lat: pa.Array | pa.ChunkedArray, lon: pa.Array | pa.ChunkedArray, resolution: int
+) -> pa.Array:
+    """h3 cell (as int64) of each point, vectorised (h3ronpy, the h3 library under Arrow)."""
+    from h3ronpy.vector import coordinates_to_cells
+
+    lat_np = lat.to_numpy() if isinstance(lat, pa.Array) else lat.combine_chunks().to_numpy()
+    lon_np = lon.to_numpy() if isinstance(lon, pa.Array) else lon.combine_chunks().to_numpy()
+    found = pa.array(coordinates_to_cells(lat_np, lon_np, resolution))
+    return pc.cast(found, pa.int64())  # h3 indexes keep the top bit clear: no overflow
 
 
 def _enrich(trips: pa.Table, *, h3_resolution: int, bucket_minutes: int) -> pa.Table:
