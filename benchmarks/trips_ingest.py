@@ -78,14 +78,14 @@ def run(*, rows: int, db: str, runs: int, scratch: Path) -> dict[str, Any]:
 
 
 def query_latencies(engine: Any, settings: Any, runs: int) -> dict[str, dict[str, float]]:
-    from fleetlake.trips import service
+    from fleetlake.trips import service, stats
     from fleetlake.trips.areas import BBox, Match
 
     city = BBox.parse("7.55,44.95,7.80,45.20")
     cases = {
-        "weekly_average_region": lambda c: service.weekly_average(c, region="Turin"),
-        "weekly_average_bbox": lambda c: service.weekly_average(c, bbox=city, match=Match.either),
-        "groups_top50": lambda c: service.trip_groups(
+        "weekly_average_region": lambda c: stats.weekly_average(c, region="Turin"),
+        "weekly_average_bbox": lambda c: stats.weekly_average(c, bbox=city, match=Match.either),
+        "groups_top50": lambda c: stats.trip_groups(
             c, settings=settings, region="Berlin", limit=50
         ),
         "trip_by_id": lambda c: service.get_trip(c, trip_id=12345),

@@ -130,7 +130,8 @@ def test_outdated_postgres_schema_refuses_to_start(tmp_path: Path) -> None:
         assert served.returncode == 1
         assert "run `fleetlake db upgrade`" in served.stderr
         assert cli(env, "db", "upgrade").returncode == 0
-        assert "needed: 0002" in cli(env, "db", "current").stdout
+        current = cli(env, "db", "current").stdout
+        assert "needed: 0003" in current and "database: 0003" in current
     finally:
         with admin.begin() as connection:
             connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))

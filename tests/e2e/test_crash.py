@@ -61,3 +61,5 @@ def test_kill_during_ingestion_then_retry(tmp_path: Path, db_url: str) -> None:
     assert total == distinct_lines == truth.rows - truth.bad_rows
     assert quarantined == truth.bad_rows
     assert per_region == truth.by_region
+    verified = cli(env, "trips", "verify")
+    assert verified.returncode == 0 and "rollups agree" in verified.stdout

@@ -47,6 +47,18 @@ class Lake:
         with self.fs.open(self.path(*parts), "rb") as handle:
             return pq.read_table(handle)
 
+    def duckdb_paths(self, paths: list[str]) -> list[str]:
+        """Paths as DuckDB opens them: plain for local files, protocol-prefixed otherwise."""
+        if self.is_local:
+            return paths
+        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        return [f"{protocol}://{p}" for p in paths]
+
+    def remove_dir(self, *parts: str) -> None:
+        target = self.path(*parts)
+        if self.fs.exists(target):
+            self.fs.rm(target, recursive=True)
+
     def exists(self, *parts: str) -> bool:
         return bool(self.fs.exists(self.path(*parts)))
 

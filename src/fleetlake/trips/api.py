@@ -15,7 +15,7 @@ from fleetlake.api.jobs import job_accepted
 from fleetlake.errors import InvalidParameter, UploadTooLarge
 from fleetlake.platform import fetch
 from fleetlake.platform import jobs as job_service
-from fleetlake.trips import service
+from fleetlake.trips import service, stats
 from fleetlake.trips.areas import BBox, Match
 from fleetlake.trips.ingest import JOB_KIND
 
@@ -41,14 +41,14 @@ def weekly_average(
     end: date | None = None,
 ) -> dict[str, Any]:
     """Average trips per ISO week in the area; weeks without trips count as zero."""
-    return service.weekly_average(
+    return stats.weekly_average(
         connection, region=region, bbox=_bbox(bbox), match=match, start=start, end=end
     )
 
 
 @router.get("/trips/weekly-counts")
 def weekly_counts(connection: ConnDep) -> dict[str, Any]:
-    return {"data": service.weekly_counts_by_region(connection)}
+    return {"data": stats.weekly_counts_by_region(connection)}
 
 
 @router.get("/trips")
@@ -101,7 +101,7 @@ def trip_groups(
 ) -> dict[str, Any]:
     """Similar trips: same origin cell, destination cell and time-of-day bucket, biggest first."""
     return {
-        "data": service.trip_groups(
+        "data": stats.trip_groups(
             connection,
             settings=settings,
             region=region,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -48,7 +49,7 @@ class BBox:
         return cls(min_lon, min_lat, max_lon, max_lat)
 
     def contains(
-        self, lon: sa.ColumnElement[float], lat: sa.ColumnElement[float]
+        self, lon: sa.ColumnElement[Any], lat: sa.ColumnElement[Any]
     ) -> sa.ColumnElement[bool]:
         return sa.and_(
             lon.between(self.min_lon, self.max_lon), lat.between(self.min_lat, self.max_lat)

@@ -56,11 +56,11 @@ def weekly_average(
 
     from fleetlake.cli import open_engine
     from fleetlake.console import out
-    from fleetlake.trips import service
+    from fleetlake.trips import stats
     from fleetlake.trips.areas import BBox
 
     with open_engine().connect() as connection:
-        result = service.weekly_average(
+        result = stats.weekly_average(
             connection,
             region=region,
             bbox=BBox.parse(bbox) if bbox else None,
@@ -96,11 +96,11 @@ def groups(
     from fleetlake.cli import open_engine
     from fleetlake.console import out
     from fleetlake.settings import get_settings
-    from fleetlake.trips import service
+    from fleetlake.trips import stats
     from fleetlake.trips.areas import BBox
 
     with open_engine().connect() as connection:
-        found = service.trip_groups(
+        found = stats.trip_groups(
             connection,
             settings=get_settings(),
             region=region,
@@ -122,6 +122,31 @@ def groups(
             _point(group["destination"]),
         )
     out.print(table)
+
+
+@trips_app.command("verify")
+def verify(json: bool = False) -> None:
+    """Recompute every rollup from the trips table and compare; exits 1 on any difference."""
+    from rich.table import Table
+
+    from fleetlake.cli import open_engine
+    from fleetlake.console import out
+    from fleetlake.settings import get_settings
+    from fleetlake.trips.verify import verify_rollups
+
+    report = verify_rollups(open_engine(), group_resolution=get_settings().h3_resolution)
+    if json:
+        out.print_json(data=report)
+    else:
+        table = Table("rollup", "missing rows", "extra rows", "drifted sums")
+        for name, found in report.items():
+            table.add_row(name, str(found["missing"]), str(found["extra"]), str(found["drift"]))
+        out.print(table)
+    if any(any(found.values()) for found in report.values()):
+        out.print("[red]rollups disagree with the trips table[/]")
+        raise typer.Exit(1)
+    if not json:
+        out.print("[green]rollups agree with the trips table[/]")
 
 
 def _point(point: dict[str, Any]) -> str:

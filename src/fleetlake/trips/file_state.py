@@ -6,6 +6,7 @@ transaction, which is what makes a retried job continue exactly where the last o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,19 @@ RESTART = {"next_offset": 0, "next_line": 2, "rows_loaded": 0, "rows_quarantined
 
 
 def claim_file(
-    engine: Engine, *, sha256: str, source: str, path: Path, job_id: int, force: bool
+    engine: Engine,
+    *,
+    sha256: str,
+    source: str,
+    path: Path,
+    job_id: int,
+    force: bool,
+    before_replace: Callable[[Connection, dict[str, Any]], None],
 ) -> tuple[dict[str, Any] | None, str | None]:
-    """(the file's row, ready to load from its next offset) or (None, why it is skipped)."""
+    """(the file's row, ready to load from its next offset) or (None, why it is skipped).
+
+    `before_replace` runs in the same transaction when `force` replaces a complete file.
+    """
     with engine.begin() as connection:
         row = _file_row(connection, sa.and_(trip_files.c.sha256 == sha256), lock=True)
         if row is None:
@@ -48,6 +59,7 @@ def claim_file(
             return None, f"being ingested by job {owner}"
         values: dict[str, Any] = {"state": "loading", "job_id": job_id, "source": source}
         if row["state"] == "complete":  # force: replace what this file loaded before
+            before_replace(connection, row)
             connection.execute(trips.delete().where(trips.c.file_id == row["id"]))
             connection.execute(
                 trip_quarantine.delete().where(trip_quarantine.c.file_id == row["id"])
@@ -123,12 +135,3 @@ def quarantine(
             for r in rejected
         ],
     )
-
-
-def complete_file(engine: Engine, *, file_id: int) -> None:
-    with engine.begin() as connection:
-        connection.execute(
-            trip_files.update()
-            .where(trip_files.c.id == file_id)
-            .values(state="complete", finished_at=utcnow())
-        )

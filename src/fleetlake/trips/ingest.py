@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +22,10 @@ from fleetlake.platform import fetch
 from fleetlake.platform.jobs import JobContext, register_job_kind, utcnow
 from fleetlake.platform.lake import Lake
 from fleetlake.settings import Settings, get_settings
-from fleetlake.trips.file_state import claim_file, commit_chunk, complete_file, quarantine
+from fleetlake.trips.file_state import claim_file, commit_chunk, quarantine
 from fleetlake.trips.files import Block, read_blocks, read_header, sha256_of
-from fleetlake.trips.parse import Rejected, parse_block
+from fleetlake.trips.parse import ParsedBlock, Rejected, parse_block
+from fleetlake.trips.rollups import bronze_dir, publish_file, unpublish_file
 
 JOB_KIND = "trips.ingest"
 
@@ -154,6 +158,7 @@ class FileLoad:
     force: bool
 
     def run(self, path: Path) -> None:
+        lake = Lake(self.settings.resolved_lake_uri)
         row, skipped = claim_file(
             self.engine,
             sha256=self.result["sha256"],
@@ -161,45 +166,40 @@ class FileLoad:
             path=path,
             job_id=self.context.job_id,
             force=self.force,
+            before_replace=lambda connection, old: unpublish_file(
+                connection, lake, file_row=old, group_resolution=self.settings.h3_resolution
+            ),
         )
         if row is None:
             self.result.update(status=skipped)
             self.totals.bytes_done += self.result["bytes"]
             return
+        if row["next_offset"] == 0:  # a fresh load: no chunk of an earlier attempt may remain
+            lake.remove_dir(*bronze_dir(row["sha256"]))
         self.result |= {
             "rows_loaded": row["rows_loaded"],
             "rows_quarantined": row["rows_quarantined"],
             "resumed_from_offset": row["next_offset"] or None,
         }
         bytes_before = self.totals.bytes_done
-        lake = Lake(self.settings.resolved_lake_uri)
-        for block in read_blocks(
+        blocks = read_blocks(
             path,
             start_offset=row["next_offset"],
             start_line=row["next_line"],
             chunk_bytes=self.settings.chunk_bytes,
-        ):
+        )
+        for block, parsed in parsed_in_parallel(blocks, self.settings.time_bucket_minutes):
             self.context.check_cancelled()
-            self.load_block(block, file_id=row["id"], lake=lake)
+            self.load_block(block, parsed, file_id=row["id"], lake=lake)
             self.totals.bytes_done = bytes_before + block.raw_position
             self.report_progress()
-        complete_file(self.engine, file_id=row["id"])
+        publish_file(self.engine, lake, file_row=row, group_resolution=self.settings.h3_resolution)
         self.totals.bytes_done = bytes_before + self.result["bytes"]
         self.result["status"] = "loaded"
 
-    def load_block(self, block: Block, *, file_id: int, lake: Lake) -> None:
-        parsed = parse_block(
-            block.data,
-            first_line=block.first_line,
-            h3_resolution=self.settings.h3_resolution,
-            time_bucket_minutes=self.settings.time_bucket_minutes,
-        )
+    def load_block(self, block: Block, parsed: ParsedBlock, *, file_id: int, lake: Lake) -> None:
         lake.write_parquet(
-            parsed.trips,
-            "bronze",
-            "trips",
-            f"file={self.result['sha256'][:16]}",
-            f"offset={block.offset:015d}.parquet",
+            parsed.trips, *bronze_dir(self.result["sha256"]), f"offset={block.offset:015d}.parquet"
         )
         commit_chunk(
             self.engine,
@@ -226,6 +226,31 @@ class FileLoad:
             rows_quarantined=self.result["rows_quarantined"],
             rows_per_s=round(self.totals.rows_done / elapsed, 1),
         )
+
+
+def parsed_in_parallel(
+    blocks: Iterator[Block], time_bucket_minutes: int, *, workers: int = 2
+) -> Iterator[tuple[Block, ParsedBlock]]:
+    """Parse the next blocks on worker threads (Arrow releases the GIL), in file order.
+
+    At most `workers + 1` blocks are in memory at once, so memory stays bounded.
+    """
+    with ThreadPoolExecutor(workers, thread_name_prefix="parse") as pool:
+        pending: deque[tuple[Block, Future[ParsedBlock]]] = deque()
+        for block in blocks:
+            pending.append((block, pool.submit(_parse, block, time_bucket_minutes)))
+            if len(pending) > workers:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
+
+
+def _parse(block: Block, time_bucket_minutes: int) -> ParsedBlock:
+    return parse_block(
+        block.data, first_line=block.first_line, time_bucket_minutes=time_bucket_minutes
+    )
 
 
 register_job_kind(JOB_KIND, ingest_trips_job)

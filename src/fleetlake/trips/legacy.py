@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from email.utils import format_datetime
@@ -12,11 +13,12 @@ from sqlalchemy.engine import Connection
 
 from fleetlake.errors import InvalidParameter
 from fleetlake.platform import jobs as job_service
+from fleetlake.trips import stats
 from fleetlake.trips.ingest import JOB_KIND
 from fleetlake.trips.models import trips
 from fleetlake.trips.service import TRIP_COLUMNS
 
-COUNTABLE = {"region": trips.c.region, "datasource": trips.c.datasource}
+COUNTABLE = ("region", "datasource")
 STATUS_TIME = "%m/%d/%Y, %H:%M:%S"
 
 
@@ -58,19 +60,18 @@ def list_vehicles(
 def count_by(connection: Connection, *, column: str) -> list[dict[str, Any]]:
     if column not in COUNTABLE:
         raise InvalidParameter("column", f"cannot count by {column!r}: use region or datasource")
-    target = COUNTABLE[column]
-    rows = connection.execute(sa.select(target, sa.func.count()).group_by(target).order_by(target))
-    return [{"count": n, column: value} for value, n in rows]
+    return [{"count": n, column: value} for value, n in stats.counts_by(connection, column=column)]
 
 
 def weekly_trips(connection: Connection) -> list[dict[str, Any]]:
     """Trips per ISO week number (years merged, as the original did) and region."""
-    rows = connection.execute(
-        sa.select(trips.c.iso_week, trips.c.region, sa.func.count())
-        .group_by(trips.c.iso_week, trips.c.region)
-        .order_by(trips.c.iso_week, trips.c.region)
-    )
-    return [{"freq_trip": n, "region": region, "week_number": week} for week, region, n in rows]
+    counts: Counter[tuple[int, str]] = Counter()
+    for row in stats.weekly_counts_by_region(connection):
+        counts[(row["week"], row["region"])] += row["trips"]
+    return [
+        {"freq_trip": n, "region": region, "week_number": week}
+        for (week, region), n in sorted(counts.items())
+    ]
 
 
 def weekly_avg_trips(connection: Connection) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ trip_files = sa.Table(
     sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="SET NULL")),
     sa.Column("started_at", UtcDateTime, nullable=False),
     sa.Column("finished_at", UtcDateTime),
+    sa.Column("published_at", UtcDateTime),
 )
 
 trips = sa.Table(
@@ -43,11 +44,6 @@ trips = sa.Table(
     sa.Column("iso_week", sa.SmallInteger, nullable=False),
     sa.Column("file_id", sa.Integer, sa.ForeignKey("trip_files.id"), nullable=False),
     sa.Column("line", sa.BigInteger, nullable=False),
-    sa.Index("ix_trips_region_datetime", "region", "datetime"),
-    sa.Index("ix_trips_datetime", "datetime"),
-    sa.Index("ix_trips_origin_lon_origin_lat", "origin_lon", "origin_lat"),
-    sa.Index("ix_trips_destination_lon_destination_lat", "destination_lon", "destination_lat"),
-    sa.Index("ix_trips_group", "origin_cell", "destination_cell", "time_bucket"),
     sa.Index("ix_trips_file_id", "file_id"),
 )
 
@@ -64,4 +60,53 @@ trip_quarantine = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Index("ix_trip_quarantine_job_id", "job_id"),
     sa.Index("ix_trip_quarantine_file_id", "file_id"),
+)
+
+# Rollups, maintained when a file is published (all its chunks committed); see docs/scalability.md.
+trip_day_counts = sa.Table(
+    "trip_day_counts",
+    metadata,
+    sa.Column("region", sa.Text, primary_key=True),
+    sa.Column("datasource", sa.Text, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("trips", sa.BigInteger, nullable=False),
+)
+
+trip_groups = sa.Table(
+    "trip_groups",
+    metadata,
+    sa.Column("region", sa.Text, primary_key=True),
+    sa.Column("origin_cell", sa.BigInteger, primary_key=True),
+    sa.Column("destination_cell", sa.BigInteger, primary_key=True),
+    sa.Column("time_bucket", sa.SmallInteger, primary_key=True),
+    sa.Column("trips", sa.BigInteger, nullable=False),
+    sa.Column("first_seen", UtcDateTime, nullable=False),
+    sa.Column("last_seen", UtcDateTime, nullable=False),
+    sa.Column("origin_lon_sum", sa.Float, nullable=False),
+    sa.Column("origin_lat_sum", sa.Float, nullable=False),
+    sa.Column("destination_lon_sum", sa.Float, nullable=False),
+    sa.Column("destination_lat_sum", sa.Float, nullable=False),
+    sa.Index("ix_trip_groups_region_trips", "region", "trips"),
+)
+
+trip_cell_weeks = sa.Table(
+    "trip_cell_weeks",
+    metadata,
+    sa.Column("endpoint", sa.String(1), primary_key=True),
+    sa.Column("resolution", sa.SmallInteger, primary_key=True),
+    sa.Column("cell", sa.BigInteger, primary_key=True),
+    sa.Column("iso_year", sa.SmallInteger, primary_key=True),
+    sa.Column("iso_week", sa.SmallInteger, primary_key=True),
+    sa.Column("trips", sa.BigInteger, nullable=False),
+)
+
+trip_pair_weeks = sa.Table(
+    "trip_pair_weeks",
+    metadata,
+    sa.Column("resolution", sa.SmallInteger, primary_key=True),
+    sa.Column("origin_cell", sa.BigInteger, primary_key=True),
+    sa.Column("destination_cell", sa.BigInteger, primary_key=True),
+    sa.Column("iso_year", sa.SmallInteger, primary_key=True),
+    sa.Column("iso_week", sa.SmallInteger, primary_key=True),
+    sa.Column("trips", sa.BigInteger, nullable=False),
 )

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from fleetlake.trips.cells import FINE_RESOLUTION
 from fleetlake.trips.schema import CSV_HEADER, DATETIME_FORMAT, TRIP_SCHEMA
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -35,9 +36,7 @@ class ParsedBlock:
     rejected: list[Rejected] = field(default_factory=list)
 
 
-def parse_block(
-    block: bytes, *, first_line: int, h3_resolution: int, time_bucket_minutes: int
-) -> ParsedBlock:
+def parse_block(block: bytes, *, first_line: int, time_bucket_minutes: int) -> ParsedBlock:
     if not block.endswith(b"\n"):
         block += b"\n"
     rejected: list[Rejected] = []
@@ -52,7 +51,7 @@ def parse_block(
     rejected.extend(invalid)
     rejected.sort(key=lambda r: r.line or 0)
     return ParsedBlock(
-        trips=_enrich(trips, h3_resolution=h3_resolution, bucket_minutes=time_bucket_minutes),
+        trips=_enrich(trips, bucket_minutes=time_bucket_minutes),
         rejected=rejected,
     )
 
@@ -255,7 +254,7 @@ def cells(
     return pc.cast(found, pa.int64())  # h3 indexes keep the top bit clear: no overflow
 
 
-def _enrich(trips: pa.Table, *, h3_resolution: int, bucket_minutes: int) -> pa.Table:
+def _enrich(trips: pa.Table, *, bucket_minutes: int) -> pa.Table:
     """Add the group keys (origin/destination cell, time-of-day bucket) and the ISO week."""
     moment = trips["datetime"]
     minute_of_day = pc.add(pc.multiply(pc.hour(moment), 60), pc.minute(moment))
@@ -268,9 +267,9 @@ def _enrich(trips: pa.Table, *, h3_resolution: int, bucket_minutes: int) -> pa.T
         "destination_lat": trips["destination_lat"],
         "datetime": moment,
         "datasource": trips["datasource"],
-        "origin_cell": cells(trips["origin_lat"], trips["origin_lon"], h3_resolution),
+        "origin_cell": cells(trips["origin_lat"], trips["origin_lon"], FINE_RESOLUTION),
         "destination_cell": cells(
-            trips["destination_lat"], trips["destination_lon"], h3_resolution
+            trips["destination_lat"], trips["destination_lon"], FINE_RESOLUTION
         ),
         "time_bucket": pc.divide(minute_of_day, bucket_minutes),
         "iso_year": pc.struct_field(calendar, "iso_year"),

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from fleetlake.platform.jobs import list_events, run_job
-from fleetlake.trips import ingest, service
+from fleetlake.trips import ingest, service, stats
 from fleetlake.trips.models import trip_quarantine, trips
 from tests.conftest import SAMPLE_TRIPS
 
@@ -48,13 +48,13 @@ def test_sample_counts_and_idempotence(engine: sa.Engine) -> None:
 def test_weekly_average_counts_empty_weeks(engine: sa.Engine) -> None:
     ingest_now(engine, [str(SAMPLE_TRIPS)])
     with engine.connect() as connection:
-        prague = service.weekly_average(connection, region="Prague")
+        prague = stats.weekly_average(connection, region="Prague")
         assert prague["weekly_average"] == pytest.approx(6.8)
         assert (prague["weeks"], prague["trips"]) == (5, 34)
         assert prague["per_week"][0] == {"year": 2018, "week": 18, "trips": 10}
         from datetime import date
 
-        wide = service.weekly_average(
+        wide = stats.weekly_average(
             connection, region="Prague", start=date(2018, 4, 23), end=date(2018, 6, 10)
         )
     # ISO weeks 17..23 of 2018: seven weeks, two of them empty.
@@ -165,6 +165,10 @@ def test_crash_mid_file_resumes_without_loss_or_duplicates(
     with engine.connect() as connection:
         lines = connection.execute(sa.select(trips.c.line).order_by(trips.c.line)).scalars().all()
     assert lines == list(range(2, 102))
+    from fleetlake.trips.verify import verify_rollups
+
+    report = verify_rollups(engine, group_resolution=7)
+    assert all(found == {"missing": 0, "extra": 0, "drift": 0} for found in report.values())
 
 
 def test_truncated_gzip_is_a_clear_failure_not_a_crash(engine: sa.Engine, tmp_path: Path) -> None:

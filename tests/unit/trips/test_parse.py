@@ -17,7 +17,7 @@ GOOD = (
 
 def parse(text: str | bytes, first_line: int = 2):  # type: ignore[no-untyped-def]
     data = text.encode() if isinstance(text, str) else text
-    return parse_block(data, first_line=first_line, h3_resolution=7, time_bucket_minutes=60)
+    return parse_block(data, first_line=first_line, time_bucket_minutes=60)
 
 
 def test_valid_row_keeps_exact_values_and_derives_keys() -> None:

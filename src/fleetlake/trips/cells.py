@@ -1,0 +1,33 @@
+"""h3 cells of trip endpoints: one fine resolution stored, coarser ones derived by bits.
+
+An h3 index holds its resolution in bits 52-55 and one 3-bit digit per finer resolution;
+the parent at resolution r keeps the first r digits and sets the others to 7. Doing this
+with integer arithmetic lets SQL (PostgreSQL, SQLite, DuckDB) and numpy derive parents of
+millions of cells without calling h3 row by row.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+FINE_RESOLUTION = 9  # ~0.1 km² cells: the finest rollup level and the exact-check unit
+CELL_LEVELS = (1, 3, 5, 7, 9)  # per-endpoint area rollups (bbox queries descend these)
+PAIR_LEVELS = (1, 3, 5, 7)  # origin-destination rollups (bbox `both` / `either`)
+
+
+def parent_int(cell: int, resolution: int) -> int:
+    cleared = (cell & ~(0xF << 52)) | (resolution << 52)
+    return cleared | ((1 << (3 * (15 - resolution))) - 1)
+
+
+def parent_sql(cell: sa.ColumnElement[int], resolution: int) -> sa.ColumnElement[int]:
+    """The same in SQL, with literal masks so that every dialect computes it in 64 bits."""
+    keep = ~(0xF << 52) & 0x7FFFFFFFFFFFFFFF
+    fill = (resolution << 52) | ((1 << (3 * (15 - resolution))) - 1)
+    return (cell.op("&")(sa.literal(keep, sa.BigInteger))).op("|")(sa.literal(fill, sa.BigInteger))
+
+
+def parent_duckdb(column: str, resolution: int) -> str:
+    keep = ~(0xF << 52) & 0x7FFFFFFFFFFFFFFF
+    fill = (resolution << 52) | ((1 << (3 * (15 - resolution))) - 1)
+    return f"(({column} & {keep}::BIGINT) | {fill}::BIGINT)"

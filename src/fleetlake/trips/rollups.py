@@ -1,0 +1,173 @@
+"""Rollups of published files: what weekly averages and groups read instead of the trips.
+
+A file is published once all its chunks are committed: DuckDB aggregates its bronze chunks
+into deltas, and one transaction adds them to every rollup and stamps `published_at`.
+Rollups therefore always equal an aggregate of the trips of published files — which is
+exactly what `fleetlake trips verify` recomputes and compares.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from fleetlake.platform.db import bulk_insert
+from fleetlake.platform.jobs import utcnow
+from fleetlake.platform.lake import Lake
+from fleetlake.trips.cells import CELL_LEVELS, PAIR_LEVELS, parent_duckdb
+from fleetlake.trips.models import (
+    trip_cell_weeks,
+    trip_day_counts,
+    trip_files,
+    trip_groups,
+    trip_pair_weeks,
+)
+
+ROLLUPS = (trip_day_counts, trip_groups, trip_cell_weeks, trip_pair_weeks)
+SUMMED = ("trips", "origin_lon_sum", "origin_lat_sum", "destination_lon_sum", "destination_lat_sum")
+
+
+def bronze_dir(sha256: str) -> tuple[str, ...]:
+    return ("bronze", "trips", f"file={sha256[:16]}")
+
+
+def file_deltas(lake: Lake, *, sha256: str, group_resolution: int) -> dict[str, pa.Table]:
+    """Every rollup's contribution of one file, aggregated by DuckDB from its bronze chunks."""
+    import duckdb
+
+    files = lake.list_files(*bronze_dir(sha256))
+    if not files:
+        return {table.name: pa.table({}) for table in ROLLUPS}
+    connection = duckdb.connect()
+    connection.execute("SET threads = 2; SET memory_limit = '1GB'")
+    if not lake.is_local:
+        connection.register_filesystem(lake.fs)  # DuckDB reads the lake through fsspec
+    connection.read_parquet(lake.duckdb_paths(files)).create_view("chunk")
+    queries = _delta_queries(group_resolution)
+    deltas = {name: connection.sql(sql).to_arrow_table() for name, sql in queries.items()}
+    connection.close()
+    return deltas
+
+
+def _delta_queries(group_resolution: int) -> dict[str, str]:
+    """DuckDB SQL per rollup; only integers and our own column names are interpolated."""
+    o_group = parent_duckdb("origin_cell", group_resolution)
+    d_group = parent_duckdb("destination_cell", group_resolution)
+    cells = [
+        f"SELECT '{side[0]}' AS endpoint, {level}::SMALLINT AS resolution, "  # noqa: S608
+        f"{parent_duckdb(side + '_cell', level)} AS cell, iso_year, iso_week, count(*) AS trips "
+        "FROM chunk GROUP BY ALL"
+        for side in ("origin", "destination")
+        for level in CELL_LEVELS
+    ]
+    pairs = [
+        f"SELECT {level}::SMALLINT AS resolution, "  # noqa: S608
+        f"{parent_duckdb('origin_cell', level)} AS origin_cell, "
+        f"{parent_duckdb('destination_cell', level)} AS destination_cell, "
+        "iso_year, iso_week, count(*) AS trips FROM chunk GROUP BY ALL"
+        for level in PAIR_LEVELS
+    ]
+    return {
+        "trip_day_counts": "SELECT region, datasource, "
+        "CAST(timezone('UTC', datetime) AS DATE) AS day, count(*) AS trips FROM chunk GROUP BY ALL",
+        "trip_groups": f"SELECT region, {o_group} AS origin_cell, "  # noqa: S608
+        f"{d_group} AS destination_cell, time_bucket, count(*) AS trips, "
+        "min(datetime) AS first_seen, max(datetime) AS last_seen, "
+        "sum(origin_lon) AS origin_lon_sum, sum(origin_lat) AS origin_lat_sum, "
+        "sum(destination_lon) AS destination_lon_sum, sum(destination_lat) AS destination_lat_sum "
+        "FROM chunk GROUP BY ALL",
+        "trip_cell_weeks": " UNION ALL ".join(cells),
+        "trip_pair_weeks": " UNION ALL ".join(pairs),
+    }
+
+
+def publish_file(
+    engine: Engine, lake: Lake, *, file_row: dict[str, Any], group_resolution: int
+) -> None:
+    """Add the file's deltas to every rollup and stamp it published, in one transaction."""
+    deltas = file_deltas(lake, sha256=file_row["sha256"], group_resolution=group_resolution)
+    with engine.begin() as connection:
+        published = connection.execute(
+            sa.select(trip_files.c.published_at)
+            .where(trip_files.c.id == file_row["id"])
+            .with_for_update()
+        ).scalar()
+        if published is not None:
+            return
+        for table in ROLLUPS:
+            add_to_rollup(connection, table, deltas[table.name], sign=1)
+        now = utcnow()
+        connection.execute(
+            trip_files.update()
+            .where(trip_files.c.id == file_row["id"])
+            .values(state="complete", finished_at=now, published_at=now)
+        )
+
+
+def unpublish_file(
+    connection: Connection, lake: Lake, *, file_row: dict[str, Any], group_resolution: int
+) -> None:
+    """Take a published file's deltas back out (before a forced reload of the same content)."""
+    if file_row.get("published_at") is None:
+        return
+    deltas = file_deltas(lake, sha256=file_row["sha256"], group_resolution=group_resolution)
+    for table in ROLLUPS:
+        add_to_rollup(connection, table, deltas[table.name], sign=-1)
+        connection.execute(table.delete().where(table.c.trips <= 0))
+    connection.execute(
+        trip_files.update().where(trip_files.c.id == file_row["id"]).values(published_at=None)
+    )
+
+
+def add_to_rollup(connection: Connection, table: sa.Table, delta: pa.Table, *, sign: int) -> None:
+    """Upsert: counts and sums are added (or subtracted), first/last seen widened."""
+    if delta.num_rows == 0:
+        return
+    staging = _staging(connection, table)
+    if sign < 0:
+        delta = _negated(delta)
+    bulk_insert(connection, staging, delta.select([c.name for c in table.columns]))
+    keys = [c.name for c in table.primary_key.columns]
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    # PostgreSQL's least/greatest are SQLite's two-argument (scalar) min/max.
+    least = sa.func.least if postgres else sa.func.min
+    greatest = sa.func.greatest if postgres else sa.func.max
+    statement = insert(table).from_select(
+        [c.name for c in table.columns], sa.select(staging).where(sa.true())
+    )
+    updates: dict[str, Any] = {}
+    for column in table.columns:
+        if column.name in SUMMED:
+            updates[column.name] = column + statement.excluded[column.name]
+        elif column.name == "first_seen":
+            updates[column.name] = least(column, statement.excluded[column.name])
+        elif column.name == "last_seen":
+            updates[column.name] = greatest(column, statement.excluded[column.name])
+    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
+    connection.execute(sa.text(f"DROP TABLE {staging.name}"))  # our own table name
+
+
+def _staging(connection: Connection, table: sa.Table) -> sa.Table:
+    name = f"staging_{table.name}"
+    connection.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))  # names are our own
+    connection.execute(
+        sa.text(f"CREATE TEMPORARY TABLE {name} AS SELECT * FROM {table.name} WHERE 1 = 0")  # noqa: S608
+    )
+    return sa.Table(name, sa.MetaData(), *(sa.Column(c.name, c.type) for c in table.columns))
+
+
+def _negated(delta: pa.Table) -> pa.Table:
+    import pyarrow.compute as pc
+
+    columns = {
+        name: pc.negate(delta[name]) if name in SUMMED else delta[name]
+        for name in delta.column_names
+    }
+    return pa.table(columns)

@@ -1,0 +1,136 @@
+"""`fleetlake trips verify`: recompute every rollup from the trips table and compare.
+
+The invariant: each rollup equals the same aggregate over the trips of published files.
+Integer columns and first/last seen must match exactly; coordinate sums within 1e-9
+(DuckDB and SQL add floats in different orders).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from fleetlake.trips.cells import CELL_LEVELS, PAIR_LEVELS, parent_sql
+from fleetlake.trips.models import (
+    trip_cell_weeks,
+    trip_day_counts,
+    trip_files,
+    trip_groups,
+    trip_pair_weeks,
+    trips,
+)
+from fleetlake.trips.rollups import SUMMED
+
+EXACT = ("trips", "first_seen", "last_seen")
+
+
+def _day(connection: Connection) -> sa.ColumnElement[Any]:
+    if connection.dialect.name == "postgresql":
+        return sa.cast(sa.func.timezone("UTC", trips.c.datetime), sa.Date)
+    return sa.func.date(trips.c.datetime)
+
+
+def expected_rollups(
+    connection: Connection, *, group_resolution: int
+) -> dict[str, sa.Select[Any] | sa.CompoundSelect[Any]]:
+    """Each rollup as an aggregate over the trips of published files."""
+    published = trips.c.file_id.in_(
+        sa.select(trip_files.c.id).where(trip_files.c.published_at.is_not(None))
+    )
+    n = sa.func.count().label("trips")
+    day = _day(connection).label("day")
+    o_group = parent_sql(trips.c.origin_cell, group_resolution).label("origin_cell")
+    d_group = parent_sql(trips.c.destination_cell, group_resolution).label("destination_cell")
+    cells = [
+        sa.select(
+            sa.literal(side[0]).label("endpoint"),
+            sa.literal(level).label("resolution"),
+            parent_sql(trips.c[f"{side}_cell"], level).label("cell"),
+            trips.c.iso_year,
+            trips.c.iso_week,
+            n,
+        )
+        .where(published)
+        .group_by(sa.text("1"), sa.text("2"), sa.text("3"), trips.c.iso_year, trips.c.iso_week)
+        for side in ("origin", "destination")
+        for level in CELL_LEVELS
+    ]
+    pairs = [
+        sa.select(
+            sa.literal(level).label("resolution"),
+            parent_sql(trips.c.origin_cell, level).label("origin_cell"),
+            parent_sql(trips.c.destination_cell, level).label("destination_cell"),
+            trips.c.iso_year,
+            trips.c.iso_week,
+            n,
+        )
+        .where(published)
+        .group_by(sa.text("1"), sa.text("2"), sa.text("3"), trips.c.iso_year, trips.c.iso_week)
+        for level in PAIR_LEVELS
+    ]
+    return {
+        "trip_day_counts": sa.select(trips.c.region, trips.c.datasource, day, n)
+        .where(published)
+        .group_by(trips.c.region, trips.c.datasource, day),
+        "trip_groups": sa.select(
+            trips.c.region,
+            o_group,
+            d_group,
+            trips.c.time_bucket,
+            n,
+            sa.func.min(trips.c.datetime).label("first_seen"),
+            sa.func.max(trips.c.datetime).label("last_seen"),
+            *(sa.func.sum(trips.c[c.removesuffix("_sum")]).label(c) for c in SUMMED[1:]),
+        )
+        .where(published)
+        .group_by(trips.c.region, o_group, d_group, trips.c.time_bucket),
+        "trip_cell_weeks": sa.union_all(*cells),
+        "trip_pair_weeks": sa.union_all(*pairs),
+    }
+
+
+def verify_rollups(engine: Engine, *, group_resolution: int) -> dict[str, dict[str, int]]:
+    """Per rollup: rows missing from it, rows it has in excess, sums that drifted."""
+    report: dict[str, dict[str, int]] = {}
+    with engine.connect() as connection:
+        for table in (trip_day_counts, trip_groups, trip_cell_weeks, trip_pair_weeks):
+            expected = expected_rollups(connection, group_resolution=group_resolution)[table.name]
+            report[table.name] = _compare(connection, table, expected.subquery())
+    return report
+
+
+def _compare(connection: Connection, table: sa.Table, expected: sa.Subquery) -> dict[str, int]:
+    keys = [c.name for c in table.primary_key.columns]
+    exact = keys + [c for c in EXACT if c in table.c]
+    mine = sa.select(*(table.c[c] for c in exact))
+    theirs = sa.select(*(expected.c[c] for c in exact))
+
+    def count(query: Any) -> int:
+        return int(
+            connection.execute(
+                sa.select(sa.func.count()).select_from(query.subquery())
+            ).scalar_one()
+        )
+
+    drift = 0
+    sums = [c for c in SUMMED[1:] if c in table.c]
+    if sums:
+        joined = table.join(expected, sa.and_(*(table.c[k] == expected.c[k] for k in keys)))
+        far = sa.or_(
+            *(
+                sa.func.abs(table.c[c] - expected.c[c]) > 1e-9 * (1 + sa.func.abs(expected.c[c]))
+                for c in sums
+            )
+        )
+        drift = int(
+            connection.execute(
+                sa.select(sa.func.count()).select_from(joined).where(far)
+            ).scalar_one()
+        )
+    return {
+        "missing": count(theirs.except_(mine)),
+        "extra": count(mine.except_(theirs)),
+        "drift": drift,
+    }
