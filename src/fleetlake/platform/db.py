@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -140,18 +139,38 @@ def bulk_insert(connection: Connection, table: sa.Table, batch: Any) -> int:
 
 
 def _copy_postgres(connection: Connection, table: sa.Table, batch: Any) -> int:
-    import pyarrow.csv as pacsv
+    """Binary COPY of Arrow batches (pgpq encodes them): no text parsing on the server."""
+    import pgpq
+    import pyarrow as pa
 
-    columns = list(batch.schema.names)
-    buffer = io.BytesIO()
-    pacsv.write_csv(batch, buffer, write_options=pacsv.WriteOptions(include_header=False))
-    column_sql = ", ".join(connection.dialect.identifier_preparer.quote(c) for c in columns)
-    statement = f"COPY {table.name} ({column_sql}) FROM STDIN WITH (FORMAT csv)"
+    batch = _postgres_ready(batch)
+    encoder = pgpq.ArrowToPostgresBinaryEncoder(batch.schema)
+    preparer = connection.dialect.identifier_preparer
+    column_sql = ", ".join(preparer.quote(c) for c in batch.schema.names)
+    statement = f"COPY {preparer.quote(table.name)} ({column_sql}) FROM STDIN WITH (FORMAT BINARY)"
     raw = connection.connection.driver_connection
     assert raw is not None
+    batches = batch.to_batches() if isinstance(batch, pa.Table) else [batch]
     with raw.cursor() as cursor, cursor.copy(statement) as copy:
-        copy.write(buffer.getvalue())
+        copy.write(encoder.write_header())
+        for record_batch in batches:
+            copy.write(encoder.write_batch(record_batch))
+        copy.write(encoder.finish())
     return int(batch.num_rows)
+
+
+def _postgres_ready(batch: Any) -> Any:
+    """Arrow types whose binary form PostgreSQL takes as-is (timestamps in microseconds)."""
+    import pyarrow as pa
+
+    fields = []
+    for field in batch.schema:
+        if pa.types.is_timestamp(field.type) and field.type.unit != "us":
+            field = field.with_type(pa.timestamp("us", tz=field.type.tz))
+        elif pa.types.is_large_string(field.type):
+            field = field.with_type(pa.string())
+        fields.append(field)
+    return batch.cast(pa.schema(fields))
 
 
 def _sqlite_values(column: Any) -> list[Any]:

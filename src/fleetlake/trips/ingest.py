@@ -6,10 +6,11 @@ so a job retried after a crash continues from the last committed chunk, never tw
 
 from __future__ import annotations
 
+import functools
 import time
 import zlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,19 +189,22 @@ class FileLoad:
             start_line=row["next_line"],
             chunk_bytes=self.settings.chunk_bytes,
         )
-        for block, parsed in parsed_in_parallel(blocks, self.settings.time_bucket_minutes):
+        stage = functools.partial(
+            stage_block,
+            time_bucket_minutes=self.settings.time_bucket_minutes,
+            lake=lake,
+            folder=bronze_dir(row["sha256"]),
+        )
+        for block, parsed in staged_in_parallel(blocks, stage):
             self.context.check_cancelled()
-            self.load_block(block, parsed, file_id=row["id"], lake=lake)
+            self.commit_block(block, parsed, file_id=row["id"])
             self.totals.bytes_done = bytes_before + block.raw_position
             self.report_progress()
         publish_file(self.engine, lake, file_row=row, group_resolution=self.settings.h3_resolution)
         self.totals.bytes_done = bytes_before + self.result["bytes"]
         self.result["status"] = "loaded"
 
-    def load_block(self, block: Block, parsed: ParsedBlock, *, file_id: int, lake: Lake) -> None:
-        lake.write_parquet(
-            parsed.trips, *bronze_dir(self.result["sha256"]), f"offset={block.offset:015d}.parquet"
-        )
+    def commit_block(self, block: Block, parsed: ParsedBlock, *, file_id: int) -> None:
         commit_chunk(
             self.engine,
             file_id=file_id,
@@ -228,17 +232,17 @@ class FileLoad:
         )
 
 
-def parsed_in_parallel(
-    blocks: Iterator[Block], time_bucket_minutes: int, *, workers: int = 2
+def staged_in_parallel(
+    blocks: Iterator[Block], stage: Callable[[Block], ParsedBlock], *, workers: int = 2
 ) -> Iterator[tuple[Block, ParsedBlock]]:
-    """Parse the next blocks on worker threads (Arrow releases the GIL), in file order.
+    """Stage the next blocks on worker threads (Arrow releases the GIL), yielded in file order.
 
     At most `workers + 1` blocks are in memory at once, so memory stays bounded.
     """
-    with ThreadPoolExecutor(workers, thread_name_prefix="parse") as pool:
+    with ThreadPoolExecutor(workers, thread_name_prefix="stage") as pool:
         pending: deque[tuple[Block, Future[ParsedBlock]]] = deque()
         for block in blocks:
-            pending.append((block, pool.submit(_parse, block, time_bucket_minutes)))
+            pending.append((block, pool.submit(stage, block)))
             if len(pending) > workers:
                 done, future = pending.popleft()
                 yield done, future.result()
@@ -247,10 +251,15 @@ def parsed_in_parallel(
             yield done, future.result()
 
 
-def _parse(block: Block, time_bucket_minutes: int) -> ParsedBlock:
-    return parse_block(
+def stage_block(
+    block: Block, *, time_bucket_minutes: int, lake: Lake, folder: tuple[str, ...]
+) -> ParsedBlock:
+    """Parse a block and land its valid trips in bronze, before anything is committed."""
+    parsed = parse_block(
         block.data, first_line=block.first_line, time_bucket_minutes=time_bucket_minutes
     )
+    lake.write_parquet(parsed.trips, *folder, f"offset={block.offset:015d}.parquet")
+    return parsed
 
 
 register_job_kind(JOB_KIND, ingest_trips_job)
