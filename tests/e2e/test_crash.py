@@ -62,4 +62,4 @@ def test_kill_during_ingestion_then_retry(tmp_path: Path, db_url: str) -> None:
     assert quarantined == truth.bad_rows
     assert per_region == truth.by_region
     verified = cli(env, "trips", "verify")
-    assert verified.returncode == 0 and "rollups agree" in verified.stdout
+    assert verified.returncode == 0 and "rollups agree" in verified.stdout, verified.stdout

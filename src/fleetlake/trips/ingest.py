@@ -175,8 +175,7 @@ class FileLoad:
             self.result.update(status=skipped)
             self.totals.bytes_done += self.result["bytes"]
             return
-        if row["next_offset"] == 0:  # a fresh load: no chunk of an earlier attempt may remain
-            lake.remove_dir(*bronze_dir(row["sha256"]))
+        drop_uncommitted_chunks(lake, sha256=row["sha256"], next_offset=row["next_offset"])
         self.result |= {
             "rows_loaded": row["rows_loaded"],
             "rows_quarantined": row["rows_quarantined"],
@@ -230,6 +229,18 @@ class FileLoad:
             rows_quarantined=self.result["rows_quarantined"],
             rows_per_s=round(self.totals.rows_done / elapsed, 1),
         )
+
+
+def drop_uncommitted_chunks(lake: Lake, *, sha256: str, next_offset: int) -> None:
+    """Bronze chunks at or past the committed offset belong to an interrupted attempt.
+
+    Workers land chunks ahead of the commits, and a resumed read cuts blocks differently,
+    so such leftovers would overlap the new chunks: they go before loading resumes.
+    """
+    for path in lake.list_files(*bronze_dir(sha256)):
+        offset = int(path.rsplit("offset=", 1)[1].removesuffix(".parquet"))
+        if offset >= next_offset:
+            lake.fs.rm(path)
 
 
 def staged_in_parallel(

@@ -14,6 +14,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from fleetlake.errors import ServiceError
 from fleetlake.platform.db import bulk_insert
 from fleetlake.platform.jobs import utcnow
 from fleetlake.platform.lake import Lake
@@ -90,6 +91,15 @@ def publish_file(
     """Add the file's deltas to every rollup and stamp it published, in one transaction."""
     deltas = file_deltas(lake, sha256=file_row["sha256"], group_resolution=group_resolution)
     with engine.begin() as connection:
+        loaded = connection.execute(
+            sa.select(trip_files.c.rows_loaded).where(trip_files.c.id == file_row["id"])
+        ).scalar_one()
+        in_bronze = sum(deltas["trip_day_counts"]["trips"].to_pylist())
+        if in_bronze != loaded:
+            raise ServiceError(
+                f"bronze of file {file_row['id']} holds {in_bronze} trips but {loaded} were "
+                "committed; not publishing: rerun the ingestion with --force"
+            )
         published = connection.execute(
             sa.select(trip_files.c.published_at)
             .where(trip_files.c.id == file_row["id"])
