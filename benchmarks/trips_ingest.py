@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import tempfile
 import time
@@ -40,7 +41,7 @@ def main() -> None:
         f"| {args.db} | {args.rows:,} | {result['ingest_s']:.1f} s | {result['rows_per_s']:,.0f} "
         f"| {result['ratio_to_baseline']:.0f}x | {q['weekly_average_region']['p95']:.1f} "
         f"| {q['weekly_average_bbox']['p95']:.1f} | {q['groups_top50']['p95']:.1f} "
-        f"| {q['trip_by_id']['p95']:.2f} |"
+        f"| {q['trip_by_id']['p95']:.2f} | {result['peak_rss_mib']:.0f} |"
     )
 
 
@@ -73,18 +74,23 @@ def run(*, rows: int, db: str, runs: int, scratch: Path) -> dict[str, Any]:
         "ingest_s": elapsed,
         "rows_per_s": rows / elapsed,
         "ratio_to_baseline": rows / elapsed / BASELINE_ROWS_PER_S,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "queries_ms": query_latencies(engine, settings, runs),
     }
 
 
 def query_latencies(engine: Any, settings: Any, runs: int) -> dict[str, dict[str, float]]:
+    from fleetlake.platform.lake import Lake
     from fleetlake.trips import service, stats
     from fleetlake.trips.areas import BBox, Match
 
+    lake = Lake(settings.resolved_lake_uri)
     city = BBox.parse("7.55,44.95,7.80,45.20")
     cases = {
-        "weekly_average_region": lambda c: stats.weekly_average(c, region="Turin"),
-        "weekly_average_bbox": lambda c: stats.weekly_average(c, bbox=city, match=Match.either),
+        "weekly_average_region": lambda c: stats.weekly_average(c, lake=lake, region="Turin"),
+        "weekly_average_bbox": lambda c: stats.weekly_average(
+            c, lake=lake, bbox=city, match=Match.either
+        ),
         "groups_top50": lambda c: stats.trip_groups(
             c, settings=settings, region="Berlin", limit=50
         ),

@@ -15,6 +15,7 @@ from fleetlake.api.jobs import job_accepted
 from fleetlake.errors import InvalidParameter, UploadTooLarge
 from fleetlake.platform import fetch
 from fleetlake.platform import jobs as job_service
+from fleetlake.platform.lake import Lake
 from fleetlake.trips import service, stats
 from fleetlake.trips.areas import BBox, Match
 from fleetlake.trips.ingest import JOB_KIND
@@ -34,6 +35,7 @@ def _bbox(text: str | None) -> BBox | None:
 @router.get("/trips/weekly-average")
 def weekly_average(
     connection: ConnDep,
+    settings: SettingsDep,
     region: str | None = None,
     bbox: BBoxQuery = None,
     match: Match = Match.origin,
@@ -42,7 +44,13 @@ def weekly_average(
 ) -> dict[str, Any]:
     """Average trips per ISO week in the area; weeks without trips count as zero."""
     return stats.weekly_average(
-        connection, region=region, bbox=_bbox(bbox), match=match, start=start, end=end
+        connection,
+        lake=Lake(settings.resolved_lake_uri),
+        region=region,
+        bbox=_bbox(bbox),
+        match=match,
+        start=start,
+        end=end,
     )
 
 

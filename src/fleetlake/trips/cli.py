@@ -56,12 +56,15 @@ def weekly_average(
 
     from fleetlake.cli import open_engine
     from fleetlake.console import out
+    from fleetlake.platform.lake import Lake
+    from fleetlake.settings import get_settings
     from fleetlake.trips import stats
     from fleetlake.trips.areas import BBox
 
     with open_engine().connect() as connection:
         result = stats.weekly_average(
             connection,
+            lake=Lake(get_settings().resolved_lake_uri),
             region=region,
             bbox=BBox.parse(bbox) if bbox else None,
             match=_match(match),

@@ -15,11 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from fleetlake.errors import InvalidParameter
+from fleetlake.platform.lake import Lake
 from fleetlake.settings import Settings
 from fleetlake.trips import models
-from fleetlake.trips.areas import BBox, Match, area_condition
-from fleetlake.trips.models import trip_day_counts, trips
-from fleetlake.trips.service import day_range
+from fleetlake.trips.area_counts import area_week_counts
+from fleetlake.trips.areas import BBox, Match
+from fleetlake.trips.models import trip_day_counts
 
 Week = tuple[int, int]
 
@@ -39,6 +40,7 @@ def iso_weeks(first: Week, last: Week) -> list[Week]:
 def weekly_average(
     connection: Connection,
     *,
+    lake: Lake,
     region: str | None = None,
     bbox: BBox | None = None,
     match: Match = Match.origin,
@@ -49,16 +51,14 @@ def weekly_average(
 
     The window is the user's date range, else the first to the last week with data in the area.
     """
-    if region is None and bbox is None:
-        raise InvalidParameter("region", "give a region or a bbox")
+    if (region is None) == (bbox is None):
+        raise InvalidParameter("region", "give a region or a bbox (one of them)")
     if start and end and end < start:
         raise InvalidParameter("end", f"end {end} is before start {start}")
     if bbox is None:
         counts = _region_week_counts(connection, region=region, start=start, end=end)
     else:
-        counts = _area_week_counts(
-            connection, region=region, bbox=bbox, match=match, start=start, end=end
-        )
+        counts = area_week_counts(connection, lake, bbox=bbox, match=match, start=start, end=end)
     first = start.isocalendar()[:2] if start else min(counts, default=None)
     last = end.isocalendar()[:2] if end else max(counts, default=None)
     weeks = iso_weeks(first, last) if first and last else []
@@ -86,28 +86,6 @@ def _region_week_counts(
     for day, n in connection.execute(query.group_by(trip_day_counts.c.day)):
         counts[day.isocalendar()[:2]] += int(n)
     return counts
-
-
-def _area_week_counts(
-    connection: Connection,
-    *,
-    region: str | None,
-    bbox: BBox,
-    match: Match,
-    start: date | None,
-    end: date | None,
-) -> Counter[Week]:
-    """Exact counts of the trips of published files in the box (scans the trips)."""
-    low, high = day_range(start, end)
-    query = sa.select(trips.c.iso_year, trips.c.iso_week, sa.func.count()).where(
-        area_condition(region=region, bbox=bbox, match=match)
-    )
-    if low is not None:
-        query = query.where(trips.c.datetime >= low)
-    if high is not None:
-        query = query.where(trips.c.datetime < high)
-    rows = connection.execute(query.group_by(trips.c.iso_year, trips.c.iso_week))
-    return Counter({(int(y), int(w)): int(n) for y, w, n in rows})
 
 
 def trip_groups(

@@ -48,14 +48,14 @@ def test_sample_counts_and_idempotence(engine: sa.Engine) -> None:
 def test_weekly_average_counts_empty_weeks(engine: sa.Engine) -> None:
     ingest_now(engine, [str(SAMPLE_TRIPS)])
     with engine.connect() as connection:
-        prague = stats.weekly_average(connection, region="Prague")
+        prague = stats.weekly_average(connection, lake=lake(), region="Prague")
         assert prague["weekly_average"] == pytest.approx(6.8)
         assert (prague["weeks"], prague["trips"]) == (5, 34)
         assert prague["per_week"][0] == {"year": 2018, "week": 18, "trips": 10}
         from datetime import date
 
         wide = stats.weekly_average(
-            connection, region="Prague", start=date(2018, 4, 23), end=date(2018, 6, 10)
+            connection, lake=lake(), region="Prague", start=date(2018, 4, 23), end=date(2018, 6, 10)
         )
     # ISO weeks 17..23 of 2018: seven weeks, two of them empty.
     assert wide["weeks"] == 7 and wide["trips"] == 34
@@ -180,3 +180,10 @@ def test_truncated_gzip_is_a_clear_failure_not_a_crash(engine: sa.Engine, tmp_pa
     assert cut["status"] == "failed" and "EOFError" in cut["reason"]
     assert sample["status"] == "loaded" and sample["rows_loaded"] == 100
     assert job["state"] == "failed" and "1 of 2 sources" in job["error"]
+
+
+def lake() -> Any:
+    from fleetlake.platform.lake import Lake
+    from fleetlake.settings import get_settings
+
+    return Lake(get_settings().resolved_lake_uri)

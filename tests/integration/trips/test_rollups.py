@@ -134,7 +134,7 @@ def test_queries_equal_brute_force(
     rng = random.Random(seed)
     with engine.connect() as connection:
         for region in ("Turin", "Asti"):
-            got = stats.weekly_average(connection, region=region)
+            got = stats.weekly_average(connection, lake=lake(), region=region)
             want = brute_weeks(rows, lambda r, region=region: r[0] == region, None, None)
             assert got["trips"] == sum(want.values())
             assert {
@@ -149,7 +149,9 @@ def test_queries_equal_brute_force(
                 date(2018, 1, 1) + timedelta(days=rng.randrange(60)) if rng.random() < 0.5 else None
             )
             end = start + timedelta(days=rng.randrange(60)) if start else None
-            got = stats.weekly_average(connection, bbox=box, match=match, start=start, end=end)
+            got = stats.weekly_average(
+                connection, lake=lake(), bbox=box, match=match, start=start, end=end
+            )
             want = brute_weeks(rows, lambda r, m=match, b=box: KEEP[m](b, r), start, end)
             assert got["trips"] == sum(want.values()), (box, match, start, end)
             assert {
@@ -168,3 +170,10 @@ def _settings() -> Any:
 @pytest.fixture(autouse=True)
 def _small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLEETLAKE_CHUNK_BYTES", "4000")
+
+
+def lake() -> Any:
+    from fleetlake.platform.lake import Lake
+    from fleetlake.settings import get_settings
+
+    return Lake(get_settings().resolved_lake_uri)

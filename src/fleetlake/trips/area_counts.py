@@ -1,0 +1,269 @@
+"""Exact weekly trip counts in a lon/lat box, from the cell rollups plus a boundary check.
+
+Cells wholly inside the box are counted from `trip_cell_weeks` (or `trip_pair_weeks` for
+`both`) at the coarsest level that fits; cells across the edge are refined level by level
+(only those holding trips), and at the finest level the trips in them are checked point by
+point in the lake with DuckDB. `either` is origin + destination - both.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from fleetlake.platform.lake import Lake
+from fleetlake.trips.areas import BBox, Match
+from fleetlake.trips.cells import (
+    CELL_LEVELS,
+    FINE_RESOLUTION,
+    PAIR_LEVELS,
+    parent_duckdb,
+    parent_int,
+)
+from fleetlake.trips.cover import Side, children, classify
+from fleetlake.trips.models import trip_cell_weeks, trip_files, trip_pair_weeks
+from fleetlake.trips.rollups import bronze_dir
+
+Week = tuple[int, int]
+IN_LIST = 5000  # values per IN list: well under SQLite's bound-parameter limit
+COLUMNS = {
+    "o": ("origin_cell", "origin_lon", "origin_lat"),
+    "d": ("destination_cell", "destination_lon", "destination_lat"),
+}
+
+
+def area_week_counts(
+    connection: Connection,
+    lake: Lake,
+    *,
+    bbox: BBox,
+    match: Match,
+    start: date | None = None,
+    end: date | None = None,
+) -> Counter[Week]:
+    if start or end:
+        return _exact_scan(connection, lake, bbox=bbox, match=match, start=start, end=end)
+    if match is Match.origin:
+        return _endpoint_counts(connection, lake, bbox, "o")
+    if match is Match.destination:
+        return _endpoint_counts(connection, lake, bbox, "d")
+    both = _both_counts(connection, lake, bbox)
+    if match is Match.both:
+        return both
+    either = _endpoint_counts(connection, lake, bbox, "o") + _endpoint_counts(
+        connection, lake, bbox, "d"
+    )
+    either.subtract(both)
+    return +either
+
+
+def _chunks(values: list[Any]) -> Iterator[list[Any]]:
+    for index in range(0, len(values), IN_LIST):
+        yield values[index : index + IN_LIST]
+
+
+def _endpoint_counts(
+    connection: Connection, lake: Lake, bbox: BBox, endpoint: str
+) -> Counter[Week]:
+    t = trip_cell_weeks
+    counts: Counter[Week] = Counter()
+    level_index, candidates = 0, _cells_with_trips(connection, endpoint, CELL_LEVELS[0], None)
+    while candidates:
+        level = CELL_LEVELS[level_index]
+        sides = {cell: classify(cell, bbox) for cell in candidates}
+        inside = [c for c, s in sides.items() if s is Side.inside]
+        partial = [c for c, s in sides.items() if s is Side.partial]
+        for cells in _chunks(inside):
+            rows = connection.execute(
+                sa.select(t.c.iso_year, t.c.iso_week, sa.func.sum(t.c.trips))
+                .where(t.c.endpoint == endpoint, t.c.resolution == level, t.c.cell.in_(cells))
+                .group_by(t.c.iso_year, t.c.iso_week)
+            )
+            counts.update({(int(y), int(w)): int(n) for y, w, n in rows})
+        if level == FINE_RESOLUTION:
+            counts.update(_exact_endpoint(connection, lake, bbox, endpoint, partial))
+            break
+        level_index += 1
+        next_level = CELL_LEVELS[level_index]
+        candidates = _cells_with_trips(
+            connection, endpoint, next_level, children(partial, next_level)
+        )
+    return counts
+
+
+def _cells_with_trips(
+    connection: Connection, endpoint: str, level: int, among: list[int] | None
+) -> list[int]:
+    t = trip_cell_weeks
+    query = sa.select(t.c.cell).distinct().where(t.c.endpoint == endpoint, t.c.resolution == level)
+    if among is None:
+        return [int(c) for c in connection.execute(query).scalars()]
+    found: list[int] = []
+    for cells in _chunks(among):
+        found.extend(int(c) for c in connection.execute(query.where(t.c.cell.in_(cells))).scalars())
+    return found
+
+
+def _both_counts(connection: Connection, lake: Lake, bbox: BBox) -> Counter[Week]:
+    t = trip_pair_weeks
+    side_of: dict[int, Side] = {}
+
+    def side(cell: int) -> Side:
+        if cell not in side_of:
+            side_of[cell] = classify(cell, bbox)
+        return side_of[cell]
+
+    counts: Counter[Week] = Counter()
+    level_index, candidates = 0, _pairs_with_trips(connection, PAIR_LEVELS[0], None, None)
+    while candidates:
+        level = PAIR_LEVELS[level_index]
+        inside: list[tuple[int, int]] = []
+        partial: list[tuple[int, int]] = []
+        for pair in candidates:
+            sides = (side(pair[0]), side(pair[1]))
+            if Side.outside in sides:
+                continue
+            (inside if sides == (Side.inside, Side.inside) else partial).append(pair)
+        for pairs in _chunks(inside):
+            rows = connection.execute(
+                sa.select(t.c.iso_year, t.c.iso_week, sa.func.sum(t.c.trips))
+                .where(
+                    t.c.resolution == level,
+                    sa.tuple_(t.c.origin_cell, t.c.destination_cell).in_(pairs),
+                )
+                .group_by(t.c.iso_year, t.c.iso_week)
+            )
+            counts.update({(int(y), int(w)): int(n) for y, w, n in rows})
+        if level_index == len(PAIR_LEVELS) - 1:
+            counts.update(_exact_pairs(connection, lake, bbox, level, partial))
+            break
+        level_index += 1
+        next_level = PAIR_LEVELS[level_index]
+        wanted = set(partial)
+        found = _pairs_with_trips(
+            connection,
+            next_level,
+            children(sorted({p[0] for p in partial}), next_level),
+            children(sorted({p[1] for p in partial}), next_level),
+        )
+        candidates = [
+            p for p in found if (parent_int(p[0], level), parent_int(p[1], level)) in wanted
+        ]
+    return counts
+
+
+def _pairs_with_trips(
+    connection: Connection, level: int, origins: list[int] | None, destinations: list[int] | None
+) -> list[tuple[int, int]]:
+    t = trip_pair_weeks
+    query = (
+        sa.select(t.c.origin_cell, t.c.destination_cell).distinct().where(t.c.resolution == level)
+    )
+    if origins is None or destinations is None:
+        return [(int(o), int(d)) for o, d in connection.execute(query)]
+    found: list[tuple[int, int]] = []
+    for chunk in _chunks(origins):
+        rows = connection.execute(query.where(t.c.origin_cell.in_(chunk)))
+        wanted = set(destinations)
+        found.extend((int(o), int(d)) for o, d in rows if d in wanted)
+    return found
+
+
+def _published_points(connection: Connection, lake: Lake) -> list[str]:
+    shas = connection.execute(
+        sa.select(trip_files.c.sha256).where(trip_files.c.published_at.is_not(None))
+    ).scalars()
+    return [path for sha in shas for path in lake.list_files(*bronze_dir(sha))]
+
+
+def _box_sql(bbox: BBox, lon: str, lat: str) -> str:
+    return (
+        f"{lon} BETWEEN {bbox.min_lon!r} AND {bbox.max_lon!r} "
+        f"AND {lat} BETWEEN {bbox.min_lat!r} AND {bbox.max_lat!r}"
+    )
+
+
+def _duckdb_weeks(
+    lake: Lake, files: list[str], where: str, tables: dict[str, pa.Table]
+) -> Counter[Week]:
+    import duckdb
+
+    if not files:
+        return Counter()
+    db = duckdb.connect()
+    db.execute("SET threads = 2")
+    if not lake.is_local:
+        db.register_filesystem(lake.fs)
+    for name, table in tables.items():
+        db.register(name, table)
+    db.read_parquet(lake.duckdb_paths(files)).create_view("points")
+    rows = db.sql(
+        # `where` holds only our column names, floats from a parsed BBox and ISO dates.
+        f"SELECT iso_year, iso_week, count(*) FROM points WHERE {where} GROUP BY ALL"  # noqa: S608
+    ).fetchall()
+    db.close()
+    return Counter({(int(y), int(w)): int(n) for y, w, n in rows})
+
+
+def _exact_endpoint(
+    connection: Connection, lake: Lake, bbox: BBox, endpoint: str, cells: list[int]
+) -> Counter[Week]:
+    if not cells:
+        return Counter()
+    cell, lon, lat = COLUMNS[endpoint]
+    where = f"{cell} IN (SELECT cell FROM boundary) AND {_box_sql(bbox, lon, lat)}"  # noqa: S608
+    boundary = pa.table({"cell": pa.array(cells, pa.int64())})
+    return _duckdb_weeks(lake, _published_points(connection, lake), where, {"boundary": boundary})
+
+
+def _exact_pairs(
+    connection: Connection, lake: Lake, bbox: BBox, level: int, pairs: Iterable[tuple[int, int]]
+) -> Counter[Week]:
+    pairs = list(pairs)
+    if not pairs:
+        return Counter()
+    table = pa.table(
+        {
+            "o": pa.array([p[0] for p in pairs], pa.int64()),
+            "d": pa.array([p[1] for p in pairs], pa.int64()),
+        }
+    )
+    where = (
+        f"({parent_duckdb('origin_cell', level)}, {parent_duckdb('destination_cell', level)}) "  # noqa: S608
+        f"IN (SELECT (o, d) FROM boundary) "
+        f"AND {_box_sql(bbox, 'origin_lon', 'origin_lat')} "
+        f"AND {_box_sql(bbox, 'destination_lon', 'destination_lat')}"
+    )
+    return _duckdb_weeks(lake, _published_points(connection, lake), where, {"boundary": table})
+
+
+def _exact_scan(
+    connection: Connection,
+    lake: Lake,
+    *,
+    bbox: BBox,
+    match: Match,
+    start: date | None,
+    end: date | None,
+) -> Counter[Week]:
+    """Date ranges cut weeks: every published trip is checked (slow path, always exact)."""
+    origin = _box_sql(bbox, "origin_lon", "origin_lat")
+    destination = _box_sql(bbox, "destination_lon", "destination_lat")
+    area = {
+        Match.origin: origin,
+        Match.destination: destination,
+        Match.both: f"({origin}) AND ({destination})",
+        Match.either: f"({origin}) OR ({destination})",
+    }[match]
+    where = f"({area})"
+    if start:
+        where += f" AND datetime >= TIMESTAMPTZ '{start.isoformat()} 00:00:00+00'"
+    if end:
+        where += f" AND datetime < TIMESTAMPTZ '{end.isoformat()} 00:00:00+00' + INTERVAL 1 DAY"
+    return _duckdb_weeks(lake, _published_points(connection, lake), where, {})
