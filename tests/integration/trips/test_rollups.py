@@ -140,6 +140,10 @@ def test_queries_equal_brute_force(
             assert {
                 (w["year"], w["week"]): w["trips"] for w in got["per_week"] if w["trips"]
             } == want
+        continent = BBox(-10.0, 35.0, 40.0, 60.0)  # whole resolution-1 cells inside
+        for match in Match:
+            got = stats.weekly_average(connection, lake=lake(), bbox=continent, match=match)
+            assert got["trips"] == len(rows)
         for _ in range(6):
             lon = sorted(rng.uniform(6.9, 8.1) for _ in range(2))
             lat = sorted(rng.uniform(44.4, 45.6) for _ in range(2))
