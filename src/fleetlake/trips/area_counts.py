@@ -131,12 +131,17 @@ def _both_counts(connection: Connection, lake: Lake, bbox: BBox) -> Counter[Week
                 continue
             (inside if sides == (Side.inside, Side.inside) else partial).append(pair)
         for pairs in _chunks(inside):
+            # A VALUES join, not a row-value IN list: PostgreSQL then probes the primary key.
+            keys = sa.values(
+                sa.column("o", sa.BigInteger), sa.column("d", sa.BigInteger), name="wanted"
+            ).data(pairs)
+            joined = t.join(
+                keys, sa.and_(t.c.origin_cell == keys.c.o, t.c.destination_cell == keys.c.d)
+            )
             rows = connection.execute(
                 sa.select(t.c.iso_year, t.c.iso_week, sa.func.sum(t.c.trips))
-                .where(
-                    t.c.resolution == level,
-                    sa.tuple_(t.c.origin_cell, t.c.destination_cell).in_(pairs),
-                )
+                .select_from(joined)
+                .where(t.c.resolution == level)
                 .group_by(t.c.iso_year, t.c.iso_week)
             )
             counts.update({(int(y), int(w)): int(n) for y, w, n in rows})
