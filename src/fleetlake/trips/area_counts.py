@@ -111,7 +111,6 @@ def _cells_with_trips(
 
 
 def _both_counts(connection: Connection, lake: Lake, bbox: BBox) -> Counter[Week]:
-    t = trip_pair_weeks
     side_of: dict[int, Side] = {}
 
     def side(cell: int) -> Side:
@@ -131,20 +130,7 @@ def _both_counts(connection: Connection, lake: Lake, bbox: BBox) -> Counter[Week
                 continue
             (inside if sides == (Side.inside, Side.inside) else partial).append(pair)
         for pairs in _chunks(inside):
-            # A VALUES join, not a row-value IN list: PostgreSQL then probes the primary key.
-            keys = sa.values(
-                sa.column("o", sa.BigInteger), sa.column("d", sa.BigInteger), name="wanted"
-            ).data(pairs)
-            joined = t.join(
-                keys, sa.and_(t.c.origin_cell == keys.c.o, t.c.destination_cell == keys.c.d)
-            )
-            rows = connection.execute(
-                sa.select(t.c.iso_year, t.c.iso_week, sa.func.sum(t.c.trips))
-                .select_from(joined)
-                .where(t.c.resolution == level)
-                .group_by(t.c.iso_year, t.c.iso_week)
-            )
-            counts.update({(int(y), int(w)): int(n) for y, w, n in rows})
+            counts.update(_pair_sums(connection, level, pairs))
         if level_index == len(PAIR_LEVELS) - 1:
             counts.update(_exact_pairs(connection, lake, bbox, level, partial))
             break
@@ -161,6 +147,24 @@ def _both_counts(connection: Connection, lake: Lake, bbox: BBox) -> Counter[Week
             p for p in found if (parent_int(p[0], level), parent_int(p[1], level)) in wanted
         ]
     return counts
+
+
+def _pair_sums(connection: Connection, level: int, pairs: list[tuple[int, int]]) -> Counter[Week]:
+    t = trip_pair_weeks
+    query = sa.select(t.c.iso_year, t.c.iso_week, sa.func.sum(t.c.trips)).where(
+        t.c.resolution == level
+    )
+    if connection.dialect.name == "postgresql":
+        # A VALUES join, not a row-value IN list: PostgreSQL then probes the primary key.
+        keys = sa.values(
+            sa.column("o", sa.BigInteger), sa.column("d", sa.BigInteger), name="wanted"
+        ).data(pairs)
+        on = sa.and_(t.c.origin_cell == keys.c.o, t.c.destination_cell == keys.c.d)
+        query = query.select_from(t.join(keys, on))
+    else:
+        query = query.where(sa.tuple_(t.c.origin_cell, t.c.destination_cell).in_(pairs))
+    rows = connection.execute(query.group_by(t.c.iso_year, t.c.iso_week))
+    return Counter({(int(y), int(w)): int(n) for y, w, n in rows})
 
 
 def _pairs_with_trips(
