@@ -9,7 +9,8 @@ point in the lake with DuckDB. `either` is origin + destination - both.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -38,6 +39,14 @@ COLUMNS = {
 }
 
 
+@dataclass
+class ExactCheck:
+    """Trips in boundary cells to test point by point: a DuckDB condition and its lookups."""
+
+    where: str
+    tables: dict[str, pa.Table]
+
+
 def area_week_counts(
     connection: Connection,
     lake: Lake,
@@ -49,18 +58,21 @@ def area_week_counts(
 ) -> Counter[Week]:
     if start or end:
         return _exact_scan(connection, lake, bbox=bbox, match=match, start=start, end=end)
-    if match is Match.origin:
-        return _endpoint_counts(connection, lake, bbox, "o")
-    if match is Match.destination:
-        return _endpoint_counts(connection, lake, bbox, "d")
-    both = _both_counts(connection, lake, bbox)
-    if match is Match.both:
-        return both
-    either = _endpoint_counts(connection, lake, bbox, "o") + _endpoint_counts(
-        connection, lake, bbox, "d"
-    )
-    either.subtract(both)
-    return +either
+    parts: list[tuple[int, Counter[Week], ExactCheck | None]] = []
+    if match in (Match.origin, Match.either):
+        parts.append((1, *_endpoint_counts(connection, bbox, "o")))
+    if match in (Match.destination, Match.either):
+        parts.append((1, *_endpoint_counts(connection, bbox, "d")))
+    if match in (Match.both, Match.either):  # either = origin + destination - both
+        parts.append((-1 if match is Match.either else 1, *_both_counts(connection, bbox)))
+    checks = [check for _, _, check in parts if check is not None]
+    exact = iter(_run_checks(connection, lake, checks))
+    total: Counter[Week] = Counter()
+    for sign, counts, check in parts:
+        found = counts + (next(exact) if check is not None else Counter())
+        for week, n in found.items():
+            total[week] += sign * n
+    return +total
 
 
 def _chunks(values: list[Any]) -> Iterator[list[Any]]:
@@ -69,8 +81,8 @@ def _chunks(values: list[Any]) -> Iterator[list[Any]]:
 
 
 def _endpoint_counts(
-    connection: Connection, lake: Lake, bbox: BBox, endpoint: str
-) -> Counter[Week]:
+    connection: Connection, bbox: BBox, endpoint: str
+) -> tuple[Counter[Week], ExactCheck | None]:
     t = trip_cell_weeks
     counts: Counter[Week] = Counter()
     level_index, candidates = 0, _cells_with_trips(connection, endpoint, CELL_LEVELS[0], None)
@@ -87,14 +99,13 @@ def _endpoint_counts(
             )
             counts.update({(int(y), int(w)): int(n) for y, w, n in rows})
         if level == FINE_RESOLUTION:
-            counts.update(_exact_endpoint(connection, lake, bbox, endpoint, partial))
-            break
+            return counts, _endpoint_check(bbox, endpoint, partial)
         level_index += 1
         next_level = CELL_LEVELS[level_index]
         candidates = _cells_with_trips(
             connection, endpoint, next_level, children(partial, next_level)
         )
-    return counts
+    return counts, None
 
 
 def _cells_with_trips(
@@ -110,7 +121,7 @@ def _cells_with_trips(
     return found
 
 
-def _both_counts(connection: Connection, lake: Lake, bbox: BBox) -> Counter[Week]:
+def _both_counts(connection: Connection, bbox: BBox) -> tuple[Counter[Week], ExactCheck | None]:
     side_of: dict[int, Side] = {}
 
     def side(cell: int) -> Side:
@@ -132,8 +143,7 @@ def _both_counts(connection: Connection, lake: Lake, bbox: BBox) -> Counter[Week
         for pairs in _chunks(inside):
             counts.update(_pair_sums(connection, level, pairs))
         if level_index == len(PAIR_LEVELS) - 1:
-            counts.update(_exact_pairs(connection, lake, bbox, level, partial))
-            break
+            return counts, _pairs_check(bbox, level, partial)
         level_index += 1
         next_level = PAIR_LEVELS[level_index]
         wanted = set(partial)
@@ -146,7 +156,7 @@ def _both_counts(connection: Connection, lake: Lake, bbox: BBox) -> Counter[Week
         candidates = [
             p for p in found if (parent_int(p[0], level), parent_int(p[1], level)) in wanted
         ]
-    return counts
+    return counts, None
 
 
 def _pair_sums(connection: Connection, level: int, pairs: list[tuple[int, int]]) -> Counter[Week]:
@@ -198,13 +208,34 @@ def _box_sql(bbox: BBox, lon: str, lat: str) -> str:
     )
 
 
-def _duckdb_weeks(
-    lake: Lake, files: list[str], where: str, tables: dict[str, pa.Table]
-) -> Counter[Week]:
+def _run_checks(
+    connection: Connection, lake: Lake, checks: list[ExactCheck]
+) -> list[Counter[Week]]:
+    """All boundary checks in one DuckDB pass over the published trips."""
+    if not checks:
+        return []
+    counts = ", ".join(f"count(*) FILTER (WHERE {c.where}) AS c{i}" for i, c in enumerate(checks))
+    tables = {name: table for check in checks for name, table in check.tables.items()}
+    rows = _duckdb_rows(
+        connection, lake, f"SELECT iso_year, iso_week, {counts} FROM points GROUP BY ALL", tables
+    )
+    found: list[Counter[Week]] = [Counter() for _ in checks]
+    for year, week, *per_check in rows:
+        for index, n in enumerate(per_check):
+            if n:
+                found[index][(int(year), int(week))] += int(n)
+    return found
+
+
+def _duckdb_rows(
+    connection: Connection, lake: Lake, sql: str, tables: dict[str, pa.Table]
+) -> list[tuple[Any, ...]]:
+    """Run `sql` over the trips of published files (view `points`); our own SQL only."""
     import duckdb
 
+    files = _published_points(connection, lake)
     if not files:
-        return Counter()
+        return []
     db = duckdb.connect()
     db.execute("SET threads = 2")
     if not lake.is_local:
@@ -212,44 +243,40 @@ def _duckdb_weeks(
     for name, table in tables.items():
         db.register(name, table)
     db.read_parquet(lake.duckdb_paths(files)).create_view("points")
-    rows = db.sql(
-        # `where` holds only our column names, floats from a parsed BBox and ISO dates.
-        f"SELECT iso_year, iso_week, count(*) FROM points WHERE {where} GROUP BY ALL"  # noqa: S608
-    ).fetchall()
+    rows = db.sql(sql).fetchall()
     db.close()
-    return Counter({(int(y), int(w)): int(n) for y, w, n in rows})
+    return rows
 
 
-def _exact_endpoint(
-    connection: Connection, lake: Lake, bbox: BBox, endpoint: str, cells: list[int]
-) -> Counter[Week]:
+def _endpoint_check(bbox: BBox, endpoint: str, cells: list[int]) -> ExactCheck | None:
     if not cells:
-        return Counter()
+        return None
     cell, lon, lat = COLUMNS[endpoint]
-    where = f"{cell} IN (SELECT cell FROM boundary) AND {_box_sql(bbox, lon, lat)}"  # noqa: S608
-    boundary = pa.table({"cell": pa.array(cells, pa.int64())})
-    return _duckdb_weeks(lake, _published_points(connection, lake), where, {"boundary": boundary})
+    name = f"boundary_{endpoint}"
+    return ExactCheck(
+        where=f"{cell} IN (SELECT cell FROM {name}) AND {_box_sql(bbox, lon, lat)}",
+        tables={name: pa.table({"cell": pa.array(cells, pa.int64())})},
+    )
 
 
-def _exact_pairs(
-    connection: Connection, lake: Lake, bbox: BBox, level: int, pairs: Iterable[tuple[int, int]]
-) -> Counter[Week]:
-    pairs = list(pairs)
+def _pairs_check(bbox: BBox, level: int, pairs: list[tuple[int, int]]) -> ExactCheck | None:
     if not pairs:
-        return Counter()
+        return None
     table = pa.table(
         {
             "o": pa.array([p[0] for p in pairs], pa.int64()),
             "d": pa.array([p[1] for p in pairs], pa.int64()),
         }
     )
-    where = (
-        f"({parent_duckdb('origin_cell', level)}, {parent_duckdb('destination_cell', level)}) "  # noqa: S608
-        f"IN (SELECT (o, d) FROM boundary) "
-        f"AND {_box_sql(bbox, 'origin_lon', 'origin_lat')} "
-        f"AND {_box_sql(bbox, 'destination_lon', 'destination_lat')}"
+    keys = f"({parent_duckdb('origin_cell', level)}, {parent_duckdb('destination_cell', level)})"
+    return ExactCheck(
+        where=(
+            f"{keys} IN (SELECT (o, d) FROM boundary_pairs) "
+            f"AND {_box_sql(bbox, 'origin_lon', 'origin_lat')} "
+            f"AND {_box_sql(bbox, 'destination_lon', 'destination_lat')}"
+        ),
+        tables={"boundary_pairs": table},
     )
-    return _duckdb_weeks(lake, _published_points(connection, lake), where, {"boundary": table})
 
 
 def _exact_scan(
@@ -275,4 +302,6 @@ def _exact_scan(
         where += f" AND datetime >= TIMESTAMPTZ '{start.isoformat()} 00:00:00+00'"
     if end:
         where += f" AND datetime < TIMESTAMPTZ '{end.isoformat()} 00:00:00+00' + INTERVAL 1 DAY"
-    return _duckdb_weeks(lake, _published_points(connection, lake), where, {})
+    sql = f"SELECT iso_year, iso_week, count(*) FROM points WHERE {where} GROUP BY ALL"
+    rows = _duckdb_rows(connection, lake, sql, {})
+    return Counter({(int(y), int(w)): int(n) for y, w, n in rows})

@@ -58,14 +58,14 @@ def _delta_queries(group_resolution: int) -> dict[str, str]:
     o_group = parent_duckdb("origin_cell", group_resolution)
     d_group = parent_duckdb("destination_cell", group_resolution)
     cells = [
-        f"SELECT '{side[0]}' AS endpoint, {level}::SMALLINT AS resolution, "  # noqa: S608
+        f"SELECT '{side[0]}' AS endpoint, {level}::SMALLINT AS resolution, "
         f"{parent_duckdb(side + '_cell', level)} AS cell, iso_year, iso_week, count(*) AS trips "
         "FROM chunk GROUP BY ALL"
         for side in ("origin", "destination")
         for level in CELL_LEVELS
     ]
     pairs = [
-        f"SELECT {level}::SMALLINT AS resolution, "  # noqa: S608
+        f"SELECT {level}::SMALLINT AS resolution, "
         f"{parent_duckdb('origin_cell', level)} AS origin_cell, "
         f"{parent_duckdb('destination_cell', level)} AS destination_cell, "
         "iso_year, iso_week, count(*) AS trips FROM chunk GROUP BY ALL"
@@ -74,7 +74,7 @@ def _delta_queries(group_resolution: int) -> dict[str, str]:
     return {
         "trip_day_counts": "SELECT region, datasource, "
         "CAST(timezone('UTC', datetime) AS DATE) AS day, count(*) AS trips FROM chunk GROUP BY ALL",
-        "trip_groups": f"SELECT region, {o_group} AS origin_cell, "  # noqa: S608
+        "trip_groups": f"SELECT region, {o_group} AS origin_cell, "
         f"{d_group} AS destination_cell, time_bucket, count(*) AS trips, "
         "min(datetime) AS first_seen, max(datetime) AS last_seen, "
         "sum(origin_lon) AS origin_lon_sum, sum(origin_lat) AS origin_lat_sum, "
@@ -168,7 +168,7 @@ def _staging(connection: Connection, table: sa.Table) -> sa.Table:
     name = f"staging_{table.name}"
     connection.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))  # names are our own
     connection.execute(
-        sa.text(f"CREATE TEMPORARY TABLE {name} AS SELECT * FROM {table.name} WHERE 1 = 0")  # noqa: S608
+        sa.text(f"CREATE TEMPORARY TABLE {name} AS SELECT * FROM {table.name} WHERE 1 = 0")
     )
     return sa.Table(name, sa.MetaData(), *(sa.Column(c.name, c.type) for c in table.columns))
 
