@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from fleetlake.platform.jobs import list_events, run_job
-from fleetlake.trips import ingest, service, stats
+from fleetlake.trips import service, stats
 from fleetlake.trips.models import trip_quarantine, trips
 from tests.conftest import SAMPLE_TRIPS
 
@@ -134,28 +134,16 @@ def test_gzip_multi_chunk_progress(
 
 
 def test_crash_mid_file_resumes_without_loss_or_duplicates(
-    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+    engine: sa.Engine, crash_commit: Any, chunk_bytes: Any
 ) -> None:
-    monkeypatch.setenv("FLEETLAKE_CHUNK_BYTES", "2000")
-    from fleetlake.settings import get_settings
-
-    get_settings.cache_clear()
-    real_commit = ingest.commit_chunk
-    calls = {"n": 0}
-
-    def crash_on_third(*args: Any, **kwargs: Any) -> None:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise OSError("disk vanished")
-        real_commit(*args, **kwargs)
-
-    monkeypatch.setattr(ingest, "commit_chunk", crash_on_third)
+    chunk_bytes(2000)
+    heal = crash_commit(3)
     first = ingest_now(engine, [str(SAMPLE_TRIPS)])
     assert first["results"][0]["status"] == "failed"
     loaded_before = sum(region_counts(engine).values())
     assert 0 < loaded_before < 100
 
-    monkeypatch.setattr(ingest, "commit_chunk", real_commit)
+    heal()
     from fleetlake.platform.jobs import retry_job
 
     second = run_job(engine, job_id=retry_job(engine, job_id=first["id"]))

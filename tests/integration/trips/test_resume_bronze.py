@@ -5,37 +5,26 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from fleetlake.platform.jobs import retry_job, run_job
 from fleetlake.platform.lake import Lake
-from fleetlake.trips import ingest, service
+from fleetlake.trips import service
 from fleetlake.trips.verify import verify_rollups
 from tests.conftest import SAMPLE_TRIPS
 
 
 def test_chunks_landed_ahead_of_a_crash_are_not_double_counted(
-    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+    engine: sa.Engine, crash_commit: Any, chunk_bytes: Any
 ) -> None:
-    monkeypatch.setenv("FLEETLAKE_CHUNK_BYTES", "1500")
-    from fleetlake.settings import get_settings
-
-    get_settings.cache_clear()
-    real_commit = ingest.commit_chunk
-    calls = {"n": 0}
-
-    def crash_on_fourth(*args: Any, **kwargs: Any) -> None:
-        calls["n"] += 1
-        if calls["n"] == 4:  # by now the workers have landed later chunks in bronze
-            raise OSError("power cut")
-        real_commit(*args, **kwargs)
-
-    monkeypatch.setattr(ingest, "commit_chunk", crash_on_fourth)
+    chunk_bytes(1500)
+    heal = crash_commit(4)  # by now the workers have landed later chunks in bronze
     first = run_job(
         engine, job_id=service.queue_ingestion(engine, sources=[str(SAMPLE_TRIPS)], force=False)
     )
-    monkeypatch.setattr(ingest, "commit_chunk", real_commit)
+    heal()
+    from fleetlake.settings import get_settings
+
     # A chunk landed ahead whose boundaries the resumed read will not reproduce.
     lake = Lake(get_settings().resolved_lake_uri)
     chunks = lake.list_files("bronze", "trips")
