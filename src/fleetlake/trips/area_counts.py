@@ -9,12 +9,14 @@ point in the lake with DuckDB. `either` is origin + destination - both.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -24,11 +26,13 @@ from fleetlake.trips.cells import (
     CELL_LEVELS,
     FINE_RESOLUTION,
     PAIR_LEVELS,
+    parent_array,
     parent_duckdb,
     parent_int,
 )
 from fleetlake.trips.cover import Side, children, classify
 from fleetlake.trips.models import trip_cell_weeks, trip_files, trip_pair_weeks
+from fleetlake.trips.points import count_weeks, published_have_points
 from fleetlake.trips.rollups import bronze_dir
 
 Week = tuple[int, int]
@@ -41,10 +45,17 @@ COLUMNS = {
 
 @dataclass
 class ExactCheck:
-    """Trips in boundary cells to test point by point: a DuckDB condition and its lookups."""
+    """Trips in boundary cells to test point by point.
+
+    Read from the cell-sorted point files (`endpoint`, key `ranges`, `keep`), or, for files
+    published before those existed, by DuckDB over bronze (`where` with its lookup `tables`).
+    """
 
     where: str
     tables: dict[str, pa.Table]
+    endpoint: str
+    ranges: tuple[np.ndarray, np.ndarray]
+    keep: Callable[[pa.Table], pa.Array]
 
 
 def area_week_counts(
@@ -194,11 +205,15 @@ def _pairs_with_trips(
     return found
 
 
+def _published_shas(connection: Connection) -> list[str]:
+    query = sa.select(trip_files.c.sha256).where(trip_files.c.published_at.is_not(None))
+    return [str(sha) for sha in connection.execute(query).scalars()]
+
+
 def _published_points(connection: Connection, lake: Lake) -> list[str]:
-    shas = connection.execute(
-        sa.select(trip_files.c.sha256).where(trip_files.c.published_at.is_not(None))
-    ).scalars()
-    return [path for sha in shas for path in lake.list_files(*bronze_dir(sha))]
+    return [
+        path for sha in _published_shas(connection) for path in lake.list_files(*bronze_dir(sha))
+    ]
 
 
 def _box_sql(bbox: BBox, lon: str, lat: str) -> str:
@@ -211,9 +226,23 @@ def _box_sql(bbox: BBox, lon: str, lat: str) -> str:
 def _run_checks(
     connection: Connection, lake: Lake, checks: list[ExactCheck]
 ) -> list[Counter[Week]]:
-    """All boundary checks in one DuckDB pass over the published trips."""
+    """All boundary checks of one query: from the sorted point files where every published
+    file has them, else in one DuckDB pass over bronze."""
     if not checks:
         return []
+    shas = _published_shas(connection)
+    if published_have_points(lake, shas):
+        return [
+            count_weeks(
+                lake,
+                shas=shas,
+                endpoint=c.endpoint,
+                lows=c.ranges[0],
+                highs=c.ranges[1],
+                keep=c.keep,
+            )
+            for c in checks
+        ]
     counts = ", ".join(f"count(*) FILTER (WHERE {c.where}) AS c{i}" for i, c in enumerate(checks))
     tables = {name: table for check in checks for name, table in check.tables.items()}
     rows = _duckdb_rows(
@@ -248,14 +277,32 @@ def _duckdb_rows(
     return rows
 
 
+def _box_keep(bbox: BBox, lon: str, lat: str) -> Callable[[pa.Table], pa.Array]:
+    def keep(table: pa.Table) -> pa.Array:
+        return pc.and_(
+            pc.and_(
+                pc.greater_equal(table[lon], bbox.min_lon), pc.less_equal(table[lon], bbox.max_lon)
+            ),
+            pc.and_(
+                pc.greater_equal(table[lat], bbox.min_lat), pc.less_equal(table[lat], bbox.max_lat)
+            ),
+        )
+
+    return keep
+
+
 def _endpoint_check(bbox: BBox, endpoint: str, cells: list[int]) -> ExactCheck | None:
     if not cells:
         return None
     cell, lon, lat = COLUMNS[endpoint]
     name = f"boundary_{endpoint}"
+    ordered = np.array(sorted(cells), dtype=np.int64)
     return ExactCheck(
         where=f"{cell} IN (SELECT cell FROM {name}) AND {_box_sql(bbox, lon, lat)}",
         tables={name: pa.table({"cell": pa.array(cells, pa.int64())})},
+        endpoint=endpoint,
+        ranges=(ordered, ordered),
+        keep=_box_keep(bbox, lon, lat),
     )
 
 
@@ -269,6 +316,25 @@ def _pairs_check(bbox: BBox, level: int, pairs: list[tuple[int, int]]) -> ExactC
         }
     )
     keys = f"({parent_duckdb('origin_cell', level)}, {parent_duckdb('destination_cell', level)})"
+    # The fine cells under one coarse cell are one contiguous run of h3 indexes.
+    origins = sorted({p[0] for p in pairs})
+    lows = np.array([min(children([o], FINE_RESOLUTION)) for o in origins], dtype=np.int64)
+    highs = np.array([max(children([o], FINE_RESOLUTION)) for o in origins], dtype=np.int64)
+    wanted = np.array(sorted(pairs), dtype=np.int64)
+    in_origin = _box_keep(bbox, "origin_lon", "origin_lat")
+    in_destination = _box_keep(bbox, "destination_lon", "destination_lat")
+
+    def keep(points: pa.Table) -> pa.Array:
+        found = np.stack(
+            [
+                parent_array(points["origin_cell"].to_numpy(), level),
+                parent_array(points["destination_cell"].to_numpy(), level),
+            ],
+            axis=1,
+        )
+        known = np.isin(_as_rows(found), _as_rows(wanted))
+        return pc.and_(pa.array(known), pc.and_(in_origin(points), in_destination(points)))
+
     return ExactCheck(
         where=(
             f"{keys} IN (SELECT (o, d) FROM boundary_pairs) "
@@ -276,7 +342,16 @@ def _pairs_check(bbox: BBox, level: int, pairs: list[tuple[int, int]]) -> ExactC
             f"AND {_box_sql(bbox, 'destination_lon', 'destination_lat')}"
         ),
         tables={"boundary_pairs": table},
+        endpoint="o",
+        ranges=(lows, highs),
+        keep=keep,
     )
+
+
+def _as_rows(pairs: np.ndarray) -> np.ndarray:
+    """Two int64 columns as one comparable value per row (for np.isin)."""
+    contiguous = np.ascontiguousarray(pairs, dtype=np.int64)
+    return contiguous.view(np.dtype((np.void, 16))).ravel()
 
 
 def _exact_scan(

@@ -8,6 +8,7 @@ millions of cells without calling h3 row by row.
 
 from __future__ import annotations
 
+import numpy as np
 import sqlalchemy as sa
 
 FINE_RESOLUTION = 9  # ~0.1 km² cells: the finest rollup level and the exact-check unit
@@ -18,6 +19,13 @@ PAIR_LEVELS = (1, 3, 5, 7)  # origin-destination rollups (bbox `both` / `either`
 def parent_int(cell: int, resolution: int) -> int:
     cleared = (cell & ~(0xF << 52)) | (resolution << 52)
     return cleared | ((1 << (3 * (15 - resolution))) - 1)
+
+
+def parent_array(cells: np.ndarray, resolution: int) -> np.ndarray:
+    keep = ~(0xF << 52) & 0x7FFFFFFFFFFFFFFF
+    fill = (resolution << 52) | ((1 << (3 * (15 - resolution))) - 1)
+    parents: np.ndarray = (cells & np.int64(keep)) | np.int64(fill)
+    return parents
 
 
 def parent_sql(cell: sa.ColumnElement[int], resolution: int) -> sa.ColumnElement[int]:

@@ -26,6 +26,7 @@ from fleetlake.trips.models import (
     trip_groups,
     trip_pair_weeks,
 )
+from fleetlake.trips.points import remove_points, write_points
 
 ROLLUPS = (trip_day_counts, trip_groups, trip_cell_weeks, trip_pair_weeks)
 SUMMED = ("trips", "origin_lon_sum", "origin_lat_sum", "destination_lon_sum", "destination_lat_sum")
@@ -90,6 +91,9 @@ def publish_file(
 ) -> None:
     """Add the file's deltas to every rollup and stamp it published, in one transaction."""
     deltas = file_deltas(lake, sha256=file_row["sha256"], group_resolution=group_resolution)
+    bronze = lake.list_files(*bronze_dir(file_row["sha256"]))
+    if bronze:
+        write_points(lake, sha256=file_row["sha256"], bronze_files=bronze)
     with engine.begin() as connection:
         loaded = connection.execute(
             sa.select(trip_files.c.rows_loaded).where(trip_files.c.id == file_row["id"])
@@ -124,6 +128,7 @@ def unpublish_file(
     if file_row.get("published_at") is None:
         return
     deltas = file_deltas(lake, sha256=file_row["sha256"], group_resolution=group_resolution)
+    remove_points(lake, sha256=file_row["sha256"])
     for table in ROLLUPS:
         add_to_rollup(connection, table, deltas[table.name], sign=-1)
         connection.execute(table.delete().where(table.c.trips <= 0))

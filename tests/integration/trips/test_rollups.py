@@ -181,3 +181,16 @@ def lake() -> Any:
     from fleetlake.settings import get_settings
 
     return Lake(get_settings().resolved_lake_uri)
+
+
+def test_files_published_without_point_files_are_checked_from_bronze(engine: sa.Engine) -> None:
+    ingest(engine, [str(SAMPLE_TRIPS)])
+    box = BBox(7.6, 44.95, 7.75, 45.1)
+    with engine.connect() as connection:
+        answers = {
+            m: stats.weekly_average(connection, lake=lake(), bbox=box, match=m) for m in Match
+        }
+        lake().remove_dir("gold", "trips", "points")  # as if published before point files existed
+        for match, answer in answers.items():
+            assert stats.weekly_average(connection, lake=lake(), bbox=box, match=match) == answer
+    assert answers[Match.either]["trips"] >= answers[Match.both]["trips"] > 0
