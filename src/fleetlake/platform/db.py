@@ -59,7 +59,14 @@ def create_db_engine(url: str) -> Engine:
         )
         sa.event.listen(engine, "connect", _on_sqlite_connect)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No automatic server-side prepares: a generic plan for a long IN list is a full scan.
+    return sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        connect_args={"prepare_threshold": None},
+    )
 
 
 def get_engine(url: str, *, auto_upgrade_sqlite: bool = True) -> Engine:
