@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -105,15 +105,6 @@ def list_trips(
     if datasource is not None:
         query = query.where(trips.c.datasource == datasource)
     return list(connection.execute(query.order_by(trips.c.id).limit(limit)))
-
-
-def day_range(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
-    """Inclusive dates → [start 00:00 UTC, day after end 00:00 UTC)."""
-    if start and end and end < start:
-        raise InvalidParameter("end", f"end {end} is before start {start}")
-    low = datetime.combine(start, time(), UTC) if start else None
-    high = datetime.combine(end + timedelta(days=1), time(), UTC) if end else None
-    return low, high
 
 
 def list_quarantine(
