@@ -225,10 +225,8 @@ def _published_shas(connection: Connection) -> list[str]:
     return [str(sha) for sha in connection.execute(query).scalars()]
 
 
-def _published_points(connection: Connection, lake: Lake) -> list[str]:
-    return [
-        path for sha in _published_shas(connection) for path in lake.list_files(*bronze_dir(sha))
-    ]
+def _bronze_files(lake: Lake, shas: list[str]) -> list[str]:
+    return [path for sha in shas for path in lake.list_files(*bronze_dir(sha))]
 
 
 def _box_sql(bbox: BBox, lon: str, lat: str) -> str:
@@ -260,9 +258,8 @@ def _run_checks(
         ]
     counts = ", ".join(f"count(*) FILTER (WHERE {c.where}) AS c{i}" for i, c in enumerate(checks))
     tables = {name: table for check in checks for name, table in check.tables.items()}
-    rows = _duckdb_rows(
-        connection, lake, f"SELECT iso_year, iso_week, {counts} FROM points GROUP BY ALL", tables
-    )
+    sql = f"SELECT iso_year, iso_week, {counts} FROM points GROUP BY ALL"
+    rows = _duckdb_rows(lake, _bronze_files(lake, shas), sql, tables)
     found: list[Counter[Week]] = [Counter() for _ in checks]
     for year, week, *per_check in rows:
         for index, n in enumerate(per_check):
@@ -272,12 +269,11 @@ def _run_checks(
 
 
 def _duckdb_rows(
-    connection: Connection, lake: Lake, sql: str, tables: dict[str, pa.Table]
+    lake: Lake, files: list[str], sql: str, tables: dict[str, pa.Table]
 ) -> list[tuple[Any, ...]]:
-    """Run `sql` over the trips of published files (view `points`); our own SQL only."""
+    """Run `sql` over bronze `files` (view `points`); our own SQL only."""
     import duckdb
 
-    files = _published_points(connection, lake)
     if not files:
         return []
     db = duckdb.connect()
@@ -393,5 +389,5 @@ def _exact_scan(
     if end:
         where += f" AND datetime < TIMESTAMPTZ '{end.isoformat()} 00:00:00+00' + INTERVAL 1 DAY"
     sql = f"SELECT iso_year, iso_week, count(*) FROM points WHERE {where} GROUP BY ALL"
-    rows = _duckdb_rows(connection, lake, sql, {})
+    rows = _duckdb_rows(lake, _bronze_files(lake, _published_shas(connection)), sql, {})
     return Counter({(int(y), int(w)): int(n) for y, w, n in rows})

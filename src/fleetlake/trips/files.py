@@ -20,6 +20,7 @@ class Block:
     offset: int  # position of the block in the (decompressed) stream
     end_offset: int
     first_line: int
+    end_line: int  # the line just past the block: where a resumed read starts counting
     data: bytes
     raw_position: int  # bytes of the file on disk consumed so far (progress)
 
@@ -80,7 +81,8 @@ def read_blocks(
             buffer = carry + data
             if not data:
                 if buffer:
-                    yield Block(offset, offset + len(buffer), line, buffer, raw.tell())
+                    end_line = line + buffer.count(b"\n")
+                    yield Block(offset, offset + len(buffer), line, end_line, buffer, raw.tell())
                 return
             cut = buffer.rfind(b"\n")
             if cut == -1 and len(buffer) < MAX_LINE_BYTES:
@@ -89,9 +91,9 @@ def read_blocks(
             # A line longer than MAX_LINE_BYTES is cut so that memory stays bounded.
             cut = cut if cut != -1 else len(buffer) - 1
             block, carry = buffer[: cut + 1], buffer[cut + 1 :]
-            yield Block(offset, offset + len(block), line, block, raw.tell())
-            offset += len(block)
-            line += block.count(b"\n")
+            end_line = line + block.count(b"\n")
+            yield Block(offset, offset + len(block), line, end_line, block, raw.tell())
+            offset, line = offset + len(block), end_line
 
 
 def _skip(stream: BinaryIO, offset: int) -> None:

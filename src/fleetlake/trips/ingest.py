@@ -41,9 +41,7 @@ class JobTotals:
 
 def ingest_trips_job(context: JobContext) -> None:
     settings = get_settings()
-    from fleetlake.platform.db import get_engine
-
-    engine = get_engine(settings.resolved_database_url)
+    engine = context.engine
     sources: list[str] = context.params["sources"]
     force = bool(context.params.get("force", False))
     totals = JobTotals()
@@ -94,7 +92,7 @@ def ingest_source(
     context.event("source_started", source=source, index=index)
     context.log("source %s: started", source)
     try:
-        path = materialise(source, settings=settings, job_id=context.job_id, index=index)
+        path = materialise(source, settings=settings, job_id=context.job_id)
         result["bytes"] = path.stat().st_size
         totals.bytes_total += result["bytes"]
         result["sha256"] = sha256_of(path)
@@ -131,7 +129,7 @@ def ingest_source(
     return result
 
 
-def materialise(source: str, *, settings: Settings, job_id: int, index: int) -> Path:
+def materialise(source: str, *, settings: Settings, job_id: int) -> Path:
     """A local file for the source: URLs are downloaded under home first."""
     if fetch.is_url(source):
         return fetch.download(
@@ -212,7 +210,7 @@ class FileLoad:
             trips_table=parsed.trips,
             rejected=parsed.rejected,
             next_offset=block.end_offset,
-            next_line=block.first_line + block.data.count(b"\n"),
+            next_line=block.end_line,
         )
         self.result["rows_loaded"] += parsed.trips.num_rows
         self.result["rows_quarantined"] += len(parsed.rejected)

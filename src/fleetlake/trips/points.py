@@ -71,7 +71,7 @@ def remove_points(lake: Lake, *, sha256: str) -> None:
             lake.fs.rm(path)
 
 
-_ranges: dict[tuple[str, float], np.ndarray] = {}
+_ranges: dict[str, tuple[float, np.ndarray]] = {}  # path -> (file version, bounds)
 _ranges_lock = threading.Lock()
 
 
@@ -79,9 +79,9 @@ def _row_group_ranges(lake: Lake, path: str, column: str) -> np.ndarray:
     """[[min, max], ...] of `column` per row group, cached per file version."""
     stamp = float(lake.fs.modified(path).timestamp()) if lake.is_local else 0.0
     with _ranges_lock:
-        cached = _ranges.get((path, stamp))
-    if cached is not None:
-        return cached
+        cached = _ranges.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
     with lake.fs.open(path, "rb") as handle:
         metadata = pq.ParquetFile(handle).metadata
     index = metadata.schema.names.index(column)
@@ -96,7 +96,7 @@ def _row_group_ranges(lake: Lake, path: str, column: str) -> np.ndarray:
         dtype=np.int64,
     ).reshape(-1, 2)
     with _ranges_lock:
-        _ranges[(path, stamp)] = bounds
+        _ranges[path] = (stamp, bounds)  # a rewritten file replaces its old entry
     return bounds
 
 
