@@ -5,6 +5,10 @@ vertex extent is widened by the most a great-circle edge can bow away from its v
 latitude (s²·tan φ / 8R for an edge of length s at latitude φ) plus a hair for rounding.
 Longitude along a short great-circle edge is monotonic and needs no widening. Anything in
 doubt (antimeridian or polar cells included) is "partial" and gets refined or checked exactly.
+
+A coarse cell stands for the trips whose fine cell descends from it, and h3 children are not
+inside their parent's polygon (aperture 7 overhangs a little at each level). So a coarse
+cell's extent is also widened by the most its fine descendants can overhang it.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import h3
 from h3.api import basic_int as h3i
 
 from fleetlake.trips.areas import BBox
+from fleetlake.trips.cells import FINE_RESOLUTION
 
 EARTH_RADIUS_KM = 6371.0
+KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180
 ROUNDING_DEG = 1e-9
 
 
@@ -40,15 +46,27 @@ def _bulge_deg(resolution: int, latitude: float) -> float:
     return math.degrees(edge * edge * tilt / (8 * EARTH_RADIUS_KM * EARTH_RADIUS_KM)) + ROUNDING_DEG
 
 
+@cache
+def overhang_km(resolution: int) -> float:
+    """How far the fine descendants of a cell can reach beyond its polygon: at each finer
+    level a child overhangs by less than its diameter (twice a generous edge)."""
+    return sum(2 * _edge_km(level) for level in range(resolution + 1, FINE_RESOLUTION + 1))
+
+
 def classify(cell: int, box: BBox) -> Side:
     vertices = h3i.cell_to_boundary(cell)
     lats = [v[0] for v in vertices]
     lons = [v[1] for v in vertices]
-    if max(lons) - min(lons) > 180 or max(abs(x) for x in lats) > 85:
+    polar = max(abs(x) for x in lats)
+    if max(lons) - min(lons) > 180 or polar > 80:
         return Side.partial
-    margin = _bulge_deg(h3i.get_resolution(cell), max(abs(x) for x in lats))
+    resolution = h3i.get_resolution(cell)
+    overhang_lat = overhang_km(resolution) / KM_PER_DEGREE
+    overhang_lon = overhang_lat / math.cos(math.radians(min(polar + overhang_lat, 89.0)))
+    margin = _bulge_deg(resolution, polar) + overhang_lat
     low_lat, high_lat = min(lats) - margin, max(lats) + margin
-    low_lon, high_lon = min(lons) - ROUNDING_DEG, max(lons) + ROUNDING_DEG
+    low_lon = min(lons) - overhang_lon - ROUNDING_DEG
+    high_lon = max(lons) + overhang_lon + ROUNDING_DEG
     if high_lat < box.min_lat or low_lat > box.max_lat:
         return Side.outside
     if high_lon < box.min_lon or low_lon > box.max_lon:

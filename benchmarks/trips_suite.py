@@ -1,0 +1,192 @@
+"""The trips query suite, through the HTTP API of a real `fleetlake serve`, and its checks.
+
+Latencies are wall-clock times of whole HTTP requests (keep-alive client on loopback). Every
+bbox and region answer is compared with a brute-force DuckDB computation over the CSV that
+shares no code with fleetlake.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.trips_limits import PARSE_SQL
+
+REGION = "Turin"
+BOXES = {
+    "small": "7.66,45.05,7.70,45.08",  # about 3 x 3 km
+    "city": "7.55,44.95,7.80,45.20",  # about 20 x 28 km
+    "continent": "-10.0,35.0,30.0,60.0",
+}
+MODES = ("origin", "destination", "both", "either")
+VEHICLES_FILTER = {"region": "Milan", "datasource": "cheap_mobile", "date": "2018-05-10"}
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def fleetlake(env: dict[str, str], *args: str, **popen: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "fleetlake", *args], env=env, **popen)
+
+
+def start_server(env: dict[str, str], log: Path) -> Server:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    process = fleetlake(
+        env, "serve", "--port", str(port), stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()}")
+        try:
+            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                return Server(url, process)
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not start in 60 s")
+
+
+def cases(trips: int, seed: int = 3) -> dict[str, Callable[[], str]]:
+    """Name -> a function giving the next URL of that query (trip ids vary per call)."""
+    rng = random.Random(seed)
+    suite: dict[str, Callable[[], str]] = {
+        "weekly_average_region": lambda: f"/api/v1/trips/weekly-average?region={REGION}"
+    }
+    for size, box in BOXES.items():
+        for mode in MODES:
+            url = f"/api/v1/trips/weekly-average?bbox={box}&match={mode}"
+            suite[f"weekly_average_bbox_{size}_{mode}"] = lambda url=url: url
+    suite["groups_top50"] = lambda: "/api/v1/trip-groups?region=Berlin&limit=50"
+    filters = "&".join(f"{k}={v}" for k, v in VEHICLES_FILTER.items())
+    suite["vehicles_filtered"] = lambda: f"/vehicles?{filters}&limit=100"
+    suite["trip_by_id"] = lambda: f"/api/v1/trips/{rng.randint(1, trips)}"
+    return suite
+
+
+def latencies(
+    client: httpx.Client,
+    suite: dict[str, Callable[[], str]],
+    *,
+    runs: int,
+    until: Callable[[], bool] | None = None,
+) -> dict[str, dict[str, float]]:
+    """p50/p95/max per case over `runs` requests each (round robin; with `until`, go on
+    until it is true so that the samples cover the whole of a concurrent ingestion)."""
+    samples: dict[str, list[float]] = {name: [] for name in suite}
+    for url in suite.values():  # warm caches once, untimed
+        client.get(url()).raise_for_status()
+    done = 0
+    while done < runs or (until is not None and not until()):
+        for name, url in suite.items():
+            started = time.perf_counter()
+            client.get(url()).raise_for_status()
+            samples[name].append((time.perf_counter() - started) * 1000)
+        done += 1
+    return {name: _summary(values) for name, values in samples.items()}
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "runs": len(ordered),
+        "p50": statistics.median(ordered),
+        "p95": ordered[int(0.95 * (len(ordered) - 1))],
+        "max": ordered[-1],
+    }
+
+
+def brute_force_weeks(csvs: list[Path], *, bbox: str | None, mode: str | None) -> dict[str, int]:
+    """Trips per ISO week ("YYYY-Www") straight from the CSVs with DuckDB."""
+    import duckdb
+
+    sources = " UNION ALL ".join(f"({PARSE_SQL.format(csv=csv)})" for csv in csvs)
+    if bbox is None:
+        where = f"region = '{REGION}'"
+    else:
+        lo_lon, lo_lat, hi_lon, hi_lat = (float(x) for x in bbox.split(","))
+
+        def inside(side: str) -> str:
+            return (
+                f"{side}_lon BETWEEN {lo_lon} AND {hi_lon} "
+                f"AND {side}_lat BETWEEN {lo_lat} AND {hi_lat}"
+            )
+
+        o, d = inside("origin"), inside("destination")
+        where = {"origin": o, "destination": d, "both": f"({o}) AND ({d})"}.get(
+            str(mode), f"({o}) OR ({d})"
+        )
+    db = duckdb.connect()
+    db.execute("SET TimeZone = 'UTC'")
+    rows = db.sql(
+        f"SELECT isoyear(datetime) AS y, week(datetime) AS w, count(*) FROM ({sources}) "
+        f"WHERE {where} GROUP BY ALL"
+    ).fetchall()
+    db.close()
+    return {f"{y}-W{w:02d}": int(n) for y, w, n in rows}
+
+
+def check_answers(client: httpx.Client, csvs: list[Path]) -> list[str]:
+    """Every weekly-average answer against brute force; returns the mismatches."""
+    wrong: list[str] = []
+    questions: list[tuple[str | None, str | None]] = [(None, None)]
+    questions += [(box, mode) for box in BOXES.values() for mode in MODES]
+    for box, mode in questions:
+        query = f"bbox={box}&match={mode}" if box else f"region={REGION}"
+        answer = client.get(f"/api/v1/trips/weekly-average?{query}").json()
+        got = {f"{w['year']}-W{w['week']:02d}": w["trips"] for w in answer["per_week"]}
+        got = {week: n for week, n in got.items() if n}
+        expected = brute_force_weeks(csvs, bbox=box, mode=mode)
+        if got != expected:
+            wrong.append(
+                f"{query}: API {sum(got.values())} trips, brute force {sum(expected.values())}"
+            )
+    rows = client.get("/vehicles", params={**VEHICLES_FILTER, "limit": 100}).json()["data"]
+    for row in rows:
+        if row["region"] != VEHICLES_FILTER["region"] or row["datasource"] != "cheap_mobile":
+            wrong.append(f"/vehicles returned a row outside its filter: {row}")
+    return wrong
+
+
+def wrk_requests_per_s(url: str, trips: int, seconds: int = 10) -> float | None:
+    """Trip-by-id throughput with wrk (random ids); None when wrk is not installed."""
+    if shutil.which("wrk") is None:
+        return None
+    script = Path(os.environ.get("TMPDIR", "/tmp")) / "fleetlake_trip_by_id.lua"
+    script.write_text(
+        f"math.randomseed(7)\nrequest = function()\n"
+        f"  return wrk.format('GET', '/api/v1/trips/' .. math.random(1, {trips}))\nend\n"
+    )
+    output = subprocess.run(
+        ["wrk", "-t1", "-c16", f"-d{seconds}s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if "Non-2xx" in output:
+        raise RuntimeError(f"wrk saw errors:\n{output}")
+    found = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    assert found is not None, output
+    return float(found.group(1))
