@@ -218,14 +218,31 @@ def jobs_run(job_id: int) -> None:
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes (PostgreSQL only: SQLite takes 1).")
+    ] = 1,
+) -> None:
     """Serve the API and the dashboard."""
     import uvicorn
 
-    from fleetlake.api.app import create_app
+    from fleetlake.errors import InvalidParameter
 
-    open_engine()  # fail here, with one line, if the schema is outdated
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+    engine = open_engine()  # fail here, with one line, if the schema is outdated
+    if workers > 1 and engine.dialect.name != "postgresql":
+        # Job events reach other processes by PostgreSQL NOTIFY; SQLite has no such channel.
+        raise InvalidParameter("workers", "--workers > 1 needs PostgreSQL; use 1 with SQLite")
+    engine.dispose()
+    uvicorn.run(
+        "fleetlake.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
 
 
 @app.command()

@@ -56,7 +56,7 @@ class Server:
         return httpx.Client(base_url=self.url, headers={"X-API-Key": API_KEY}, timeout=30)
 
 
-def start_server(home: Path, db_url: str, **extra_env: str) -> Server:
+def start_server(home: Path, db_url: str, *serve_args: str, **extra_env: str) -> Server:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETLAKE_")}
     env |= {
@@ -68,7 +68,7 @@ def start_server(home: Path, db_url: str, **extra_env: str) -> Server:
     }
     log = (home.parent / f"server-{port}.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "fleetlake", "serve", "--port", str(port)],
+        [sys.executable, "-m", "fleetlake", "serve", "--port", str(port), *serve_args],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -77,14 +77,22 @@ def wait_for_rows(engine: sa.Engine, rows: int, timeout: float = 120) -> None:
     raise AssertionError(f"fewer than {rows} rows after {timeout}s")
 
 
+def test_several_server_processes_need_postgres(tmp_path: Path) -> None:
+    env = cli_env(tmp_path, f"sqlite:///{tmp_path / 'f.db'}")
+    refused = cli(env, "serve", "--workers", "2")
+    assert refused.returncode == 1
+    assert "workers" in refused.stderr and "PostgreSQL" in refused.stderr
+
+
 @pytest.mark.services
 def test_postgres_pushes_events_across_processes(tmp_path: Path, pg_url: str) -> None:
-    """A job run by a CLI worker process is streamed live by the server (LISTEN/NOTIFY)."""
+    """A job run by a CLI worker process is streamed live by a two-process server
+    (LISTEN/NOTIFY reaches whichever process holds the stream)."""
     db_url = pg_url
     env = cli_env(tmp_path, db_url, FLEETLAKE_CHUNK_BYTES="100000")
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
-    server = start_server(home, db_url)
+    server = start_server(home, db_url, "--workers", "2")
     try:
         truth = simulate_trips(rows=100_000, out=tmp_path / "t.csv", seed=4)
         received: list[tuple[float, str]] = []

@@ -8,9 +8,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.engine import Connection
 from starlette.datastructures import UploadFile
 
-from fleetlake.api.deps import ConnDep, EngineDep, ReadKey, RunnerDep, SettingsDep, WriteKey
+from fleetlake.api.deps import (
+    ConnDep,
+    EngineDep,
+    ReadKey,
+    RunnerDep,
+    SettingsDep,
+    WriteKey,
+    read_in_thread,
+)
 from fleetlake.api.jobs import job_accepted
 from fleetlake.errors import InvalidParameter, UploadTooLarge
 from fleetlake.platform import fetch
@@ -93,8 +102,11 @@ def list_trips(
 
 
 @router.get("/trips/{trip_id}")
-def get_trip(trip_id: int, connection: ConnDep) -> dict[str, Any]:
-    return service.trip_row(service.get_trip(connection, trip_id=trip_id))
+async def get_trip(trip_id: int, engine: EngineDep) -> dict[str, Any]:
+    def read(connection: Connection) -> dict[str, Any]:
+        return service.trip_row(service.get_trip(connection, trip_id=trip_id))
+
+    return await read_in_thread(engine, read)
 
 
 @router.get("/trip-groups")
