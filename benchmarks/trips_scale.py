@@ -80,6 +80,7 @@ def run(
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.node()}, {os.cpu_count()} cores, {platform.python_version()}",
         "simulate_s": time.perf_counter() - started,
+        "server_workers": 2 if db == "postgres" else 1,
     }
     if with_limits:
         result["limits"] = measure_limits(db, truth.path, scratch, env)
@@ -89,7 +90,9 @@ def run(
     if with_limits:
         result["ingest"]["vs_limit"] = result["ingest"]["seconds"] / result["limits"]["total_s"]
     result["verify_ok"] = verify(env)
-    server = suite.start_server(env, scratch / "server.log")
+    # Two server processes on PostgreSQL (one per core); SQLite serves from one.
+    workers = 2 if db == "postgres" else 1
+    server = suite.start_server(env, scratch / "server.log", workers=workers)
     try:
         result |= query_phase(server.url, env, truth.path, rows, runs, during_rows, scratch)
     finally:

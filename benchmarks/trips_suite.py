@@ -49,12 +49,19 @@ def fleetlake(env: dict[str, str], *args: str, **popen: Any) -> subprocess.Popen
     return subprocess.Popen([sys.executable, "-m", "fleetlake", *args], env=env, **popen)
 
 
-def start_server(env: dict[str, str], log: Path) -> Server:
+def start_server(env: dict[str, str], log: Path, *, workers: int = 1) -> Server:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     process = fleetlake(
-        env, "serve", "--port", str(port), stdout=log.open("wb"), stderr=subprocess.STDOUT
+        env,
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -180,7 +187,7 @@ def wrk_requests_per_s(url: str, trips: int, seconds: int = 10) -> float | None:
         f"  return wrk.format('GET', '/api/v1/trips/' .. math.random(1, {trips}))\nend\n"
     )
     output = subprocess.run(
-        ["wrk", "-t1", "-c16", f"-d{seconds}s", "-s", str(script), url],
+        ["wrk", "-t2", "-c64", f"-d{seconds}s", "-s", str(script), url],
         capture_output=True,
         text=True,
         check=True,

@@ -2,21 +2,22 @@
 
 Cells wholly inside the box are counted from `trip_cell_weeks` (or `trip_pair_weeks` for
 `both`) at the coarsest level that fits; cells across the edge are refined level by level
-(only those holding trips), and at the finest level the trips in them are checked point by
-point in the lake with DuckDB. `either` is origin + destination - both.
+(only those holding trips, from an in-process snapshot of the rollups), and at the finest
+level the trips in them are checked point by point in the cell-sorted point files (DuckDB
+over bronze for files published before those existed). `either` is origin + destination -
+both.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -26,17 +27,19 @@ from fleetlake.trips.cells import (
     CELL_LEVELS,
     FINE_RESOLUTION,
     PAIR_LEVELS,
+    fine_range,
+    in_sorted,
+    pair_key,
     parent_array,
     parent_duckdb,
-    parent_int,
 )
-from fleetlake.trips.cover import Side, children, classify
-from fleetlake.trips.models import trip_cell_weeks, trip_files, trip_pair_weeks
-from fleetlake.trips.points import count_weeks, published_have_points
+from fleetlake.trips.cover import Side, classify
+from fleetlake.trips.models import trip_files
+from fleetlake.trips.points import Columns, count_weeks, published_have_points
+from fleetlake.trips.rollup_snapshot import RollupSnapshot, rollup_snapshot
 from fleetlake.trips.rollups import bronze_dir
 
 Week = tuple[int, int]
-IN_LIST = 5000  # values per IN list: well under SQLite's bound-parameter limit
 COLUMNS = {
     "o": ("origin_cell", "origin_lon", "origin_lat"),
     "d": ("destination_cell", "destination_lon", "destination_lat"),
@@ -55,7 +58,7 @@ class ExactCheck:
     tables: dict[str, pa.Table]
     endpoint: str
     ranges: tuple[np.ndarray, np.ndarray]
-    keep: Callable[[pa.Table], pa.Array]
+    keep: Callable[[Columns], np.ndarray]
 
 
 def area_week_counts(
@@ -69,85 +72,51 @@ def area_week_counts(
 ) -> Counter[Week]:
     if start or end:
         return _exact_scan(connection, lake, bbox=bbox, match=match, start=start, end=end)
-    parts: list[tuple[int, Counter[Week], ExactCheck | None]] = []
+    snapshot = rollup_snapshot(connection)
+    parts: list[tuple[int, Counter[Week], list[ExactCheck]]] = []
     if match in (Match.origin, Match.either):
-        parts.append((1, *_endpoint_counts(connection, bbox, "o")))
+        parts.append((1, *_endpoint_counts(snapshot, bbox, "o")))
     if match in (Match.destination, Match.either):
-        parts.append((1, *_endpoint_counts(connection, bbox, "d")))
+        parts.append((1, *_endpoint_counts(snapshot, bbox, "d")))
     if match in (Match.both, Match.either):  # either = origin + destination - both
-        parts.append((-1 if match is Match.either else 1, *_both_counts(connection, bbox)))
-    checks = [check for _, _, check in parts if check is not None]
-    exact = iter(_run_checks(connection, lake, checks))
+        parts.append((-1 if match is Match.either else 1, *_both_counts(snapshot, bbox)))
+    exact = iter(_run_checks(connection, lake, [c for _, _, checks in parts for c in checks]))
     total: Counter[Week] = Counter()
-    for sign, counts, check in parts:
-        found = counts + (next(exact) if check is not None else Counter())
-        for week, n in found.items():
-            total[week] += sign * n
+    for sign, counts, checks in parts:
+        for found in [counts, *(next(exact) for _ in checks)]:
+            for week, n in found.items():
+                total[week] += sign * n
     return +total
 
 
-def _one_of(
-    connection: Connection, column: sa.ColumnElement[Any], values: list[int]
-) -> sa.ColumnElement[bool]:
-    """`column IN values`; on PostgreSQL one array parameter (`= ANY`), cheap to send and plan."""
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        return column == sa.any_(sa.bindparam(None, values, type_=ARRAY(sa.BigInteger)))
-    return column.in_(values)
-
-
-def _chunks(values: list[Any]) -> Iterator[list[Any]]:
-    for index in range(0, len(values), IN_LIST):
-        yield values[index : index + IN_LIST]
-
-
 def _endpoint_counts(
-    connection: Connection, bbox: BBox, endpoint: str
-) -> tuple[Counter[Week], ExactCheck | None]:
-    t = trip_cell_weeks
+    snapshot: RollupSnapshot, bbox: BBox, endpoint: str
+) -> tuple[Counter[Week], list[ExactCheck]]:
     counts: Counter[Week] = Counter()
-    level_index, candidates = 0, _cells_with_trips(connection, endpoint, CELL_LEVELS[0], None)
-    while candidates:
-        level = CELL_LEVELS[level_index]
-        sides = {cell: classify(cell, bbox) for cell in candidates}
+    candidates = snapshot_cells(snapshot, endpoint, CELL_LEVELS[0])
+    for index, level in enumerate(CELL_LEVELS):
+        rollup = snapshot.cells.get((endpoint, level))
+        if rollup is None or not len(candidates):
+            return counts, []
+        sides = {int(cell): classify(int(cell), bbox) for cell in candidates}
         inside = [c for c, s in sides.items() if s is Side.inside]
         partial = [c for c, s in sides.items() if s is Side.partial]
-        for cells in _chunks(inside):
-            rows = connection.execute(
-                sa.select(t.c.iso_year, t.c.iso_week, sa.func.sum(t.c.trips))
-                .where(
-                    t.c.endpoint == endpoint,
-                    t.c.resolution == level,
-                    _one_of(connection, t.c.cell, cells),
-                )
-                .group_by(t.c.iso_year, t.c.iso_week)
-            )
-            counts.update({(int(y), int(w)): int(n) for y, w, n in rows})
+        counts.update(rollup.sum_by_week(np.array(inside, dtype=np.int64)))
         if level == FINE_RESOLUTION:
-            return counts, _endpoint_check(bbox, endpoint, partial)
-        level_index += 1
-        next_level = CELL_LEVELS[level_index]
-        candidates = _cells_with_trips(
-            connection, endpoint, next_level, children(partial, next_level)
-        )
-    return counts, None
+            return counts, _endpoint_checks(bbox, endpoint, partial)
+        finer = CELL_LEVELS[index + 1]
+        present = snapshot_cells(snapshot, endpoint, finer)
+        above = parent_array(present, level)
+        candidates = present[in_sorted(above, np.unique(np.array(partial, dtype=np.int64)))]
+    return counts, []
 
 
-def _cells_with_trips(
-    connection: Connection, endpoint: str, level: int, among: list[int] | None
-) -> list[int]:
-    t = trip_cell_weeks
-    query = sa.select(t.c.cell).distinct().where(t.c.endpoint == endpoint, t.c.resolution == level)
-    if among is None:
-        return [int(c) for c in connection.execute(query).scalars()]
-    found: list[int] = []
-    for cells in _chunks(among):
-        found.extend(int(c) for c in connection.execute(query.where(t.c.cell.in_(cells))).scalars())
-    return found
+def snapshot_cells(snapshot: RollupSnapshot, endpoint: str, level: int) -> np.ndarray:
+    rollup = snapshot.cells.get((endpoint, level))
+    return rollup.present() if rollup is not None else np.empty(0, dtype=np.int64)
 
 
-def _both_counts(connection: Connection, bbox: BBox) -> tuple[Counter[Week], ExactCheck | None]:
+def _both_counts(snapshot: RollupSnapshot, bbox: BBox) -> tuple[Counter[Week], list[ExactCheck]]:
     side_of: dict[int, Side] = {}
 
     def side(cell: int) -> Side:
@@ -156,68 +125,30 @@ def _both_counts(connection: Connection, bbox: BBox) -> tuple[Counter[Week], Exa
         return side_of[cell]
 
     counts: Counter[Week] = Counter()
-    level_index, candidates = 0, _pairs_with_trips(connection, PAIR_LEVELS[0], None, None)
-    while candidates:
-        level = PAIR_LEVELS[level_index]
-        inside: list[tuple[int, int]] = []
-        partial: list[tuple[int, int]] = []
+    wanted: np.ndarray | None = None  # partial pairs of the level above, as rows
+    for index, level in enumerate(PAIR_LEVELS):
+        rollup = snapshot.pairs.get(level)
+        if rollup is None:
+            return counts, []
+        candidates = np.arange(len(rollup.origins))
+        if wanted is not None:
+            above = pair_key(rollup.origins, rollup.destinations, PAIR_LEVELS[index - 1])
+            candidates = np.flatnonzero(in_sorted(above, wanted))
+        inside: list[int] = []
+        partial: list[int] = []
         for pair in candidates:
-            sides = (side(pair[0]), side(pair[1]))
+            sides = (side(int(rollup.origins[pair])), side(int(rollup.destinations[pair])))
             if Side.outside in sides:
                 continue
-            (inside if sides == (Side.inside, Side.inside) else partial).append(pair)
-        for pairs in _chunks(inside):
-            counts.update(_pair_sums(connection, level, pairs))
-        if level_index == len(PAIR_LEVELS) - 1:
-            return counts, _pairs_check(bbox, level, partial)
-        level_index += 1
-        next_level = PAIR_LEVELS[level_index]
-        wanted = set(partial)
-        found = _pairs_with_trips(
-            connection,
-            next_level,
-            children(sorted({p[0] for p in partial}), next_level),
-            children(sorted({p[1] for p in partial}), next_level),
-        )
-        candidates = [
-            p for p in found if (parent_int(p[0], level), parent_int(p[1], level)) in wanted
-        ]
-    return counts, None
-
-
-def _pair_sums(connection: Connection, level: int, pairs: list[tuple[int, int]]) -> Counter[Week]:
-    t = trip_pair_weeks
-    query = sa.select(t.c.iso_year, t.c.iso_week, sa.func.sum(t.c.trips)).where(
-        t.c.resolution == level
-    )
-    if connection.dialect.name == "postgresql":
-        # A VALUES join, not a row-value IN list: PostgreSQL then probes the primary key.
-        keys = sa.values(
-            sa.column("o", sa.BigInteger), sa.column("d", sa.BigInteger), name="wanted"
-        ).data(pairs)
-        on = sa.and_(t.c.origin_cell == keys.c.o, t.c.destination_cell == keys.c.d)
-        query = query.select_from(t.join(keys, on))
-    else:
-        query = query.where(sa.tuple_(t.c.origin_cell, t.c.destination_cell).in_(pairs))
-    rows = connection.execute(query.group_by(t.c.iso_year, t.c.iso_week))
-    return Counter({(int(y), int(w)): int(n) for y, w, n in rows})
-
-
-def _pairs_with_trips(
-    connection: Connection, level: int, origins: list[int] | None, destinations: list[int] | None
-) -> list[tuple[int, int]]:
-    t = trip_pair_weeks
-    query = (
-        sa.select(t.c.origin_cell, t.c.destination_cell).distinct().where(t.c.resolution == level)
-    )
-    if origins is None or destinations is None:
-        return [(int(o), int(d)) for o, d in connection.execute(query)]
-    found: list[tuple[int, int]] = []
-    for chunk in _chunks(origins):
-        rows = connection.execute(query.where(_one_of(connection, t.c.origin_cell, chunk)))
-        wanted = set(destinations)
-        found.extend((int(o), int(d)) for o, d in rows if d in wanted)
-    return found
+            (inside if sides == (Side.inside, Side.inside) else partial).append(int(pair))
+        keys = pair_key(rollup.origins, rollup.destinations, level)
+        counts.update(rollup.rows.sum_by_week(keys[np.array(inside, dtype=np.int64)]))
+        chosen = np.array(partial, dtype=np.int64)
+        pairs = np.stack([rollup.origins[chosen], rollup.destinations[chosen]], axis=1)
+        if index == len(PAIR_LEVELS) - 1 or not len(partial):
+            return counts, _pairs_checks(bbox, level, pairs, side)
+        wanted = np.unique(keys[chosen])
+    return counts, []
 
 
 def _published_shas(connection: Connection) -> list[str]:
@@ -288,81 +219,73 @@ def _duckdb_rows(
     return rows
 
 
-def _box_keep(bbox: BBox, lon: str, lat: str) -> Callable[[pa.Table], pa.Array]:
-    def keep(table: pa.Table) -> pa.Array:
-        return pc.and_(
-            pc.and_(
-                pc.greater_equal(table[lon], bbox.min_lon), pc.less_equal(table[lon], bbox.max_lon)
-            ),
-            pc.and_(
-                pc.greater_equal(table[lat], bbox.min_lat), pc.less_equal(table[lat], bbox.max_lat)
-            ),
+def _box_keep(bbox: BBox, lon: str, lat: str) -> Callable[[Columns], np.ndarray]:
+    def keep(points: Columns) -> np.ndarray:
+        x, y = points[lon], points[lat]
+        inside: np.ndarray = (
+            (x >= bbox.min_lon) & (x <= bbox.max_lon) & (y >= bbox.min_lat) & (y <= bbox.max_lat)
         )
+        return inside
 
     return keep
 
 
-def _endpoint_check(bbox: BBox, endpoint: str, cells: list[int]) -> ExactCheck | None:
+def _endpoint_checks(bbox: BBox, endpoint: str, cells: list[int]) -> list[ExactCheck]:
     if not cells:
-        return None
+        return []
     cell, lon, lat = COLUMNS[endpoint]
     name = f"boundary_{endpoint}"
     ordered = np.array(sorted(cells), dtype=np.int64)
-    return ExactCheck(
+    check = ExactCheck(
         where=f"{cell} IN (SELECT cell FROM {name}) AND {_box_sql(bbox, lon, lat)}",
-        tables={name: pa.table({"cell": pa.array(cells, pa.int64())})},
+        tables={name: pa.table({"cell": ordered})},
         endpoint=endpoint,
         ranges=(ordered, ordered),
         keep=_box_keep(bbox, lon, lat),
     )
+    return [check]
 
 
-def _pairs_check(bbox: BBox, level: int, pairs: list[tuple[int, int]]) -> ExactCheck | None:
-    if not pairs:
-        return None
-    table = pa.table(
-        {
-            "o": pa.array([p[0] for p in pairs], pa.int64()),
-            "d": pa.array([p[1] for p in pairs], pa.int64()),
-        }
-    )
-    keys = f"({parent_duckdb('origin_cell', level)}, {parent_duckdb('destination_cell', level)})"
-    # The fine cells under one coarse cell are one contiguous run of h3 indexes.
-    origins = sorted({p[0] for p in pairs})
-    lows = np.array([min(children([o], FINE_RESOLUTION)) for o in origins], dtype=np.int64)
-    highs = np.array([max(children([o], FINE_RESOLUTION)) for o in origins], dtype=np.int64)
-    wanted = np.array(sorted(pairs), dtype=np.int64)
+def _pairs_checks(
+    bbox: BBox, level: int, pairs: np.ndarray, side: Callable[[int], Side]
+) -> list[ExactCheck]:
+    """Boundary pairs, each read from the point file sorted by one of its partial cells:
+    by origin when the origin cell is partial, else by destination. Boundary cells hold
+    far fewer trips than inner ones, and no pair is read twice."""
+    by_origin = np.array([side(int(o)) is Side.partial for o in pairs[:, 0]], dtype=bool)
+    checks = []
+    for endpoint, mine in (("o", pairs[by_origin]), ("d", pairs[~by_origin])):
+        if len(mine):
+            checks.append(_pair_check(bbox, level, mine, endpoint))
+    return checks
+
+
+def _pair_check(bbox: BBox, level: int, pairs: np.ndarray, endpoint: str) -> ExactCheck:
+    key = 0 if endpoint == "o" else 1
+    lows, highs = fine_range(np.unique(pairs[:, key]), level)
+    wanted = np.unique(pair_key(pairs[:, 0], pairs[:, 1], level))
     in_origin = _box_keep(bbox, "origin_lon", "origin_lat")
     in_destination = _box_keep(bbox, "destination_lon", "destination_lat")
 
-    def keep(points: pa.Table) -> pa.Array:
-        found = np.stack(
-            [
-                parent_array(points["origin_cell"].to_numpy(), level),
-                parent_array(points["destination_cell"].to_numpy(), level),
-            ],
-            axis=1,
-        )
-        known = np.isin(_as_rows(found), _as_rows(wanted))
-        return pc.and_(pa.array(known), pc.and_(in_origin(points), in_destination(points)))
+    def keep(points: Columns) -> np.ndarray:
+        inside: np.ndarray = in_origin(points) & in_destination(points)
+        found = pair_key(points["origin_cell"][inside], points["destination_cell"][inside], level)
+        inside[inside] = in_sorted(found, wanted)
+        return inside
 
+    name = f"boundary_pairs_{endpoint}"
+    keys = f"({parent_duckdb('origin_cell', level)}, {parent_duckdb('destination_cell', level)})"
     return ExactCheck(
         where=(
-            f"{keys} IN (SELECT (o, d) FROM boundary_pairs) "
+            f"{keys} IN (SELECT (o, d) FROM {name}) "
             f"AND {_box_sql(bbox, 'origin_lon', 'origin_lat')} "
             f"AND {_box_sql(bbox, 'destination_lon', 'destination_lat')}"
         ),
-        tables={"boundary_pairs": table},
-        endpoint="o",
+        tables={name: pa.table({"o": pairs[:, 0], "d": pairs[:, 1]})},
+        endpoint=endpoint,
         ranges=(lows, highs),
         keep=keep,
     )
-
-
-def _as_rows(pairs: np.ndarray) -> np.ndarray:
-    """Two int64 columns as one comparable value per row (for np.isin)."""
-    contiguous = np.ascontiguousarray(pairs, dtype=np.int64)
-    return contiguous.view(np.dtype((np.void, 16))).ravel()
 
 
 def _exact_scan(

@@ -28,6 +28,36 @@ def parent_array(cells: np.ndarray, resolution: int) -> np.ndarray:
     return parents
 
 
+def fine_range(cells: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest index among each cell's FINE_RESOLUTION descendants: its digits
+    below `resolution` set to 0 and to 6. The descendants are one contiguous run between."""
+    mode = np.int64(~(0xF << 52) & 0x7FFFFFFFFFFFFFFF)
+    base = (cells & mode) | np.int64(FINE_RESOLUTION << 52)
+    digits = sum(7 << (3 * (15 - d)) for d in range(resolution + 1, FINE_RESOLUTION + 1))
+    sixes = sum(6 << (3 * (15 - d)) for d in range(resolution + 1, FINE_RESOLUTION + 1))
+    low: np.ndarray = base & np.int64(~digits)
+    high: np.ndarray = low | np.int64(sixes)
+    return low, high
+
+
+def pair_key(origins: np.ndarray, destinations: np.ndarray, level: int) -> np.ndarray:
+    """One int64 per pair of the cells' ancestors at `level` (<= 7): base cell and digits
+    of each take 7 + 3 * level <= 28 bits, so a pair fits in 56."""
+    bits = 7 + 3 * level
+    shift = 3 * (15 - level)
+    mask = np.int64((1 << bits) - 1)
+    key: np.ndarray = ((origins >> shift) & mask) << bits | ((destinations >> shift) & mask)
+    return key
+
+
+def in_sorted(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """`values` in `keys` (sorted, distinct) by binary search: no sort of `values`."""
+    if not len(keys):
+        return np.zeros(len(values), dtype=bool)
+    found: np.ndarray = keys[np.clip(np.searchsorted(keys, values), 0, len(keys) - 1)] == values
+    return found
+
+
 def parent_sql(cell: sa.ColumnElement[int], resolution: int) -> sa.ColumnElement[int]:
     """The same in SQL, with literal masks so that every dialect computes it in 64 bits."""
     keep = ~(0xF << 52) & 0x7FFFFFFFFFFFFFFF

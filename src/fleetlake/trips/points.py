@@ -1,26 +1,25 @@
 """Trip endpoints sorted by h3 cell, one file per published file and endpoint.
 
-Bbox queries check the trips of boundary cells point by point. Sorted by resolution-9 cell
-with small row groups, those trips sit in a few row groups whose [min, max] cell range we
-keep in memory, so a check reads only them (DuckDB did not prune row groups for IN lists).
+Bbox queries check the trips of boundary cells point by point. The files are uncompressed
+Arrow IPC, memory-mapped: a check binary-searches the sorted cell column of each record
+batch and touches only the rows of the boundary cells (no decoding, no scan), so its cost
+is the number of trips in those cells, not the size of the table.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from fleetlake.platform.lake import Lake
 
-ROW_GROUP = 16_384
+BATCH_ROWS = 1 << 20
 COLUMNS = [
     "origin_cell",
     "destination_cell",
@@ -33,12 +32,11 @@ COLUMNS = [
 ]
 SORT_KEY = {"o": "origin_cell", "d": "destination_cell"}
 Week = tuple[int, int]
+Columns = dict[str, np.ndarray]
 
 
 def points_path(lake: Lake, sha256: str, endpoint: str) -> str:
-    return lake.path(
-        "gold", "trips", "points", f"endpoint={endpoint}", f"file={sha256[:16]}.parquet"
-    )
+    return lake.path("gold", "trips", "points", f"endpoint={endpoint}", f"file={sha256[:16]}.arrow")
 
 
 def write_points(lake: Lake, *, sha256: str, bronze_files: list[str]) -> None:
@@ -46,21 +44,25 @@ def write_points(lake: Lake, *, sha256: str, bronze_files: list[str]) -> None:
     import duckdb
 
     db = duckdb.connect()
-    db.execute("SET threads = 2; SET memory_limit = '1GB'; SET preserve_insertion_order = false")
-    if not lake.is_local:
+    # DuckDB's sort spills to disk past its memory limit: ingestion memory stays bounded.
+    db.execute("SET threads = 2; SET memory_limit = '512MB'; SET preserve_insertion_order = false")
+    if lake.is_local:
+        spill = lake.path("_tmp", "duckdb")
+        lake.fs.makedirs(spill, exist_ok=True)
+        db.execute(f"SET temp_directory = '{spill}'")
+    else:
         db.register_filesystem(lake.fs)
     db.read_parquet(lake.duckdb_paths(bronze_files)).create_view("chunk")
     for endpoint, key in SORT_KEY.items():
         target = points_path(lake, sha256, endpoint)
         lake.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-        temp = target if not lake.is_local else f"{target}.tmp-{uuid.uuid4().hex}"
-        db.execute(
-            f"COPY (SELECT {', '.join(COLUMNS)} FROM chunk ORDER BY {key}) TO "
-            f"'{lake.duckdb_paths([temp])[0]}' (FORMAT parquet, ROW_GROUP_SIZE {ROW_GROUP}, "
-            "COMPRESSION zstd)"
-        )
-        if lake.is_local:
-            os.replace(temp, target)
+        temp = f"{target}.tmp-{uuid.uuid4().hex}"
+        query = db.sql(f"SELECT {', '.join(COLUMNS)} FROM chunk ORDER BY {key}")
+        batches = query.to_arrow_reader(BATCH_ROWS)
+        with lake.fs.open(temp, "wb") as sink, pa.ipc.new_file(sink, batches.schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+        lake.fs.mv(temp, target)
     db.close()
 
 
@@ -71,33 +73,43 @@ def remove_points(lake: Lake, *, sha256: str) -> None:
             lake.fs.rm(path)
 
 
-_ranges: dict[str, tuple[float, np.ndarray]] = {}  # path -> (file version, bounds)
-_ranges_lock = threading.Lock()
+@dataclass
+class PointFile:
+    """The record batches of one point file as numpy views, with each batch's key bounds."""
+
+    batches: list[Columns]
+    first: np.ndarray
+    last: np.ndarray
 
 
-def _row_group_ranges(lake: Lake, path: str, column: str) -> np.ndarray:
-    """[[min, max], ...] of `column` per row group, cached per file version."""
+_open: dict[str, tuple[float, PointFile]] = {}  # path -> (file version, mapped file)
+_open_lock = threading.Lock()
+
+
+def _point_file(lake: Lake, path: str, key: str) -> PointFile:
     stamp = float(lake.fs.modified(path).timestamp()) if lake.is_local else 0.0
-    with _ranges_lock:
-        cached = _ranges.get(path)
+    with _open_lock:
+        cached = _open.get(path)
     if cached is not None and cached[0] == stamp:
         return cached[1]
-    with lake.fs.open(path, "rb") as handle:
-        metadata = pq.ParquetFile(handle).metadata
-    index = metadata.schema.names.index(column)
-    bounds = np.array(
-        [
-            [
-                metadata.row_group(i).column(index).statistics.min,
-                metadata.row_group(i).column(index).statistics.max,
-            ]
-            for i in range(metadata.num_row_groups)
-        ],
-        dtype=np.int64,
-    ).reshape(-1, 2)
-    with _ranges_lock:
-        _ranges[path] = (stamp, bounds)  # a rewritten file replaces its old entry
-    return bounds
+    if lake.is_local:
+        source = pa.memory_map(path)  # pages are read on first touch and shared by processes
+    else:
+        with lake.fs.open(path, "rb") as handle:
+            source = pa.BufferReader(handle.read())
+    reader = pa.ipc.open_file(source)
+    batches = []
+    for index in range(reader.num_record_batches):
+        batch = reader.get_batch(index)
+        batches.append({name: batch[name].to_numpy(zero_copy_only=True) for name in COLUMNS})
+    mapped = PointFile(
+        batches,
+        np.array([b[key][0] for b in batches], dtype=np.int64),
+        np.array([b[key][-1] for b in batches], dtype=np.int64),
+    )
+    with _open_lock:
+        _open[path] = (stamp, mapped)  # a rewritten file replaces its old entry
+    return mapped
 
 
 def count_weeks(
@@ -107,34 +119,36 @@ def count_weeks(
     endpoint: str,
     lows: np.ndarray,
     highs: np.ndarray,
-    keep: Callable[[pa.Table], pa.Array],
+    keep: Callable[[Columns], np.ndarray],
 ) -> Counter[Week]:
     """Weekly counts of the trips whose sort-key cell lies in one of the sorted, disjoint
     ranges [lows[i], highs[i]] and for which `keep` is true."""
     counts: Counter[Week] = Counter()
     key = SORT_KEY[endpoint]
     for sha in shas:
-        path = points_path(lake, sha, endpoint)
-        bounds = _row_group_ranges(lake, path, key)
-        # Needed: row groups that some range [low, high] overlaps (ranges sorted, disjoint).
-        first = np.searchsorted(highs, bounds[:, 0], side="left")
-        wanted = [i for i, j in enumerate(first) if j < len(lows) and lows[j] <= bounds[i, 1]]
-        if not wanted:
-            continue
-        with lake.fs.open(path, "rb") as handle:
-            table = pq.ParquetFile(handle).read_row_groups(wanted, columns=COLUMNS)
-        cells = table[key].to_numpy()
-        slot = np.searchsorted(lows, cells, side="right") - 1
-        in_range = (slot >= 0) & (cells <= highs[np.clip(slot, 0, None)])
-        mask = pc.and_(pa.array(in_range), keep(table))
-        selected = table.filter(mask)
-        for row in (
-            selected.group_by(["iso_year", "iso_week"])
-            .aggregate([("iso_week", "count")])
-            .to_pylist()
-        ):
-            counts[(int(row["iso_year"]), int(row["iso_week"]))] += int(row["iso_week_count"])
+        points = _point_file(lake, points_path(lake, sha, endpoint), key)
+        for index in np.flatnonzero((points.first <= highs[-1]) & (points.last >= lows[0])):
+            selected = _rows_in_ranges(points.batches[int(index)], key, lows, highs)
+            if selected is None:
+                continue
+            kept = keep(selected)
+            weeks = selected["iso_year"][kept].astype(np.int32) * 100 + selected["iso_week"][kept]
+            for week, n in zip(*np.unique(weeks, return_counts=True), strict=True):
+                counts[(int(week) // 100, int(week) % 100)] += int(n)
     return counts
+
+
+def _rows_in_ranges(
+    batch: Columns, key: str, lows: np.ndarray, highs: np.ndarray
+) -> Columns | None:
+    """The rows of a key-sorted batch whose key falls in the ranges (copies of those only)."""
+    cells = batch[key]
+    starts = np.searchsorted(cells, lows, side="left")
+    ends = np.searchsorted(cells, highs, side="right")
+    spans = [(int(s), int(e)) for s, e in zip(starts, ends, strict=True) if e > s]
+    if not spans:
+        return None
+    return {name: np.concatenate([column[s:e] for s, e in spans]) for name, column in batch.items()}
 
 
 def published_have_points(lake: Lake, shas: list[str]) -> bool:
