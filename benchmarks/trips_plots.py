@@ -11,7 +11,7 @@ PLOTTED_QUERIES = (
     "weekly_average_bbox_city_either",
     "weekly_average_bbox_continent_both",
     "groups_top50",
-    "vehicles_filtered",
+    "vehicles_region_source_date",
     "trip_by_id",
 )
 

@@ -195,9 +195,10 @@ def query_phase(
     from fleetlake.simulate.trips import simulate_trips
 
     found: dict[str, Any] = {}
+    timer = suite.Timer(url)
     with httpx.Client(base_url=url, timeout=120) as client:
         found["wrong"] = suite.check_answers(client, [csv])
-        found["queries_ms"] = suite.latencies(client, suite.cases(rows), runs=runs)
+        found["queries_ms"] = suite.latencies(timer, suite.cases(rows), runs=runs)
         found["trip_by_id_requests_per_s"] = suite.wrk_requests_per_s(url, rows)
         if during_rows:
             second = simulate_trips(rows=during_rows, out=scratch / "during.csv", seed=2).path
@@ -207,11 +208,12 @@ def query_phase(
             found["during_ingest"] = {
                 "rows": during_rows,
                 "queries_ms": suite.latencies(
-                    client, suite.cases(rows), runs=runs, until=lambda: process.poll() is not None
+                    timer, suite.cases(rows), runs=runs, until=lambda: process.poll() is not None
                 ),
             }
             assert process.wait() == 0, "the concurrent ingestion failed"
             found["wrong"] += suite.check_answers(client, [csv, second])
+    timer.close()
     return found
 
 

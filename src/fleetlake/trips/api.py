@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import date, datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -42,8 +43,8 @@ def _bbox(text: str | None) -> BBox | None:
 
 
 @router.get("/trips/weekly-average")
-def weekly_average(
-    connection: ConnDep,
+async def weekly_average(
+    engine: EngineDep,
     settings: SettingsDep,
     region: str | None = None,
     bbox: BBoxQuery = None,
@@ -52,8 +53,8 @@ def weekly_average(
     end: date | None = None,
 ) -> dict[str, Any]:
     """Average trips per ISO week in the area; weeks without trips count as zero."""
-    return stats.weekly_average(
-        connection,
+    query = partial(
+        stats.weekly_average,
         lake=Lake(settings.resolved_lake_uri),
         region=region,
         bbox=_bbox(bbox),
@@ -61,6 +62,7 @@ def weekly_average(
         start=start,
         end=end,
     )
+    return await read_in_thread(engine, query)
 
 
 @router.get("/trips/weekly-counts")
@@ -110,8 +112,8 @@ async def get_trip(trip_id: int, engine: EngineDep) -> dict[str, Any]:
 
 
 @router.get("/trip-groups")
-def trip_groups(
-    connection: ConnDep,
+async def trip_groups(
+    engine: EngineDep,
     settings: SettingsDep,
     region: str | None = None,
     bbox: BBoxQuery = None,
@@ -120,17 +122,16 @@ def trip_groups(
     limit: Limit = 20,
 ) -> dict[str, Any]:
     """Similar trips: same origin cell, destination cell and time-of-day bucket, biggest first."""
-    return {
-        "data": stats.trip_groups(
-            connection,
-            settings=settings,
-            region=region,
-            bbox=_bbox(bbox),
-            match=match,
-            min_count=min_count,
-            limit=limit,
-        )
-    }
+    query = partial(
+        stats.trip_groups,
+        settings=settings,
+        region=region,
+        bbox=_bbox(bbox),
+        match=match,
+        min_count=min_count,
+        limit=limit,
+    )
+    return {"data": await read_in_thread(engine, query)}
 
 
 class IngestionIn(BaseModel):

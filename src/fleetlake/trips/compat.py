@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
-from fleetlake.api.deps import ConnDep, EngineDep, ReadKey, RunnerDep, SettingsDep, WriteKey
+from fleetlake.api.deps import (
+    ConnDep,
+    EngineDep,
+    ReadKey,
+    RunnerDep,
+    SettingsDep,
+    WriteKey,
+    read_in_thread,
+)
 from fleetlake.trips import legacy, service
 
 router = APIRouter(prefix="/vehicles", tags=["trips (compatibility)"], dependencies=[ReadKey])
 
 
 @router.get("")
-def list_vehicles(
-    connection: ConnDep,
+async def list_vehicles(
+    engine: EngineDep,
     region: str | None = None,
     origin_coord_x: float | None = None,
     origin_coord_y: float | None = None,
@@ -34,7 +43,8 @@ def list_vehicles(
         "destination_coord_y": destination_coord_y,
         "datasource": datasource,
     }
-    rows = legacy.list_vehicles(connection, filters=filters, day=date, limit=limit)
+    query = partial(legacy.list_vehicles, filters=filters, day=date, limit=limit)
+    rows = await read_in_thread(engine, query)
     return {"data": [legacy.vehicle_record(r) for r in rows]}
 
 

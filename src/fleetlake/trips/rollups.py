@@ -119,6 +119,18 @@ def publish_file(
             .where(trip_files.c.id == file_row["id"])
             .values(state="complete", finished_at=now, published_at=now)
         )
+    refresh_statistics(engine)
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """Planner statistics after a bulk load: without them PostgreSQL takes the new trips
+    for a handful and picks full scans (seen: 2.8 s instead of 4 ms for GET /vehicles)."""
+    tables = ["trips", *(table.name for table in ROLLUPS)]
+    with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA analysis_limit = 1000")  # sample, don't scan
+        for name in tables:
+            connection.exec_driver_sql(f'ANALYZE "{name}"')
 
 
 def unpublish_file(
