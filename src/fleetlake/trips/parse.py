@@ -146,12 +146,26 @@ def _read_fields_by_line(block: bytes, line_numbers: np.ndarray) -> tuple[pa.Tab
 
 def _point(column: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     """`POINT (lon lat)` → (lon, lat) float64; null where the text is no such point."""
-    # A boolean match plus a loose extract is twice as fast as one strict extract.
     valid = pc.match_substring_regex(column, pattern=POINT_PATTERN)
-    parts = pc.extract_regex(pc.if_else(valid, column, "POINT (0 0)"), pattern=LOOSE_POINT)
-    lon = pc.if_else(valid, pc.cast(pc.struct_field(parts, "lon"), pa.float64()), None)
-    lat = pc.if_else(valid, pc.cast(pc.struct_field(parts, "lat"), pa.float64()), None)
-    return lon, lat
+    text = pc.if_else(valid, column, "POINT (0 0)")
+    try:
+        lon_text, lat_text = _canonical_parts(text)
+        lon, lat = pc.cast(lon_text, pa.float64()), pc.cast(lat_text, pa.float64())
+    except pa.ArrowException:  # other spacing than `POINT (x y)`: the regex extract
+        parts = pc.extract_regex(text, pattern=LOOSE_POINT)
+        lon = pc.cast(pc.struct_field(parts, "lon"), pa.float64())
+        lat = pc.cast(pc.struct_field(parts, "lat"), pa.float64())
+    return pc.if_else(valid, lon, None), pc.if_else(valid, lat, None)
+
+
+def _canonical_parts(text: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """The two numbers of points all written `POINT (x y)`, by slicing (3x faster than a
+    regex extract); raises when any point is written otherwise."""
+    exact = pc.and_(pc.starts_with(text, "POINT ("), pc.ends_with(text, ")"))
+    if not pc.all(exact).as_py():
+        raise pa.ArrowInvalid("not every point is written `POINT (x y)`")
+    parts = pc.split_pattern(pc.utf8_slice_codeunits(text, 7, -1), " ", max_splits=1)
+    return pc.list_element(parts, 0), pc.list_element(parts, 1)
 
 
 def _moment(text: pa.ChunkedArray) -> pa.Array:

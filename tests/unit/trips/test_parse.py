@@ -32,6 +32,29 @@ def test_valid_row_keeps_exact_values_and_derives_keys() -> None:
     assert row["line"] == 2
 
 
+def test_points_written_with_other_spacing_keep_their_exact_values() -> None:
+    """Blocks of `POINT (x y)` take a fast path; any other spelling in the block must still
+    give the same numbers (`POINT(12.5 3)` misreads as 2.5 if sliced blindly)."""
+    spellings = [
+        ("POINT (7.5 45.25)", (7.5, 45.25)),
+        ("POINT(12.5 3)", (12.5, 3.0)),
+        ("POINT ( -7.5  45.25 )", (-7.5, 45.25)),
+        ("  POINT (1e-3 +2.5)  ", (0.001, 2.5)),
+        ("POINT\t(7.5\t45.25)", (7.5, 45.25)),
+    ]
+    for spelling, expected in spellings:
+        lines = [
+            f"Turin,POINT (7.1 45.1),{spelling},2018-05-21 02:54:04,a",
+            f'Turin,"{spelling}",POINT (7.1 45.1),2018-05-21 02:54:04,a',
+        ]
+        result = parse("\n".join(lines) + "\n")
+        assert result.rejected == [], (spelling, result.rejected)
+        first, second = result.trips.to_pylist()
+        assert (first["destination_lon"], first["destination_lat"]) == expected, spelling
+        assert (second["origin_lon"], second["origin_lat"]) == expected, spelling
+        assert (first["origin_lon"], second["destination_lat"]) == (7.1, 45.1)
+
+
 def test_each_malformed_kind_is_rejected_with_line_raw_and_reason() -> None:
     lines = [
         GOOD,
