@@ -16,11 +16,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 BATCH_ROWS = 100_000
-COLUMNS_SQL = (
+COLUMNS_SQL = (  # the parsed trip, keyed like any serving table
+    "id BIGSERIAL PRIMARY KEY, "
     "region TEXT, origin_lon DOUBLE PRECISION, origin_lat DOUBLE PRECISION, "
     "destination_lon DOUBLE PRECISION, destination_lat DOUBLE PRECISION, "
     "datetime TIMESTAMPTZ, datasource TEXT"
 )
+PARSED = "region, origin_lon, origin_lat, destination_lon, destination_lat, datetime, datasource"
 # CSV -> typed columns: POINT text split into lon/lat, times read as UTC.
 PARSE_SQL = """
 SELECT region,
@@ -108,7 +110,9 @@ def pgpq_binary_copy(dsn: str, parquet: Path) -> dict[str, float]:
             encoder = pgpq.ArrowToPostgresBinaryEncoder(pq.ParquetFile(parquet).schema_arrow)
             with (
                 connection.cursor() as cursor,
-                cursor.copy("COPY limit_binary_copy FROM STDIN WITH (FORMAT BINARY)") as copy,
+                cursor.copy(
+                    f"COPY limit_binary_copy ({PARSED}) FROM STDIN WITH (FORMAT BINARY)"
+                ) as copy,
             ):
                 copy.write(encoder.write_header())
                 for batch in _batches(parquet):
@@ -161,7 +165,7 @@ def text_copy(dsn: str, parquet: Path, scratch: Path) -> dict[str, float]:
             with (
                 connection.cursor() as cursor,
                 cursor.copy(
-                    "COPY limit_text_copy FROM STDIN WITH (FORMAT csv, HEADER true)"
+                    f"COPY limit_text_copy ({PARSED}) FROM STDIN WITH (FORMAT csv, HEADER true)"
                 ) as copy,
                 csv.open("rb") as handle,
             ):
@@ -185,7 +189,7 @@ def row_by_row(dsn: str, parquet: Path) -> dict[str, float]:
         def load() -> None:
             with (
                 connection.cursor() as cursor,
-                cursor.copy("COPY limit_row_by_row FROM STDIN") as copy,
+                cursor.copy(f"COPY limit_row_by_row ({PARSED}) FROM STDIN") as copy,
             ):
                 for batch in _batches(parquet):
                     for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
@@ -200,7 +204,11 @@ def row_by_row(dsn: str, parquet: Path) -> dict[str, float]:
 def sqlite_executemany(database: Path, parquet: Path) -> dict[str, float]:
     """SQLite `executemany` in one transaction, values from Arrow."""
     connection = sqlite3.connect(database)
-    columns = COLUMNS_SQL.replace("DOUBLE PRECISION", "REAL").replace("TIMESTAMPTZ", "TEXT")
+    columns = (
+        COLUMNS_SQL.replace("DOUBLE PRECISION", "REAL")
+        .replace("TIMESTAMPTZ", "TEXT")
+        .replace("BIGSERIAL", "INTEGER")
+    )
     connection.execute(f"CREATE TABLE limit_executemany ({columns})")
 
     def load() -> None:
@@ -208,7 +216,7 @@ def sqlite_executemany(database: Path, parquet: Path) -> dict[str, float]:
             values = [c.to_pylist() for c in batch.columns]
             values[5] = [str(v) for v in values[5]]
             connection.executemany(
-                "INSERT INTO limit_executemany VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO limit_executemany ({PARSED}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 zip(*values, strict=True),
             )
         connection.commit()

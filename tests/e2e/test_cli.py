@@ -139,7 +139,7 @@ def test_outdated_postgres_schema_refuses_to_start(tmp_path: Path) -> None:
         assert "run `fleetlake db upgrade`" in served.stderr
         assert cli(env, "db", "upgrade").returncode == 0
         current = cli(env, "db", "current").stdout
-        assert "needed: 0003" in current and "database: 0003" in current
+        assert "needed: 0004" in current and "database: 0004" in current
     finally:
         with admin.begin() as connection:
             connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
