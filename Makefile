@@ -7,7 +7,7 @@ UV := $(PYTHON) -m uv
 endif
 RUN := $(UV) run --frozen
 
-.PHONY: install demo test test-fast lint format bench bench-trips clean
+.PHONY: install install-bench demo test test-fast lint format bench bench-trips bench-trips-smoke clean
 
 install:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -31,10 +31,21 @@ format: install
 	$(RUN) ruff format src tests benchmarks
 	$(RUN) ruff check --fix src tests benchmarks
 
+install-bench: install
+	$(UV) sync --frozen --group bench
+
 bench: bench-trips
 
-bench-trips: install
-	$(RUN) python benchmarks/trips_ingest.py --rows 1000000
+# Trips at scale (issue 3): 1 M rows on both databases; ROWS=10000000 etc. by hand.
+ROWS ?= 1000000
+bench-trips: install-bench
+	$(RUN) python -m benchmarks.trips_scale --rows $(ROWS) --db sqlite
+	$(RUN) python -m benchmarks.trips_scale --rows $(ROWS) --db postgres
+
+# CI: the same benchmark, small, for its consistency checks only (never its timings).
+bench-trips-smoke: install-bench
+	$(RUN) python -m benchmarks.trips_scale --rows 100000 --db sqlite --runs 3 --during-rows 20000
+	$(RUN) python -m benchmarks.trips_scale --rows 100000 --db postgres --runs 3 --during-rows 20000
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

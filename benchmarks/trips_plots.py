@@ -52,7 +52,9 @@ def write_plots(folder: Path) -> list[Path]:
                 axis.plot(*zip(*points, strict=True), "o-", label=name, linewidth=1)
         axis.set(xscale="log", yscale="log", xlabel="trips", title=db)
     axes[0].set_ylabel("p95 latency (ms, HTTP)")
-    axes[1].legend(fontsize=6)
+    labelled = next((axis for axis in axes[::-1] if axis.get_lines()), None)
+    if labelled is not None:
+        labelled.legend(fontsize=6)
     written.append(_save(figure, folder / "trips_scale_queries.png"))
     return written
 

@@ -111,8 +111,13 @@ class Timer:
         self.connection = http.client.HTTPConnection(host, int(port), timeout=120)
 
     def get(self, path: str) -> bytes:
-        self.connection.request("GET", path)
-        response = self.connection.getresponse()
+        try:
+            self.connection.request("GET", path)
+            response = self.connection.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionError):
+            self.connection.close()  # the server closes idle keep-alive connections: reconnect
+            self.connection.request("GET", path)
+            response = self.connection.getresponse()
         body = response.read()
         if response.status != 200:
             raise RuntimeError(f"GET {path}: {response.status} {body[:300]!r}")
@@ -196,9 +201,9 @@ def brute_force_vehicles(csvs: list[Path], given: dict[str, str]) -> int:
     )
     db = duckdb.connect()
     db.execute("SET TimeZone = 'UTC'")
-    found = db.sql(f"SELECT count(*) FROM ({sources}) WHERE {where}").fetchone()
+    ((found,),) = db.sql(f"SELECT count(*) FROM ({sources}) WHERE {where}").fetchall()
     db.close()
-    return int(found[0]) if found else 0
+    return int(found)
 
 
 def check_answers(client: httpx.Client, csvs: list[Path]) -> list[str]:
