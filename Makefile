@@ -11,7 +11,7 @@ RUN := $(UV) run --frozen
 
 install:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --inexact
 
 demo: install
 	$(RUN) fleetlake demo

@@ -244,7 +244,7 @@ def wrk_requests_per_s(url: str, trips: int, seconds: int = 10) -> float | None:
         f"  return wrk.format('GET', '/api/v1/trips/' .. math.random(1, {trips}))\nend\n"
     )
     output = subprocess.run(
-        ["wrk", "-t2", "-c64", f"-d{seconds}s", "-s", str(script), url],
+        ["wrk", "-t1", "-c32", f"-d{seconds}s", "-s", str(script), url],
         capture_output=True,
         text=True,
         check=True,

@@ -53,7 +53,8 @@ async def read_in_thread(engine: Engine, read: Callable[[Connection], T]) -> T:
     with ConnDep takes three. For the hottest endpoints (trip by id)."""
 
     def in_connection() -> T:
-        with engine.connect() as connection:
+        # Autocommit: no BEGIN and ROLLBACK around a read, two round trips fewer on PostgreSQL.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             return read(connection)
 
     return await run_in_threadpool(in_connection)

@@ -70,8 +70,28 @@ def area_week_counts(
     start: date | None = None,
     end: date | None = None,
 ) -> Counter[Week]:
-    if start or end:
+    if not _whole_weeks(start, end):
         return _exact_scan(connection, lake, bbox=bbox, match=match, start=start, end=end)
+    counts = _rollup_week_counts(connection, lake, bbox=bbox, match=match)
+    first = start.isocalendar()[:2] if start else None
+    last = end.isocalendar()[:2] if end else None
+    return Counter(
+        {
+            week: n
+            for week, n in counts.items()
+            if (first is None or week >= first) and (last is None or week <= last)
+        }
+    )
+
+
+def _whole_weeks(start: date | None, end: date | None) -> bool:
+    """A window of whole ISO weeks (Monday to Sunday) is answered from the weekly rollups."""
+    return (start is None or start.isoweekday() == 1) and (end is None or end.isoweekday() == 7)
+
+
+def _rollup_week_counts(
+    connection: Connection, lake: Lake, *, bbox: BBox, match: Match
+) -> Counter[Week]:
     snapshot = rollup_snapshot(connection)
     parts: list[tuple[int, Counter[Week], list[ExactCheck]]] = []
     if match in (Match.origin, Match.either):
@@ -297,7 +317,7 @@ def _exact_scan(
     start: date | None,
     end: date | None,
 ) -> Counter[Week]:
-    """Date ranges cut weeks: every published trip is checked (slow path, always exact)."""
+    """Date ranges that cut weeks: every published trip is checked (slow, always exact)."""
     origin = _box_sql(bbox, "origin_lon", "origin_lat")
     destination = _box_sql(bbox, "destination_lon", "destination_lat")
     area = {
