@@ -83,7 +83,7 @@ def _batches(parquet: Path) -> Iterator[pa.RecordBatch]:
     yield from pq.ParquetFile(parquet).iter_batches(batch_size=BATCH_ROWS)
 
 
-def _rows(parquet: Path) -> int:
+def rows_in(parquet: Path) -> int:
     return int(pq.ParquetFile(parquet).metadata.num_rows)
 
 
@@ -120,7 +120,7 @@ def pgpq_binary_copy(dsn: str, parquet: Path) -> dict[str, float]:
                 copy.write(encoder.finish())
             connection.commit()
 
-        result = timed(_rows(parquet), load)
+        result = timed(rows_in(parquet), load)
         _drop(connection, "limit_binary_copy")
     return result
 
@@ -144,7 +144,7 @@ def adbc_ingest(dsn: str, parquet: Path) -> dict[str, float]:
                 )
             connection.commit()
 
-        result = timed(_rows(parquet), load)
+        result = timed(rows_in(parquet), load)
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE limit_adbc")
         connection.commit()
@@ -173,7 +173,7 @@ def text_copy(dsn: str, parquet: Path, scratch: Path) -> dict[str, float]:
                     copy.write(block)
             connection.commit()
 
-        result = timed(_rows(parquet), load)
+        result = timed(rows_in(parquet), load)
         _drop(connection, "limit_text_copy")
     csv.unlink()
     return result
@@ -196,7 +196,7 @@ def row_by_row(dsn: str, parquet: Path) -> dict[str, float]:
                         copy.write_row(row)
             connection.commit()
 
-        result = timed(_rows(parquet), load)
+        result = timed(rows_in(parquet), load)
         _drop(connection, "limit_row_by_row")
     return result
 
@@ -221,7 +221,7 @@ def sqlite_executemany(database: Path, parquet: Path) -> dict[str, float]:
             )
         connection.commit()
 
-    result = timed(_rows(parquet), load)
+    result = timed(rows_in(parquet), load)
     connection.close()
     database.unlink()
     return result
