@@ -33,9 +33,10 @@ def _day(connection: Connection) -> sa.ColumnElement[Any]:
 
 
 def expected_rollups(
-    connection: Connection, *, group_resolution: int
+    connection: Connection, *, group_resolution: int, fine: sa.Table | None = None
 ) -> dict[str, sa.Select[Any] | sa.CompoundSelect[Any]]:
-    """Each rollup as an aggregate over the trips of published files."""
+    """Each rollup as an aggregate over the trips of published files. The cell and pair
+    rollups are summed from `fine` (trips per fine cell pair and week) when given."""
     published = trips.c.file_id.in_(
         sa.select(trip_files.c.id).where(trip_files.c.published_at.is_not(None))
     )
@@ -43,31 +44,29 @@ def expected_rollups(
     day = _day(connection).label("day")
     o_group = parent_sql(trips.c.origin_cell, group_resolution).label("origin_cell")
     d_group = parent_sql(trips.c.destination_cell, group_resolution).label("destination_cell")
+    source = fine if fine is not None else _fine_counts(published).subquery()
+    total = sa.func.sum(source.c.trips).label("trips")
     cells = [
         sa.select(
             sa.literal(side[0]).label("endpoint"),
             sa.literal(level).label("resolution"),
-            parent_sql(trips.c[f"{side}_cell"], level).label("cell"),
-            trips.c.iso_year,
-            trips.c.iso_week,
-            n,
-        )
-        .where(published)
-        .group_by(sa.text("1"), sa.text("2"), sa.text("3"), trips.c.iso_year, trips.c.iso_week)
+            parent_sql(source.c[f"{side}_cell"], level).label("cell"),
+            source.c.iso_year,
+            source.c.iso_week,
+            total,
+        ).group_by(sa.text("1"), sa.text("2"), sa.text("3"), source.c.iso_year, source.c.iso_week)
         for side in ("origin", "destination")
         for level in CELL_LEVELS
     ]
     pairs = [
         sa.select(
             sa.literal(level).label("resolution"),
-            parent_sql(trips.c.origin_cell, level).label("origin_cell"),
-            parent_sql(trips.c.destination_cell, level).label("destination_cell"),
-            trips.c.iso_year,
-            trips.c.iso_week,
-            n,
-        )
-        .where(published)
-        .group_by(sa.text("1"), sa.text("2"), sa.text("3"), trips.c.iso_year, trips.c.iso_week)
+            parent_sql(source.c.origin_cell, level).label("origin_cell"),
+            parent_sql(source.c.destination_cell, level).label("destination_cell"),
+            source.c.iso_year,
+            source.c.iso_week,
+            total,
+        ).group_by(sa.text("1"), sa.text("2"), sa.text("3"), source.c.iso_year, source.c.iso_week)
         for level in PAIR_LEVELS
     ]
     return {
@@ -91,17 +90,40 @@ def expected_rollups(
     }
 
 
+def _fine_counts(published: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    columns = (trips.c.origin_cell, trips.c.destination_cell, trips.c.iso_year, trips.c.iso_week)
+    return sa.select(*columns, sa.func.count().label("trips")).where(published).group_by(*columns)
+
+
 def verify_rollups(engine: Engine, *, group_resolution: int) -> dict[str, dict[str, int]]:
-    """Per rollup: rows missing from it, rows it has in excess, sums that drifted."""
+    """Per rollup: rows missing from it, rows it has in excess, sums that drifted.
+
+    Each expected aggregate is materialised once in a temporary table, and the cell and pair
+    rollups are summed from one pass that counts trips per fine cell pair and week: about
+    three scans of `trips` in all, instead of dozens."""
     report: dict[str, dict[str, int]] = {}
     with engine.connect() as connection:
+        published = trips.c.file_id.in_(
+            sa.select(trip_files.c.id).where(trip_files.c.published_at.is_not(None))
+        )
+        fine = _materialise(connection, "verify_fine", _fine_counts(published))
         for table in (trip_day_counts, trip_groups, trip_cell_weeks, trip_pair_weeks):
-            expected = expected_rollups(connection, group_resolution=group_resolution)[table.name]
-            report[table.name] = _compare(connection, table, expected.subquery())
+            query = expected_rollups(connection, group_resolution=group_resolution, fine=fine)
+            expected = _materialise(connection, f"verify_{table.name}", query[table.name])
+            report[table.name] = _compare(connection, table, expected)
+        connection.rollback()  # temporary tables only: nothing to keep
     return report
 
 
-def _compare(connection: Connection, table: sa.Table, expected: sa.Subquery) -> dict[str, int]:
+def _materialise(connection: Connection, name: str, query: Any) -> sa.Table:
+    """`query` into a temporary table (our own SQL, literal integers only)."""
+    sql = query.compile(connection, compile_kwargs={"literal_binds": True})
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} AS {sql}")
+    return sa.Table(name, sa.MetaData(), autoload_with=connection)
+
+
+def _compare(connection: Connection, table: sa.Table, expected: sa.Table) -> dict[str, int]:
     keys = [c.name for c in table.primary_key.columns]
     exact = keys + [c for c in EXACT if c in table.c]
     mine = sa.select(*(table.c[c] for c in exact))
