@@ -44,8 +44,8 @@ bench-trips: install-bench
 
 # CI: the same benchmark, small, for its consistency checks only (never its timings).
 bench-trips-smoke: install-bench
-	$(RUN) python -m benchmarks.trips_scale --rows 100000 --db sqlite --runs 3 --during-rows 20000
-	$(RUN) python -m benchmarks.trips_scale --rows 100000 --db postgres --runs 3 --during-rows 20000
+	$(RUN) python -m benchmarks.trips_scale --rows 100000 --db sqlite --runs 3 --during-rows 20000 --out benchmarks/out/smoke
+	$(RUN) python -m benchmarks.trips_scale --rows 100000 --db postgres --runs 3 --during-rows 20000 --out benchmarks/out/smoke
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
