@@ -112,6 +112,13 @@ def _point_file(lake: Lake, path: str, key: str) -> PointFile:
     return mapped
 
 
+def _forget_others(endpoint: str, *, keep: set[str]) -> None:
+    """Drop mapped files no longer published (a mapping keeps a deleted file's disk space)."""
+    with _open_lock:
+        for path in [p for p in _open if f"endpoint={endpoint}" in p and p not in keep]:
+            del _open[path]
+
+
 def count_weeks(
     lake: Lake,
     *,
@@ -125,8 +132,10 @@ def count_weeks(
     ranges [lows[i], highs[i]] and for which `keep` is true."""
     counts: Counter[Week] = Counter()
     key = SORT_KEY[endpoint]
-    for sha in shas:
-        points = _point_file(lake, points_path(lake, sha, endpoint), key)
+    paths = [points_path(lake, sha, endpoint) for sha in shas]
+    _forget_others(endpoint, keep=set(paths))
+    for path in paths:
+        points = _point_file(lake, path, key)
         for index in np.flatnonzero((points.first <= highs[-1]) & (points.last >= lows[0])):
             selected = _rows_in_ranges(points.batches[int(index)], key, lows, highs)
             if selected is None:
