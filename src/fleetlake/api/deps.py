@@ -50,7 +50,7 @@ T = TypeVar("T")
 
 async def read_in_thread(engine: Engine, read: Callable[[Connection], T]) -> T:
     """A whole read (check out, query, release) in one worker-thread hop; a sync endpoint
-    with ConnDep takes three. For the hottest endpoints (trip by id)."""
+    with ConnDep takes three. For the hot read endpoints (trips, averages, groups)."""
 
     def in_connection() -> T:
         # Autocommit: no BEGIN and ROLLBACK around a read, two round trips fewer on PostgreSQL.

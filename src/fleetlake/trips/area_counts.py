@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from fleetlake.platform.lake import Lake
@@ -34,9 +33,8 @@ from fleetlake.trips.cells import (
     parent_duckdb,
 )
 from fleetlake.trips.cover import Side, classify
-from fleetlake.trips.models import trip_files
 from fleetlake.trips.points import Columns, count_weeks, published_have_points
-from fleetlake.trips.rollup_snapshot import RollupSnapshot, rollup_snapshot
+from fleetlake.trips.rollup_snapshot import RollupSnapshot, published_shas, rollup_snapshot
 from fleetlake.trips.rollups import bronze_dir
 
 Week = tuple[int, int]
@@ -100,7 +98,8 @@ def _rollup_week_counts(
         parts.append((1, *_endpoint_counts(snapshot, bbox, "d")))
     if match in (Match.both, Match.either):  # either = origin + destination - both
         parts.append((-1 if match is Match.either else 1, *_both_counts(snapshot, bbox)))
-    exact = iter(_run_checks(connection, lake, [c for _, _, checks in parts for c in checks]))
+    every = [c for _, _, checks in parts for c in checks]
+    exact = iter(_run_checks(lake, snapshot.shas, every))
     total: Counter[Week] = Counter()
     for sign, counts, checks in parts:
         for found in [counts, *(next(exact) for _ in checks)]:
@@ -133,7 +132,7 @@ def _endpoint_counts(
 
 def snapshot_cells(snapshot: RollupSnapshot, endpoint: str, level: int) -> np.ndarray:
     rollup = snapshot.cells.get((endpoint, level))
-    return rollup.present() if rollup is not None else np.empty(0, dtype=np.int64)
+    return rollup.present if rollup is not None else np.empty(0, dtype=np.int64)
 
 
 def _both_counts(snapshot: RollupSnapshot, bbox: BBox) -> tuple[Counter[Week], list[ExactCheck]]:
@@ -145,7 +144,7 @@ def _both_counts(snapshot: RollupSnapshot, bbox: BBox) -> tuple[Counter[Week], l
         return side_of[cell]
 
     counts: Counter[Week] = Counter()
-    wanted: np.ndarray | None = None  # partial pairs of the level above, as rows
+    wanted: np.ndarray | None = None  # pair keys of the partial pairs of the level above
     for index, level in enumerate(PAIR_LEVELS):
         rollup = snapshot.pairs.get(level)
         if rollup is None:
@@ -161,7 +160,7 @@ def _both_counts(snapshot: RollupSnapshot, bbox: BBox) -> tuple[Counter[Week], l
             if Side.outside in sides:
                 continue
             (inside if sides == (Side.inside, Side.inside) else partial).append(int(pair))
-        keys = pair_key(rollup.origins, rollup.destinations, level)
+        keys = rollup.rows.present  # pair keys, aligned with origins and destinations
         counts.update(rollup.rows.sum_by_week(keys[np.array(inside, dtype=np.int64)]))
         chosen = np.array(partial, dtype=np.int64)
         pairs = np.stack([rollup.origins[chosen], rollup.destinations[chosen]], axis=1)
@@ -169,11 +168,6 @@ def _both_counts(snapshot: RollupSnapshot, bbox: BBox) -> tuple[Counter[Week], l
             return counts, _pairs_checks(bbox, level, pairs, side)
         wanted = np.unique(keys[chosen])
     return counts, []
-
-
-def _published_shas(connection: Connection) -> list[str]:
-    query = sa.select(trip_files.c.sha256).where(trip_files.c.published_at.is_not(None))
-    return [str(sha) for sha in connection.execute(query).scalars()]
 
 
 def _bronze_files(lake: Lake, shas: list[str]) -> list[str]:
@@ -187,14 +181,11 @@ def _box_sql(bbox: BBox, lon: str, lat: str) -> str:
     )
 
 
-def _run_checks(
-    connection: Connection, lake: Lake, checks: list[ExactCheck]
-) -> list[Counter[Week]]:
-    """All boundary checks of one query: from the sorted point files where every published
-    file has them, else in one DuckDB pass over bronze."""
+def _run_checks(lake: Lake, shas: list[str], checks: list[ExactCheck]) -> list[Counter[Week]]:
+    """All boundary checks of one query over the files `shas`: from the sorted point files
+    where every one has them, else in one DuckDB pass over bronze."""
     if not checks:
         return []
-    shas = _published_shas(connection)
     if published_have_points(lake, shas):
         return [
             count_weeks(
@@ -332,5 +323,5 @@ def _exact_scan(
     if end:
         where += f" AND datetime < TIMESTAMPTZ '{end.isoformat()} 00:00:00+00' + INTERVAL 1 DAY"
     sql = f"SELECT iso_year, iso_week, count(*) FROM points WHERE {where} GROUP BY ALL"
-    rows = _duckdb_rows(lake, _bronze_files(lake, _published_shas(connection)), sql, {})
+    rows = _duckdb_rows(lake, _bronze_files(lake, published_shas(connection)), sql, {})
     return Counter({(int(y), int(w)): int(n) for y, w, n in rows})

@@ -16,23 +16,27 @@ CELL_LEVELS = (1, 3, 5, 7, 9)  # per-endpoint area rollups (bbox queries descend
 PAIR_LEVELS = (1, 3, 5, 7)  # origin-destination rollups (bbox `both` / `either`)
 
 
+KEEP = ~(0xF << 52) & 0x7FFFFFFFFFFFFFFF  # every bit but the resolution's (and the sign)
+
+
+def _fill(resolution: int) -> int:
+    """The resolution, and digit 7 ("unused") for every digit finer than it."""
+    return (resolution << 52) | ((1 << (3 * (15 - resolution))) - 1)
+
+
 def parent_int(cell: int, resolution: int) -> int:
-    cleared = (cell & ~(0xF << 52)) | (resolution << 52)
-    return cleared | ((1 << (3 * (15 - resolution))) - 1)
+    return (cell & KEEP) | _fill(resolution)
 
 
 def parent_array(cells: np.ndarray, resolution: int) -> np.ndarray:
-    keep = ~(0xF << 52) & 0x7FFFFFFFFFFFFFFF
-    fill = (resolution << 52) | ((1 << (3 * (15 - resolution))) - 1)
-    parents: np.ndarray = (cells & np.int64(keep)) | np.int64(fill)
+    parents: np.ndarray = (cells & np.int64(KEEP)) | np.int64(_fill(resolution))
     return parents
 
 
 def fine_range(cells: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
     """Lowest and highest index among each cell's FINE_RESOLUTION descendants: its digits
     below `resolution` set to 0 and to 6. The descendants are one contiguous run between."""
-    mode = np.int64(~(0xF << 52) & 0x7FFFFFFFFFFFFFFF)
-    base = (cells & mode) | np.int64(FINE_RESOLUTION << 52)
+    base = (cells & np.int64(KEEP)) | np.int64(FINE_RESOLUTION << 52)
     digits = sum(7 << (3 * (15 - d)) for d in range(resolution + 1, FINE_RESOLUTION + 1))
     sixes = sum(6 << (3 * (15 - d)) for d in range(resolution + 1, FINE_RESOLUTION + 1))
     low: np.ndarray = base & np.int64(~digits)
@@ -60,12 +64,9 @@ def in_sorted(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 def parent_sql(cell: sa.ColumnElement[int], resolution: int) -> sa.ColumnElement[int]:
     """The same in SQL, with literal masks so that every dialect computes it in 64 bits."""
-    keep = ~(0xF << 52) & 0x7FFFFFFFFFFFFFFF
-    fill = (resolution << 52) | ((1 << (3 * (15 - resolution))) - 1)
-    return (cell.op("&")(sa.literal(keep, sa.BigInteger))).op("|")(sa.literal(fill, sa.BigInteger))
+    fill = sa.literal(_fill(resolution), sa.BigInteger)
+    return (cell.op("&")(sa.literal(KEEP, sa.BigInteger))).op("|")(fill)
 
 
 def parent_duckdb(column: str, resolution: int) -> str:
-    keep = ~(0xF << 52) & 0x7FFFFFFFFFFFFFFF
-    fill = (resolution << 52) | ((1 << (3 * (15 - resolution))) - 1)
-    return f"(({column} & {keep}::BIGINT) | {fill}::BIGINT)"
+    return f"(({column} & {KEEP}::BIGINT) | {_fill(resolution)}::BIGINT)"

@@ -26,20 +26,18 @@ Week = tuple[int, int]
 
 @dataclass(frozen=True)
 class WeekCounts:
-    """Rows (key, week, trips) sorted by key; a key is a cell or an index into `pairs`."""
+    """Rows (key, week, trips) sorted by key; a key is a cell or a pair key (cells.pair_key).
+    `present` holds the distinct keys, the ones that have trips."""
 
     keys: np.ndarray
     weeks: np.ndarray  # year * 100 + ISO week
     trips: np.ndarray
+    present: np.ndarray
 
     @classmethod
     def from_rows(cls, keys: np.ndarray, weeks: np.ndarray, trips: np.ndarray) -> WeekCounts:
         order = np.argsort(keys, kind="stable")
-        return cls(keys[order], weeks[order], trips[order])
-
-    def present(self) -> np.ndarray:
-        """The distinct keys that have trips."""
-        return np.unique(self.keys)
+        return cls(keys[order], weeks[order], trips[order], np.unique(keys))
 
     def sum_by_week(self, wanted: np.ndarray) -> Counter[Week]:
         """Trips per week over the rows whose key is in `wanted`."""
@@ -59,8 +57,8 @@ class WeekCounts:
 
 @dataclass(frozen=True)
 class PairCounts:
-    """Origin-destination rollup of one level: the distinct pairs (sorted by pair key) and
-    their week rows keyed by pair key (cells.pair_key)."""
+    """Origin-destination rollup of one level: the distinct pairs, sorted by their pair key
+    (`rows.present`, aligned with `origins` and `destinations`), and their week rows."""
 
     origins: np.ndarray
     destinations: np.ndarray
@@ -69,7 +67,10 @@ class PairCounts:
 
 @dataclass(frozen=True)
 class RollupSnapshot:
+    """The rollups and the published files they aggregate (the exact check reads those)."""
+
     version: tuple[Any, ...]
+    shas: list[str]
     cells: dict[tuple[str, int], WeekCounts]  # (endpoint, resolution)
     pairs: dict[int, PairCounts]  # resolution
 
@@ -138,6 +139,7 @@ def _load(connection: Connection, version: tuple[Any, ...]) -> RollupSnapshot:
         np.array(v, dtype=np.int64) for v in pair_rows
     )
     week = year * 100 + iso_week
+    shas = published_shas(connection)
     pairs = {}
     for r in np.unique(level):
         mine = level == r
@@ -145,7 +147,12 @@ def _load(connection: Connection, version: tuple[Any, ...]) -> RollupSnapshot:
         _, first = np.unique(keys, return_index=True)
         rows = WeekCounts.from_rows(keys, week[mine], trips[mine])
         pairs[int(r)] = PairCounts(origin[mine][first], destination[mine][first], rows)
-    return RollupSnapshot(version, cells, pairs)
+    return RollupSnapshot(version, shas, cells, pairs)
+
+
+def published_shas(connection: Connection) -> list[str]:
+    query = sa.select(trip_files.c.sha256).where(trip_files.c.published_at.is_not(None))
+    return [str(sha) for sha in connection.execute(query).scalars()]
 
 
 def _columns(rows: Sequence[Any], width: int) -> list[list[Any]]:

@@ -32,41 +32,44 @@ def _day(connection: Connection) -> sa.ColumnElement[Any]:
     return sa.func.date(trips.c.datetime)
 
 
-def expected_rollups(
-    connection: Connection, *, group_resolution: int, fine: sa.Table | None = None
-) -> dict[str, sa.Select[Any] | sa.CompoundSelect[Any]]:
-    """Each rollup as an aggregate over the trips of published files. The cell and pair
-    rollups are summed from `fine` (trips per fine cell pair and week) when given."""
-    published = trips.c.file_id.in_(
+def _published() -> sa.ColumnElement[bool]:
+    return trips.c.file_id.in_(
         sa.select(trip_files.c.id).where(trip_files.c.published_at.is_not(None))
     )
+
+
+def expected_rollups(
+    connection: Connection, *, group_resolution: int, fine: sa.Table
+) -> dict[str, sa.Select[Any] | sa.CompoundSelect[Any]]:
+    """Each rollup as an aggregate over the trips of published files; the cell and pair
+    rollups summed from `fine` (trips per fine cell pair and week, see _fine_counts)."""
+    published = _published()
     n = sa.func.count().label("trips")
     day = _day(connection).label("day")
     o_group = parent_sql(trips.c.origin_cell, group_resolution).label("origin_cell")
     d_group = parent_sql(trips.c.destination_cell, group_resolution).label("destination_cell")
-    source = fine if fine is not None else _fine_counts(published).subquery()
-    total = sa.func.sum(source.c.trips).label("trips")
+    total = sa.func.sum(fine.c.trips).label("trips")
     cells = [
         sa.select(
             sa.literal(side[0]).label("endpoint"),
             sa.literal(level).label("resolution"),
-            parent_sql(source.c[f"{side}_cell"], level).label("cell"),
-            source.c.iso_year,
-            source.c.iso_week,
+            parent_sql(fine.c[f"{side}_cell"], level).label("cell"),
+            fine.c.iso_year,
+            fine.c.iso_week,
             total,
-        ).group_by(sa.text("1"), sa.text("2"), sa.text("3"), source.c.iso_year, source.c.iso_week)
+        ).group_by(sa.text("1"), sa.text("2"), sa.text("3"), fine.c.iso_year, fine.c.iso_week)
         for side in ("origin", "destination")
         for level in CELL_LEVELS
     ]
     pairs = [
         sa.select(
             sa.literal(level).label("resolution"),
-            parent_sql(source.c.origin_cell, level).label("origin_cell"),
-            parent_sql(source.c.destination_cell, level).label("destination_cell"),
-            source.c.iso_year,
-            source.c.iso_week,
+            parent_sql(fine.c.origin_cell, level).label("origin_cell"),
+            parent_sql(fine.c.destination_cell, level).label("destination_cell"),
+            fine.c.iso_year,
+            fine.c.iso_week,
             total,
-        ).group_by(sa.text("1"), sa.text("2"), sa.text("3"), source.c.iso_year, source.c.iso_week)
+        ).group_by(sa.text("1"), sa.text("2"), sa.text("3"), fine.c.iso_year, fine.c.iso_week)
         for level in PAIR_LEVELS
     ]
     return {
@@ -103,13 +106,10 @@ def verify_rollups(engine: Engine, *, group_resolution: int) -> dict[str, dict[s
     three scans of `trips` in all, instead of dozens."""
     report: dict[str, dict[str, int]] = {}
     with engine.connect() as connection:
-        published = trips.c.file_id.in_(
-            sa.select(trip_files.c.id).where(trip_files.c.published_at.is_not(None))
-        )
-        fine = _materialise(connection, "verify_fine", _fine_counts(published))
+        fine = _materialise(connection, "verify_fine", _fine_counts(_published()))
+        queries = expected_rollups(connection, group_resolution=group_resolution, fine=fine)
         for table in (trip_day_counts, trip_groups, trip_cell_weeks, trip_pair_weeks):
-            query = expected_rollups(connection, group_resolution=group_resolution, fine=fine)
-            expected = _materialise(connection, f"verify_{table.name}", query[table.name])
+            expected = _materialise(connection, f"verify_{table.name}", queries[table.name])
             report[table.name] = _compare(connection, table, expected)
         connection.rollback()  # temporary tables only: nothing to keep
     return report
