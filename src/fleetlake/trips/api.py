@@ -8,6 +8,7 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 from starlette.datastructures import UploadFile
@@ -104,11 +105,12 @@ def list_trips(
 
 
 @router.get("/trips/{trip_id}")
-async def get_trip(trip_id: int, engine: EngineDep) -> dict[str, Any]:
+async def get_trip(trip_id: int, engine: EngineDep) -> JSONResponse:
     def read(connection: Connection) -> dict[str, Any]:
         return service.trip_row(service.get_trip(connection, trip_id=trip_id))
 
-    return await read_in_thread(engine, read)
+    # Plain JSON values already: returned as a response, FastAPI skips its generic encoder.
+    return JSONResponse(await read_in_thread(engine, read))
 
 
 @router.get("/trip-groups")
