@@ -74,7 +74,7 @@ def run_job_here(engine: Any, job_id: int, *, quiet: bool = False) -> dict[str, 
         target=run_job,
         args=(engine,),
         name="job",
-        kwargs={"job_id": job_id, "logs_dir": settings.logs_dir},
+        kwargs={"job_id": job_id, "logs_dir": settings.logs_dir, "nice": settings.job_nice},
     )
     worker.start()
     try:

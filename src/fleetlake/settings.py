@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     url_timeout_s: float = 60.0
     chunk_bytes: int = Field(16 * 1024 * 1024, ge=1, description="CSV bytes per committed chunk.")
     job_workers: int = Field(2, ge=1)
+    job_nice: int = Field(
+        10, ge=0, le=19, description="CPU niceness of jobs: ingestion yields to API requests."
+    )
     h3_resolution: int = Field(7, ge=0, le=15)
     time_bucket_minutes: int = Field(60, ge=1, le=1440)
 

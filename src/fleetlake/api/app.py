@@ -61,7 +61,9 @@ def start_services(settings: Settings) -> tuple[Any, Any, Any]:
         bus.listen_postgres(engine)
     dispatcher = WebhookDispatcher.from_settings(engine, settings)
     dispatcher.start()
-    runner = JobRunner(engine, workers=settings.job_workers, logs_dir=settings.logs_dir)
+    runner = JobRunner(
+        engine, workers=settings.job_workers, logs_dir=settings.logs_dir, nice=settings.job_nice
+    )
     return engine, runner, dispatcher
 
 

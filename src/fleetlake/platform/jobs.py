@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -301,9 +302,21 @@ def register_job_kind(kind: str, function: JobFunction) -> None:
     _registry[kind] = function
 
 
-def run_job(engine: Engine, *, job_id: int, logs_dir: Any = None) -> dict[str, Any]:
+def lower_thread_priority(nice: int) -> None:
+    """Run this thread, and the threads it starts, at niceness `nice`: on a busy machine a
+    job then yields the CPU to API requests. Linux sets niceness per thread; only up."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    thread = threading.get_native_id()
+    if os.getpriority(os.PRIO_PROCESS, thread) < nice:
+        os.setpriority(os.PRIO_PROCESS, thread, nice)
+
+
+def run_job(engine: Engine, *, job_id: int, logs_dir: Any = None, nice: int = 0) -> dict[str, Any]:
     """Run a queued job in this thread; returns its final summary. Never raises for job errors."""
     from fleetlake.platform.logs import job_log_handler
+
+    lower_thread_priority(nice)
 
     with engine.begin() as connection:
         job = get_job(connection, job_id=job_id)
@@ -355,9 +368,12 @@ def run_job(engine: Engine, *, job_id: int, logs_dir: Any = None) -> dict[str, A
 class JobRunner:
     """Runs queued jobs on a small thread pool inside the serving process."""
 
-    def __init__(self, engine: Engine, *, workers: int, logs_dir: Any = None) -> None:
+    def __init__(
+        self, engine: Engine, *, workers: int, logs_dir: Any = None, nice: int = 0
+    ) -> None:
         self.engine = engine
         self.logs_dir = logs_dir
+        self.nice = nice
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
 
     def submit(self, job_id: int) -> Future[dict[str, Any]]:
@@ -368,7 +384,9 @@ class JobRunner:
                 .where(jobs.c.id == job_id)
                 .values(worker_host=HOST, worker_pid=os.getpid(), heartbeat_at=utcnow())
             )
-        return self._pool.submit(run_job, self.engine, job_id=job_id, logs_dir=self.logs_dir)
+        return self._pool.submit(
+            run_job, self.engine, job_id=job_id, logs_dir=self.logs_dir, nice=self.nice
+        )
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
