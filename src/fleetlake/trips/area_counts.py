@@ -23,16 +23,16 @@ from sqlalchemy.engine import Connection
 from fleetlake.platform.lake import Lake
 from fleetlake.trips.areas import BBox, Match
 from fleetlake.trips.cells import (
-    CELL_LEVELS,
-    FINE_RESOLUTION,
     PAIR_LEVELS,
     fine_range,
     in_sorted,
+    intersect_ranges,
     pair_key,
     parent_array,
     parent_duckdb,
 )
 from fleetlake.trips.cover import Side, classify
+from fleetlake.trips.endpoint_cover import EndpointCover, endpoint_cover
 from fleetlake.trips.points import Columns, count_weeks, published_have_points
 from fleetlake.trips.rollup_snapshot import RollupSnapshot, published_shas, rollup_snapshot
 from fleetlake.trips.rollups import bronze_dir
@@ -91,13 +91,14 @@ def _rollup_week_counts(
     connection: Connection, lake: Lake, *, bbox: BBox, match: Match
 ) -> Counter[Week]:
     snapshot = rollup_snapshot(connection)
+    sides = {Match.origin: "o", Match.destination: "d"}.get(match, "od")
+    covers = {endpoint: endpoint_cover(snapshot, bbox, endpoint) for endpoint in sides}
     parts: list[tuple[int, Counter[Week], list[ExactCheck]]] = []
-    if match in (Match.origin, Match.either):
-        parts.append((1, *_endpoint_counts(snapshot, bbox, "o")))
-    if match in (Match.destination, Match.either):
-        parts.append((1, *_endpoint_counts(snapshot, bbox, "d")))
+    if match is not Match.both:
+        for endpoint, cover in covers.items():
+            parts.append((1, cover.counts, _endpoint_checks(bbox, endpoint, cover.partial)))
     if match in (Match.both, Match.either):  # either = origin + destination - both
-        parts.append((-1 if match is Match.either else 1, *_both_counts(snapshot, bbox)))
+        parts.append((-1 if match is Match.either else 1, *_both_counts(snapshot, bbox, covers)))
     every = [c for _, _, checks in parts for c in checks]
     exact = iter(_run_checks(lake, snapshot.shas, every))
     total: Counter[Week] = Counter()
@@ -108,34 +109,9 @@ def _rollup_week_counts(
     return +total
 
 
-def _endpoint_counts(
-    snapshot: RollupSnapshot, bbox: BBox, endpoint: str
+def _both_counts(
+    snapshot: RollupSnapshot, bbox: BBox, covers: dict[str, EndpointCover]
 ) -> tuple[Counter[Week], list[ExactCheck]]:
-    counts: Counter[Week] = Counter()
-    candidates = snapshot_cells(snapshot, endpoint, CELL_LEVELS[0])
-    for index, level in enumerate(CELL_LEVELS):
-        rollup = snapshot.cells.get((endpoint, level))
-        if rollup is None or not len(candidates):
-            return counts, []
-        sides = {int(cell): classify(int(cell), bbox) for cell in candidates}
-        inside = [c for c, s in sides.items() if s is Side.inside]
-        partial = [c for c, s in sides.items() if s is Side.partial]
-        counts.update(rollup.sum_by_week(np.array(inside, dtype=np.int64)))
-        if level == FINE_RESOLUTION:
-            return counts, _endpoint_checks(bbox, endpoint, partial)
-        finer = CELL_LEVELS[index + 1]
-        present = snapshot_cells(snapshot, endpoint, finer)
-        above = parent_array(present, level)
-        candidates = present[in_sorted(above, np.unique(np.array(partial, dtype=np.int64)))]
-    return counts, []
-
-
-def snapshot_cells(snapshot: RollupSnapshot, endpoint: str, level: int) -> np.ndarray:
-    rollup = snapshot.cells.get((endpoint, level))
-    return rollup.present if rollup is not None else np.empty(0, dtype=np.int64)
-
-
-def _both_counts(snapshot: RollupSnapshot, bbox: BBox) -> tuple[Counter[Week], list[ExactCheck]]:
     side_of: dict[int, Side] = {}
 
     def side(cell: int) -> Side:
@@ -144,6 +120,7 @@ def _both_counts(snapshot: RollupSnapshot, bbox: BBox) -> tuple[Counter[Week], l
         return side_of[cell]
 
     counts: Counter[Week] = Counter()
+    counted: list[tuple[int, np.ndarray]] = []  # (level, keys of the pairs counted whole)
     wanted: np.ndarray | None = None  # pair keys of the partial pairs of the level above
     for index, level in enumerate(PAIR_LEVELS):
         rollup = snapshot.pairs.get(level)
@@ -161,11 +138,12 @@ def _both_counts(snapshot: RollupSnapshot, bbox: BBox) -> tuple[Counter[Week], l
                 continue
             (inside if sides == (Side.inside, Side.inside) else partial).append(int(pair))
         keys = rollup.rows.present  # pair keys, aligned with origins and destinations
-        counts.update(rollup.rows.sum_by_week(keys[np.array(inside, dtype=np.int64)]))
+        counted.append((level, np.unique(keys[np.array(inside, dtype=np.int64)])))
+        counts.update(rollup.rows.sum_by_week(counted[-1][1]))
         chosen = np.array(partial, dtype=np.int64)
         pairs = np.stack([rollup.origins[chosen], rollup.destinations[chosen]], axis=1)
         if index == len(PAIR_LEVELS) - 1 or not len(partial):
-            return counts, _pairs_checks(bbox, level, pairs, side)
+            return counts, _pairs_checks(bbox, level, pairs, side, covers, counted[:-1])
         wanted = np.unique(keys[chosen])
     return counts, []
 
@@ -241,12 +219,11 @@ def _box_keep(bbox: BBox, lon: str, lat: str) -> Callable[[Columns], np.ndarray]
     return keep
 
 
-def _endpoint_checks(bbox: BBox, endpoint: str, cells: list[int]) -> list[ExactCheck]:
-    if not cells:
+def _endpoint_checks(bbox: BBox, endpoint: str, ordered: np.ndarray) -> list[ExactCheck]:
+    if not len(ordered):
         return []
     cell, lon, lat = COLUMNS[endpoint]
     name = f"boundary_{endpoint}"
-    ordered = np.array(sorted(cells), dtype=np.int64)
     check = ExactCheck(
         where=f"{cell} IN (SELECT cell FROM {name}) AND {_box_sql(bbox, lon, lat)}",
         tables={name: pa.table({"cell": ordered})},
@@ -258,30 +235,56 @@ def _endpoint_checks(bbox: BBox, endpoint: str, cells: list[int]) -> list[ExactC
 
 
 def _pairs_checks(
-    bbox: BBox, level: int, pairs: np.ndarray, side: Callable[[int], Side]
+    bbox: BBox,
+    level: int,
+    pairs: np.ndarray,
+    side: Callable[[int], Side],
+    covers: dict[str, EndpointCover],
+    counted: list[tuple[int, np.ndarray]],
 ) -> list[ExactCheck]:
     """Boundary pairs, each read from the point file sorted by one of its partial cells:
     by origin when the origin cell is partial, else by destination. Boundary cells hold
     far fewer trips than inner ones, and no pair is read twice."""
     by_origin = np.array([side(int(o)) is Side.partial for o in pairs[:, 0]], dtype=bool)
+    partial_origins = np.unique(pairs[by_origin, 0])
     checks = []
     for endpoint, mine in (("o", pairs[by_origin]), ("d", pairs[~by_origin])):
         if len(mine):
-            checks.append(_pair_check(bbox, level, mine, endpoint))
+            others = partial_origins if endpoint == "d" else np.empty(0, dtype=np.int64)
+            checks.append(
+                _pair_check(bbox, level, mine, endpoint, covers[endpoint], counted, others)
+            )
     return checks
 
 
-def _pair_check(bbox: BBox, level: int, pairs: np.ndarray, endpoint: str) -> ExactCheck:
+def _pair_check(
+    bbox: BBox,
+    level: int,
+    pairs: np.ndarray,
+    endpoint: str,
+    cover: EndpointCover,
+    counted: list[tuple[int, np.ndarray]],
+    others: np.ndarray,
+) -> ExactCheck:
+    """A trip read here with both ends in the box is in one of `pairs` unless its pair was
+    counted whole at a coarser level, or its origin cell is partial (then it is the origin
+    check's): two tests on small sets instead of a lookup of every trip's pair."""
     key = 0 if endpoint == "o" else 1
-    lows, highs = fine_range(np.unique(pairs[:, key]), level)
-    wanted = np.unique(pair_key(pairs[:, 0], pairs[:, 1], level))
+    # Only the fine cells of those pairs' cells that can hold an endpoint in the box.
+    lows, highs = intersect_ranges(fine_range(np.unique(pairs[:, key]), level), cover.fine_ranges())
     in_origin = _box_keep(bbox, "origin_lon", "origin_lat")
     in_destination = _box_keep(bbox, "destination_lon", "destination_lat")
 
     def keep(points: Columns) -> np.ndarray:
         inside: np.ndarray = in_origin(points) & in_destination(points)
-        found = pair_key(points["origin_cell"][inside], points["destination_cell"][inside], level)
-        inside[inside] = in_sorted(found, wanted)
+        origins, destinations = points["origin_cell"][inside], points["destination_cell"][inside]
+        dropped = np.zeros(len(origins), dtype=bool)
+        for above, keys in counted:
+            if len(keys):
+                dropped |= in_sorted(pair_key(origins, destinations, above), keys)
+        if len(others):
+            dropped |= in_sorted(parent_array(origins, level), others)
+        inside[inside] = ~dropped
         return inside
 
     name = f"boundary_pairs_{endpoint}"

@@ -70,3 +70,19 @@ def parent_sql(cell: sa.ColumnElement[int], resolution: int) -> sa.ColumnElement
 
 def parent_duckdb(column: str, resolution: int) -> str:
     return f"(({column} & {KEEP}::BIGINT) | {_fill(resolution)}::BIGINT)"
+
+
+def intersect_ranges(
+    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The overlaps of two lists of sorted, disjoint, inclusive ranges (sorted, disjoint)."""
+    (a_low, a_high), (b_low, b_high) = a, b
+    first = np.searchsorted(b_high, a_low, side="left")  # first b ending at or after a starts
+    last = np.searchsorted(b_low, a_high, side="right")  # past the last b starting before a ends
+    counts = np.maximum(last - first, 0)
+    owner = np.repeat(np.arange(len(a_low)), counts)
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    other = np.repeat(first, counts) + offsets
+    low: np.ndarray = np.maximum(a_low[owner], b_low[other])
+    high: np.ndarray = np.minimum(a_high[owner], b_high[other])
+    return low, high

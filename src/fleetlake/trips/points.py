@@ -131,6 +131,8 @@ def count_weeks(
     """Weekly counts of the trips whose sort-key cell lies in one of the sorted, disjoint
     ranges [lows[i], highs[i]] and for which `keep` is true."""
     counts: Counter[Week] = Counter()
+    if not len(lows):
+        return counts
     key = SORT_KEY[endpoint]
     paths = [points_path(lake, sha, endpoint) for sha in shas]
     _forget_others(endpoint, keep=set(paths))

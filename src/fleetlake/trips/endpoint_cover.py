@@ -1,0 +1,67 @@
+"""Which cells of one endpoint lie inside a box, descending the per-endpoint rollups.
+
+Level by level, from the coarsest, the cells holding trips are classified: inside ones are
+kept whole, partial ones refined, outside ones dropped. What remains at the fine level is
+partial: its trips need a point-by-point check. Only cells present in the rollup snapshot
+are looked at, so the work follows the trips, not the size of the box.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fleetlake.trips.areas import BBox
+from fleetlake.trips.cells import CELL_LEVELS, FINE_RESOLUTION, fine_range, in_sorted, parent_array
+from fleetlake.trips.cover import Side, classify
+from fleetlake.trips.rollup_snapshot import RollupSnapshot
+
+Week = tuple[int, int]
+
+
+@dataclass
+class EndpointCover:
+    """Cells wholly inside the box at every level (and their weekly counts), and the fine
+    cells across its edge."""
+
+    counts: Counter[Week] = field(default_factory=Counter)
+    inside: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (level, cells)
+    partial: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    def fine_ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted, disjoint ranges of fine cells that can hold an endpoint inside the box:
+        the descendants of the inside cells, and the partial fine cells."""
+        parts = [fine_range(cells, level) for level, cells in self.inside if len(cells)]
+        parts.append((self.partial, self.partial))
+        lows = np.concatenate([low for low, _ in parts])
+        highs = np.concatenate([high for _, high in parts])
+        order = np.argsort(lows, kind="stable")
+        return lows[order], highs[order]
+
+
+def endpoint_cover(snapshot: RollupSnapshot, bbox: BBox, endpoint: str) -> EndpointCover:
+    cover = EndpointCover()
+    candidates = snapshot_cells(snapshot, endpoint, CELL_LEVELS[0])
+    for index, level in enumerate(CELL_LEVELS):
+        rollup = snapshot.cells.get((endpoint, level))
+        if rollup is None or not len(candidates):
+            return cover
+        sides = [classify(int(cell), bbox) for cell in candidates]
+        inside = candidates[np.array([s is Side.inside for s in sides], dtype=bool)]
+        partial = candidates[np.array([s is Side.partial for s in sides], dtype=bool)]
+        cover.counts.update(rollup.sum_by_week(inside))
+        cover.inside.append((level, np.sort(inside)))
+        if level == FINE_RESOLUTION:
+            cover.partial = np.sort(partial)
+            return cover
+        present = snapshot_cells(snapshot, endpoint, CELL_LEVELS[index + 1])
+        above = parent_array(present, level)
+        candidates = present[in_sorted(above, np.unique(partial))]
+    return cover
+
+
+def snapshot_cells(snapshot: RollupSnapshot, endpoint: str, level: int) -> np.ndarray:
+    rollup = snapshot.cells.get((endpoint, level))
+    return rollup.present if rollup is not None else np.empty(0, dtype=np.int64)
