@@ -10,6 +10,7 @@ both.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,14 +92,16 @@ def _rollup_week_counts(
     connection: Connection, lake: Lake, *, bbox: BBox, match: Match
 ) -> Counter[Week]:
     snapshot = rollup_snapshot(connection)
+    side = functools.cache(functools.partial(_classify, bbox=bbox))  # cells recur across descents
     sides = {Match.origin: "o", Match.destination: "d"}.get(match, "od")
-    covers = {endpoint: endpoint_cover(snapshot, bbox, endpoint) for endpoint in sides}
+    covers = {endpoint: endpoint_cover(snapshot, endpoint, side) for endpoint in sides}
     parts: list[tuple[int, Counter[Week], list[ExactCheck]]] = []
     if match is not Match.both:
         for endpoint, cover in covers.items():
             parts.append((1, cover.counts, _endpoint_checks(bbox, endpoint, cover.partial)))
     if match in (Match.both, Match.either):  # either = origin + destination - both
-        parts.append((-1 if match is Match.either else 1, *_both_counts(snapshot, bbox, covers)))
+        sign = -1 if match is Match.either else 1
+        parts.append((sign, *_both_counts(snapshot, bbox, covers, side)))
     every = [c for _, _, checks in parts for c in checks]
     exact = iter(_run_checks(lake, snapshot.shas, every))
     total: Counter[Week] = Counter()
@@ -109,16 +112,16 @@ def _rollup_week_counts(
     return +total
 
 
+def _classify(cell: int, *, bbox: BBox) -> Side:
+    return classify(cell, bbox)
+
+
 def _both_counts(
-    snapshot: RollupSnapshot, bbox: BBox, covers: dict[str, EndpointCover]
+    snapshot: RollupSnapshot,
+    bbox: BBox,
+    covers: dict[str, EndpointCover],
+    side: Callable[[int], Side],
 ) -> tuple[Counter[Week], list[ExactCheck]]:
-    side_of: dict[int, Side] = {}
-
-    def side(cell: int) -> Side:
-        if cell not in side_of:
-            side_of[cell] = classify(cell, bbox)
-        return side_of[cell]
-
     counts: Counter[Week] = Counter()
     counted: list[tuple[int, np.ndarray]] = []  # (level, keys of the pairs counted whole)
     wanted: np.ndarray | None = None  # pair keys of the partial pairs of the level above
@@ -275,13 +278,17 @@ def _pair_check(
     in_origin = _box_keep(bbox, "origin_lon", "origin_lat")
     in_destination = _box_keep(bbox, "destination_lon", "destination_lat")
 
+    counted = [(above, keys) for above, keys in counted if len(keys)]
+
     def keep(points: Columns) -> np.ndarray:
         inside: np.ndarray = in_origin(points) & in_destination(points)
-        origins, destinations = points["origin_cell"][inside], points["destination_cell"][inside]
+        if not counted and not len(others):
+            return inside
+        origins = np.compress(inside, points["origin_cell"])
+        destinations = np.compress(inside, points["destination_cell"])
         dropped = np.zeros(len(origins), dtype=bool)
         for above, keys in counted:
-            if len(keys):
-                dropped |= in_sorted(pair_key(origins, destinations, above), keys)
+            dropped |= in_sorted(pair_key(origins, destinations, above), keys)
         if len(others):
             dropped |= in_sorted(parent_array(origins, level), others)
         inside[inside] = ~dropped

@@ -9,13 +9,13 @@ are looked at, so the work follows the trips, not the size of the box.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from fleetlake.trips.areas import BBox
 from fleetlake.trips.cells import CELL_LEVELS, FINE_RESOLUTION, fine_range, in_sorted, parent_array
-from fleetlake.trips.cover import Side, classify
+from fleetlake.trips.cover import Side
 from fleetlake.trips.rollup_snapshot import RollupSnapshot
 
 Week = tuple[int, int]
@@ -41,14 +41,18 @@ class EndpointCover:
         return lows[order], highs[order]
 
 
-def endpoint_cover(snapshot: RollupSnapshot, bbox: BBox, endpoint: str) -> EndpointCover:
+def endpoint_cover(
+    snapshot: RollupSnapshot, endpoint: str, side: Callable[[int], Side]
+) -> EndpointCover:
+    """`side` classifies a cell against the box (memoised by the caller: the pair descent
+    asks about the same cells)."""
     cover = EndpointCover()
     candidates = snapshot_cells(snapshot, endpoint, CELL_LEVELS[0])
     for index, level in enumerate(CELL_LEVELS):
         rollup = snapshot.cells.get((endpoint, level))
         if rollup is None or not len(candidates):
             return cover
-        sides = [classify(int(cell), bbox) for cell in candidates]
+        sides = [side(int(cell)) for cell in candidates]
         inside = candidates[np.array([s is Side.inside for s in sides], dtype=bool)]
         partial = candidates[np.array([s is Side.partial for s in sides], dtype=bool)]
         cover.counts.update(rollup.sum_by_week(inside))

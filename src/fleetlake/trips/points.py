@@ -143,9 +143,15 @@ def count_weeks(
             if selected is None:
                 continue
             kept = keep(selected)
-            weeks = selected["iso_year"][kept].astype(np.int32) * 100 + selected["iso_week"][kept]
-            for week, n in zip(*np.unique(weeks, return_counts=True), strict=True):
-                counts[(int(week) // 100, int(week) % 100)] += int(n)
+            # np.compress gathers several times faster than boolean indexing here.
+            years = np.compress(kept, selected["iso_year"]).astype(np.int32)
+            weeks = years * 100 + np.compress(kept, selected["iso_week"])
+            if not len(weeks):
+                continue
+            first = int(weeks.min())  # weeks span a few hundred numbers: a count, not a sort
+            for offset in np.flatnonzero(tally := np.bincount(weeks - first)):
+                week = first + int(offset)
+                counts[(week // 100, week % 100)] += int(tally[offset])
     return counts
 
 
@@ -156,9 +162,17 @@ def _rows_in_ranges(
     cells = batch[key]
     starts = np.searchsorted(cells, lows, side="left")
     ends = np.searchsorted(cells, highs, side="right")
-    spans = [(int(s), int(e)) for s, e in zip(starts, ends, strict=True) if e > s]
-    if not spans:
+    hit = ends > starts
+    starts, ends = starts[hit], ends[hit]
+    if not len(starts):
         return None
+    # Ranges next to each other in the file make one span; one span is a view, not a copy.
+    first = np.concatenate([[True], starts[1:] != ends[:-1]])
+    last = np.concatenate([first[1:], [True]])
+    spans = list(zip(starts[first].tolist(), ends[last].tolist(), strict=True))
+    if len(spans) == 1:
+        ((start, end),) = spans
+        return {name: column[start:end] for name, column in batch.items()}
     return {name: np.concatenate([column[s:e] for s, e in spans]) for name, column in batch.items()}
 
 
