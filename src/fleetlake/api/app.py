@@ -44,7 +44,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def start_services(settings: Settings) -> tuple[Any, Any, Any]:
     """Schema check, crash recovery, job runner, webhooks, cross-process events."""
     from fleetlake.domains import register_job_kinds
-    from fleetlake.platform.db import get_engine, require_current_schema
+    from fleetlake.platform.db import (
+        get_engine,
+        plan_for_many_small_queries,
+        require_current_schema,
+    )
     from fleetlake.platform.events import bus
     from fleetlake.platform.jobs import JobRunner, recover_interrupted
     from fleetlake.platform.logs import configure_logging
@@ -53,6 +57,7 @@ def start_services(settings: Settings) -> tuple[Any, Any, Any]:
     configure_logging(logs_dir=settings.logs_dir, level=settings.log_level)
     register_job_kinds()
     engine = get_engine(settings.resolved_database_url)
+    plan_for_many_small_queries(engine)
     require_current_schema(engine)
     interrupted = recover_interrupted(engine)
     if interrupted:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from fleetlake.platform.db import ping_when_idle
+from fleetlake.platform.db import ping_when_idle, plan_for_many_small_queries
 
 pytestmark = pytest.mark.services
 
@@ -39,4 +39,18 @@ def test_a_recently_used_connection_is_not_pinged(pg_url: str) -> None:
     with pytest.raises(sa.exc.OperationalError):
         _backend_pid(engine)
     assert _backend_pid(engine) > 0  # and the pool recovers on the next checkout
+    engine.dispose()
+
+
+def test_a_serving_engine_plans_without_parallel_workers(pg_url: str) -> None:
+    engine = sa.create_engine(pg_url)
+    with engine.connect() as connection:  # opened before: reconnected with the setting
+        default = connection.execute(sa.text("SHOW max_parallel_workers_per_gather")).scalar()
+    assert default != "0"
+    plan_for_many_small_queries(engine)
+    plan_for_many_small_queries(engine)  # idempotent
+    for _ in range(2):
+        with engine.connect() as connection:
+            setting = connection.execute(sa.text("SHOW max_parallel_workers_per_gather"))
+            assert setting.scalar() == "0"
     engine.dispose()
