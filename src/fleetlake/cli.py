@@ -226,8 +226,7 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the API and the dashboard."""
-    import uvicorn
-
+    from fleetlake.api.serve import serve as run_server
     from fleetlake.errors import InvalidParameter
 
     engine = open_engine()  # fail here, with one line, if the schema is outdated
@@ -235,14 +234,7 @@ def serve(
         # Job events reach other processes by PostgreSQL NOTIFY; SQLite has no such channel.
         raise InvalidParameter("workers", "--workers > 1 needs PostgreSQL; use 1 with SQLite")
     engine.dispose()
-    uvicorn.run(
-        "fleetlake.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-    )
+    run_server(host=host, port=port, workers=workers)
 
 
 @app.command()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -144,3 +146,47 @@ def test_outdated_postgres_schema_refuses_to_start(tmp_path: Path) -> None:
         with admin.begin() as connection:
             connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+def _established_by_process(port: int, pids: list[int]) -> dict[int, int]:
+    """Established connections on the server's port held by each process (Linux /proc)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                    inodes.add(fields[9])
+    found = {}
+    for pid in pids:
+        links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        found[pid] = sum(link.removeprefix("socket:[").rstrip("]") in inodes for link in links)
+    return found
+
+
+@pytest.mark.services
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_server_processes_share_the_connections_and_refuse_a_taken_port(
+    tmp_path: Path, pg_url: str
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    server = start_server(home, pg_url, "--workers", "2")
+    port = int(server.url.rsplit(":", 1)[1])
+    clients = [httpx.Client(base_url=server.url) for _ in range(40)]
+    try:
+        for client in clients:  # one request each: every connection is accepted and kept
+            assert client.get("/api/v1/health").status_code == 200
+        children = subprocess.run(
+            ["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True
+        ).stdout.split()
+        spread = _established_by_process(port, [int(pid) for pid in children])
+        serving = sorted(n for n in spread.values() if n)
+        assert len(serving) == 2 and serving[0] >= 5, spread  # both take a fair share
+        taken = cli(cli_env(tmp_path, pg_url), "serve", "--port", str(port), "--workers", "2")
+        assert taken.returncode == 1 and str(port) in taken.stderr
+    finally:
+        for client in clients:
+            client.close()
+        server.process.terminate()
+        server.process.wait(10)
