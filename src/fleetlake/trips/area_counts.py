@@ -92,7 +92,7 @@ def _rollup_week_counts(
     connection: Connection, lake: Lake, *, bbox: BBox, match: Match
 ) -> Counter[Week]:
     snapshot = rollup_snapshot(connection)
-    side = functools.cache(functools.partial(_classify, bbox=bbox))  # cells recur across descents
+    side = functools.cache(functools.partial(classify, box=bbox))  # cells recur across descents
     sides = {Match.origin: "o", Match.destination: "d"}.get(match, "od")
     covers = {endpoint: endpoint_cover(snapshot, endpoint, side) for endpoint in sides}
     parts: list[tuple[int, Counter[Week], list[ExactCheck]]] = []
@@ -110,10 +110,6 @@ def _rollup_week_counts(
             for week, n in found.items():
                 total[week] += sign * n
     return +total
-
-
-def _classify(cell: int, *, bbox: BBox) -> Side:
-    return classify(cell, bbox)
 
 
 def _both_counts(
@@ -278,16 +274,16 @@ def _pair_check(
     in_origin = _box_keep(bbox, "origin_lon", "origin_lat")
     in_destination = _box_keep(bbox, "destination_lon", "destination_lat")
 
-    counted = [(above, keys) for above, keys in counted if len(keys)]
+    coarser = [(above, keys) for above, keys in counted if len(keys)]
 
     def keep(points: Columns) -> np.ndarray:
         inside: np.ndarray = in_origin(points) & in_destination(points)
-        if not counted and not len(others):
+        if not coarser and not len(others):
             return inside
         origins = np.compress(inside, points["origin_cell"])
         destinations = np.compress(inside, points["destination_cell"])
         dropped = np.zeros(len(origins), dtype=bool)
-        for above, keys in counted:
+        for above, keys in coarser:
             dropped |= in_sorted(pair_key(origins, destinations, above), keys)
         if len(others):
             dropped |= in_sorted(parent_array(origins, level), others)

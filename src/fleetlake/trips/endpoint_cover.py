@@ -16,9 +16,7 @@ import numpy as np
 
 from fleetlake.trips.cells import CELL_LEVELS, FINE_RESOLUTION, fine_range, in_sorted, parent_array
 from fleetlake.trips.cover import Side
-from fleetlake.trips.rollup_snapshot import RollupSnapshot
-
-Week = tuple[int, int]
+from fleetlake.trips.rollup_snapshot import RollupSnapshot, Week
 
 
 @dataclass
@@ -47,6 +45,7 @@ def endpoint_cover(
     """`side` classifies a cell against the box (memoised by the caller: the pair descent
     asks about the same cells)."""
     cover = EndpointCover()
+    # Candidates stay sorted and distinct (the snapshot's cells are), and so do their subsets.
     candidates = snapshot_cells(snapshot, endpoint, CELL_LEVELS[0])
     for index, level in enumerate(CELL_LEVELS):
         rollup = snapshot.cells.get((endpoint, level))
@@ -56,13 +55,13 @@ def endpoint_cover(
         inside = candidates[np.array([s is Side.inside for s in sides], dtype=bool)]
         partial = candidates[np.array([s is Side.partial for s in sides], dtype=bool)]
         cover.counts.update(rollup.sum_by_week(inside))
-        cover.inside.append((level, np.sort(inside)))
+        cover.inside.append((level, inside))
         if level == FINE_RESOLUTION:
-            cover.partial = np.sort(partial)
+            cover.partial = partial
             return cover
         present = snapshot_cells(snapshot, endpoint, CELL_LEVELS[index + 1])
         above = parent_array(present, level)
-        candidates = present[in_sorted(above, np.unique(partial))]
+        candidates = present[in_sorted(above, partial)]
     return cover
 
 

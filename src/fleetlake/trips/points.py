@@ -149,7 +149,8 @@ def count_weeks(
             if not len(weeks):
                 continue
             first = int(weeks.min())  # weeks span a few hundred numbers: a count, not a sort
-            for offset in np.flatnonzero(tally := np.bincount(weeks - first)):
+            tally = np.bincount(weeks - first)
+            for offset in np.flatnonzero(tally):
                 week = first + int(offset)
                 counts[(week // 100, week % 100)] += int(tally[offset])
     return counts
