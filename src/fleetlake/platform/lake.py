@@ -11,6 +11,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
+def parquet_options(schema: pa.Schema) -> dict[str, Any]:
+    """zstd, dictionaries for text columns only: numbers and timestamps of measurements are
+    mostly distinct, and trying a dictionary on them first doubled the write time."""
+    text = [
+        field.name
+        for field in schema
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+    ]
+    return {"compression": "zstd", "use_dictionary": text}
+
+
 class Lake:
     """A lake rooted at a local path or any fsspec URI (`s3://bucket/prefix`, `memory://…`)."""
 
@@ -27,14 +38,15 @@ class Lake:
         target = self.path(*parts)
         parent = target.rsplit("/", 1)[0]
         self.fs.makedirs(parent, exist_ok=True)
+        options = parquet_options(table.schema)
         if not self.is_local:
             # Object stores commit a single PUT atomically.
             with self.fs.open(target, "wb") as out:
-                pq.write_table(table, out, compression="zstd")
+                pq.write_table(table, out, **options)
             return target
         temp = f"{parent}/.tmp-{uuid.uuid4().hex}.parquet"
         try:
-            pq.write_table(table, temp, compression="zstd")
+            pq.write_table(table, temp, **options)
             with open(temp, "rb+") as handle:
                 os.fsync(handle.fileno())
             os.replace(temp, target)

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from fleetlake.platform.db import bulk_insert
+from fleetlake.platform.db import bulk_insert, reserve_ids
 from fleetlake.platform.jobs import ACTIVE_STATES, utcnow
 from fleetlake.platform.tables import jobs
 from fleetlake.trips.models import trip_files, trip_quarantine, trips
@@ -94,9 +95,13 @@ def commit_chunk(
     next_line: int,
 ) -> None:
     """The chunk's trips, its quarantined lines and the file's new offset: all or nothing."""
-    file_ids = pa.array([file_id] * trips_table.num_rows, pa.int32())
+    rows = trips_table.num_rows
+    batch = trips_table.append_column("file_id", pa.array(np.full(rows, file_id, np.int32)))
+    first_id = reserve_ids(engine, table=trips, count=rows)
+    if first_id is not None:
+        batch = batch.add_column(0, "id", pa.array(np.arange(first_id, first_id + rows)))
     with engine.begin() as connection:
-        bulk_insert(connection, trips, trips_table.append_column("file_id", file_ids))
+        bulk_insert(connection, trips, batch)
         if rejected:
             quarantine(connection, job_id=job_id, file_id=file_id, source=source, rejected=rejected)
         connection.execute(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
@@ -54,3 +57,33 @@ def test_a_serving_engine_plans_without_parallel_workers(pg_url: str) -> None:
             setting = connection.execute(sa.text("SHOW max_parallel_workers_per_gather"))
             assert setting.scalar() == "0"
     engine.dispose()
+
+
+def test_concurrent_id_reservations_are_disjoint_and_the_sequence_moves_past_them(
+    pg_url: str,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fleetlake.platform.db import reserve_ids
+
+    engine = sa.create_engine(pg_url, pool_size=8)
+    table = sa.Table("reserved", sa.MetaData(), sa.Column("id", sa.BigInteger, primary_key=True))
+    table.create(engine)
+    sizes = [1, 5, 1000, 7, 250, 3] * 8
+    with ThreadPoolExecutor(8) as pool:
+        firsts = list(pool.map(lambda n: reserve_ids(engine, table=table, count=n), sizes))
+    spans = sorted((first, first + n - 1) for first, n in zip(firsts, sizes, strict=True))
+    assert spans[0][0] == 1
+    assert all(end + 1 == start for (_, end), (start, _) in itertools.pairwise(spans))  # no overlap
+    with engine.begin() as connection:  # a default-id insert lands past every reservation
+        connection.execute(table.insert().values())
+        assert connection.execute(sa.select(sa.func.max(table.c.id))).scalar_one() == sum(sizes) + 1
+    engine.dispose()
+
+
+def test_sqlite_assigns_its_own_ids(tmp_path: Path) -> None:
+    from fleetlake.platform.db import reserve_ids
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'ids.db'}")
+    table = sa.Table("t", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True))
+    assert reserve_ids(engine, table=table, count=10) is None
