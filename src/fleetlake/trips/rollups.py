@@ -173,10 +173,14 @@ def add_to_rollup(connection: Connection, table: sa.Table, delta: pa.Table, *, s
     """Upsert: counts and sums are added (or subtracted), first/last seen widened."""
     if delta.num_rows == 0:
         return
+    columns = [c.name for c in table.columns]
+    if sign > 0 and _locked_and_empty(connection, table):
+        bulk_insert(connection, table, delta.select(columns))  # nothing to add to: no upsert
+        return
     staging = _staging(connection, table)
     if sign < 0:
         delta = _negated(delta)
-    bulk_insert(connection, staging, delta.select([c.name for c in table.columns]))
+    bulk_insert(connection, staging, delta.select(columns))
     keys = [c.name for c in table.primary_key.columns]
     postgres = connection.dialect.name == "postgresql"
     if postgres:
@@ -199,6 +203,16 @@ def add_to_rollup(connection: Connection, table: sa.Table, delta: pa.Table, *, s
             updates[column.name] = greatest(column, statement.excluded[column.name])
     connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
     connection.execute(sa.text(f"DROP TABLE {staging.name}"))  # our own table name
+
+
+def _locked_and_empty(connection: Connection, table: sa.Table) -> bool:
+    """PostgreSQL: other writers of the rollup wait until this transaction ends (readers
+    don't); then whether it holds no row, so that a first load skips the upsert (a bulk
+    upsert costs ~6 us a row, COPY well under one)."""
+    if connection.dialect.name != "postgresql":
+        return False
+    connection.execute(sa.text(f"LOCK TABLE {table.name} IN SHARE ROW EXCLUSIVE MODE"))
+    return connection.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is None
 
 
 def _staging(connection: Connection, table: sa.Table) -> sa.Table:

@@ -197,3 +197,24 @@ def test_files_published_without_point_files_are_checked_from_bronze(engine: sa.
         for match, answer in answers.items():
             assert stats.weekly_average(connection, lake=lake(), bbox=box, match=match) == answer
     assert answers[Match.either]["trips"] >= answers[Match.both]["trips"] > 0
+
+
+def test_files_published_at_once_into_empty_rollups_add_up(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A first publish copies its deltas straight in; a second one at the same time must
+    wait for it and add to it (PostgreSQL locks the rollups against other writers)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers itself; the direct copy is PostgreSQL's")
+    header, *lines = SAMPLE_TRIPS.read_text().splitlines(keepends=True)
+    halves = [tmp_path / "first.csv", tmp_path / "second.csv"]
+    halves[0].write_text(header + "".join(lines[::2]))
+    halves[1].write_text(header + "".join(lines[1::2]))
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda path: ingest(engine, [str(path)]), halves))
+    assert [r["results"][0]["status"] for r in results] == ["loaded", "loaded"]
+    assert_consistent(engine)
+    with engine.connect() as connection:
+        assert sum(n for _, n in stats.counts_by(connection, column="region")) == 100
