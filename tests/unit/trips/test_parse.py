@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleetlake.trips.parse import parse_block
+from fleetlake.trips.parse import _point, parse_block
 
 GOOD = (
     "Turin,POINT (7.672837913286881 44.9957109242058),POINT (7.72 45.06),"
@@ -156,3 +158,40 @@ def test_stray_quotes_never_swallow_lines() -> None:
     assert result.trips["line"].to_pylist() == [4]
     assert result.trips["region"].to_pylist() == ["Turin"]
     assert [r.line for r in result.rejected] == [2, 3, 5]
+
+
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+number_texts = st.one_of(
+    st.floats(-200, 200, allow_nan=False).map(repr),
+    st.text("0123456789.-+eE", min_size=1, max_size=8),
+    st.sampled_from(["nan", "inf", "-inf", "Infinity", "1e400", "+.5", "5.", "1e", " 3", "3 "]),
+)
+
+
+def expected_point(text: str) -> tuple[float, float] | None:
+    """Independent reading of `POINT (lon lat)`: Python's re and float, nothing of Arrow.
+    Words such as `inf` are no numbers; `1e400` is one (too large: the range check's)."""
+    match = re.fullmatch(r"\s*POINT\s*\(\s*(\S+)\s+(\S+?)\s*\)\s*", text)
+    if not match or not all(NUMBER.fullmatch(part) for part in match.groups()):
+        return None
+    lon, lat = (float(part) for part in match.groups())
+    return lon, lat
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(number_texts, number_texts).map(lambda p: f"POINT ({p[0]} {p[1]})"),
+            st.text("POINT ()0123456789.-e \t", max_size=24),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_points_read_as_an_independent_parser_reads_them(texts: list[str]) -> None:
+    lon, lat = _point(pa.chunked_array([pa.array(texts, pa.string())]))
+    got = [
+        None if x is None else (x, y) for x, y in zip(lon.to_pylist(), lat.to_pylist(), strict=True)
+    ]
+    assert got == [expected_point(text) for text in texts]
