@@ -59,6 +59,23 @@ class Lake:
         with self.fs.open(self.path(*parts), "rb") as handle:
             return pq.read_table(handle)
 
+    def duckdb(self, *, memory_limit_mb: int, threads: int = 2) -> Any:
+        """A DuckDB connection that reads this lake, bounded in memory: past the limit its
+        sorts and aggregations spill under `<lake>/_tmp/duckdb` (local lakes)."""
+        import duckdb
+
+        connection = duckdb.connect()
+        connection.execute(f"SET threads = {int(threads)}")
+        connection.execute(f"SET memory_limit = '{int(memory_limit_mb)}MB'")
+        connection.execute("SET preserve_insertion_order = false")
+        if self.is_local:
+            spill = self.path("_tmp", "duckdb")
+            self.fs.makedirs(spill, exist_ok=True)
+            connection.execute(f"SET temp_directory = '{spill}'")  # our own path
+        else:
+            connection.register_filesystem(self.fs)  # DuckDB reads the lake through fsspec
+        return connection
+
     def duckdb_paths(self, paths: list[str]) -> list[str]:
         """Paths as DuckDB opens them: plain for local files, protocol-prefixed otherwise."""
         if self.is_local:

@@ -26,11 +26,8 @@ class Block:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    with path.open("rb", buffering=0) as handle:  # unbuffered: no copy through Python's buffer
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _open(raw: BinaryIO, path: Path) -> BinaryIO:

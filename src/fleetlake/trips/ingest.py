@@ -197,7 +197,10 @@ class FileLoad:
             self.commit_block(block, parsed, file_id=row["id"])
             self.totals.bytes_done = bytes_before + block.raw_position
             self.report_progress()
-        publish_file(self.engine, lake, file_row=row, group_resolution=self.settings.h3_resolution)
+        self.result["publish_s"] = publish_file(
+            self.engine, lake, file_row=row, group_resolution=self.settings.h3_resolution
+        )
+        self.context.log("source %s: published %s", self.result["source"], self.result["publish_s"])
         self.totals.bytes_done = bytes_before + self.result["bytes"]
         self.result["status"] = "loaded"
 

@@ -41,17 +41,7 @@ def points_path(lake: Lake, sha256: str, endpoint: str) -> str:
 
 def write_points(lake: Lake, *, sha256: str, bronze_files: list[str]) -> None:
     """Both sorted copies of a file's trips; written whole (temp file, then rename)."""
-    import duckdb
-
-    db = duckdb.connect()
-    # DuckDB's sort spills to disk past its memory limit: ingestion memory stays bounded.
-    db.execute("SET threads = 2; SET memory_limit = '512MB'; SET preserve_insertion_order = false")
-    if lake.is_local:
-        spill = lake.path("_tmp", "duckdb")
-        lake.fs.makedirs(spill, exist_ok=True)
-        db.execute(f"SET temp_directory = '{spill}'")
-    else:
-        db.register_filesystem(lake.fs)
+    db = lake.duckdb(memory_limit_mb=512)  # the sort spills past it: memory stays bounded
     db.read_parquet(lake.duckdb_paths(bronze_files)).create_view("chunk")
     for endpoint, key in SORT_KEY.items():
         target = points_path(lake, sha256, endpoint)

@@ -8,6 +8,7 @@ exactly what `fleetlake trips verify` recomputes and compares.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pyarrow as pa
@@ -38,15 +39,10 @@ def bronze_dir(sha256: str) -> tuple[str, ...]:
 
 def file_deltas(lake: Lake, *, sha256: str, group_resolution: int) -> dict[str, pa.Table]:
     """Every rollup's contribution of one file, aggregated by DuckDB from its bronze chunks."""
-    import duckdb
-
     files = lake.list_files(*bronze_dir(sha256))
     if not files:
         return {table.name: pa.table({}) for table in ROLLUPS}
-    connection = duckdb.connect()
-    connection.execute("SET threads = 2; SET memory_limit = '1GB'")
-    if not lake.is_local:
-        connection.register_filesystem(lake.fs)  # DuckDB reads the lake through fsspec
+    connection = lake.duckdb(memory_limit_mb=1024)
     connection.read_parquet(lake.duckdb_paths(files)).create_view("chunk")
     for statement in _FINEST:
         connection.execute(statement)
@@ -108,12 +104,16 @@ def _delta_queries(group_resolution: int) -> dict[str, str]:
 
 def publish_file(
     engine: Engine, lake: Lake, *, file_row: dict[str, Any], group_resolution: int
-) -> None:
-    """Add the file's deltas to every rollup and stamp it published, in one transaction."""
+) -> dict[str, float]:
+    """Add the file's deltas to every rollup and stamp it published, in one transaction;
+    returns the seconds each step took."""
+    clock = Stopwatch()
     deltas = file_deltas(lake, sha256=file_row["sha256"], group_resolution=group_resolution)
+    clock.lap("deltas_s")
     bronze = lake.list_files(*bronze_dir(file_row["sha256"]))
     if bronze:
         write_points(lake, sha256=file_row["sha256"], bronze_files=bronze)
+    clock.lap("points_s")
     with engine.begin() as connection:
         loaded = connection.execute(
             sa.select(trip_files.c.rows_loaded).where(trip_files.c.id == file_row["id"])
@@ -130,7 +130,7 @@ def publish_file(
             .with_for_update()
         ).scalar()
         if published is not None:
-            return
+            return clock.laps
         for table in ROLLUPS:
             add_to_rollup(connection, table, deltas[table.name], sign=1)
         now = utcnow()
@@ -139,7 +139,23 @@ def publish_file(
             .where(trip_files.c.id == file_row["id"])
             .values(state="complete", finished_at=now, published_at=now)
         )
+    clock.lap("rollups_s")
     refresh_statistics(engine)
+    clock.lap("statistics_s")
+    return clock.laps
+
+
+class Stopwatch:
+    """Seconds between successive laps, by name."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now
 
 
 def refresh_statistics(engine: Engine) -> None:
@@ -174,6 +190,8 @@ def add_to_rollup(connection: Connection, table: sa.Table, delta: pa.Table, *, s
     if delta.num_rows == 0:
         return
     columns = [c.name for c in table.columns]
+    # In key order the indexes grow at their right edge (-20 % for trip_groups at 10 M).
+    delta = delta.sort_by([(c.name, "ascending") for c in table.primary_key.columns])
     if sign > 0 and _locked_and_empty(connection, table):
         bulk_insert(connection, table, delta.select(columns))  # nothing to add to: no upsert
         return
