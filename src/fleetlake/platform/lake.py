@@ -59,13 +59,13 @@ class Lake:
         with self.fs.open(self.path(*parts), "rb") as handle:
             return pq.read_table(handle)
 
-    def duckdb(self, *, memory_limit_mb: int, threads: int = 2) -> Any:
+    def duckdb(self, *, memory_limit_mb: int) -> Any:
         """A DuckDB connection that reads this lake, bounded in memory: past the limit its
         sorts and aggregations spill under `<lake>/_tmp/duckdb` (local lakes)."""
         import duckdb
 
         connection = duckdb.connect()
-        connection.execute(f"SET threads = {int(threads)}")
+        connection.execute("SET threads = 2")
         connection.execute(f"SET memory_limit = '{int(memory_limit_mb)}MB'")
         connection.execute("SET preserve_insertion_order = false")
         if self.is_local:

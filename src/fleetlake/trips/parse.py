@@ -152,8 +152,7 @@ def _point(column: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     valid = pc.match_substring_regex(column, pattern=POINT_PATTERN)
     text = pc.if_else(valid, column, "POINT (0 0)")
     try:
-        lon_text, lat_text = _canonical_parts(text)
-        lon, lat = pc.cast(lon_text, pa.float64()), pc.cast(lat_text, pa.float64())
+        lon, lat = _sliced_numbers(text)
     except pa.ArrowException:  # other spacing than `POINT (x y)`: the regex extract
         parts = pc.extract_regex(text, pattern=LOOSE_POINT)
         lon = pc.cast(pc.struct_field(parts, "lon"), pa.float64())
@@ -166,13 +165,17 @@ def _canonical_point(column: pa.ChunkedArray) -> tuple[pa.Array, pa.Array] | Non
     (half the cost). None when any point is written otherwise, or reads as infinite or NaN
     (the float parser takes `inf` and `nan`, the pattern does not): the regex path decides."""
     try:
-        lon_text, lat_text = _canonical_parts(column)
-        lon, lat = pc.cast(lon_text, pa.float64()), pc.cast(lat_text, pa.float64())
+        lon, lat = _sliced_numbers(column)
     except pa.ArrowException:
         return None
     if not pc.all(pc.and_(pc.is_finite(lon), pc.is_finite(lat))).as_py():
         return None
     return lon, lat
+
+
+def _sliced_numbers(text: pa.Array) -> tuple[pa.Array, pa.Array]:
+    lon_text, lat_text = _canonical_parts(text)
+    return pc.cast(lon_text, pa.float64()), pc.cast(lat_text, pa.float64())
 
 
 def _canonical_parts(text: pa.Array) -> tuple[pa.Array, pa.Array]:
