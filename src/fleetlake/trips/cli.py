@@ -137,7 +137,12 @@ def verify(json: bool = False) -> None:
     from fleetlake.settings import get_settings
     from fleetlake.trips.verify import verify_rollups
 
-    report = verify_rollups(open_engine(), group_resolution=get_settings().h3_resolution)
+    settings = get_settings()
+    report = verify_rollups(
+        open_engine(),
+        group_resolution=settings.h3_resolution,
+        time_bucket_minutes=settings.time_bucket_minutes,
+    )
     if json:
         out.print_json(data=report)
     else:

@@ -96,7 +96,9 @@ def commit_chunk(
 ) -> None:
     """The chunk's trips, its quarantined lines and the file's new offset: all or nothing."""
     rows = trips_table.num_rows
-    batch = trips_table.append_column("file_id", pa.array(np.full(rows, file_id, np.int32)))
+    stored = [name for name in trips_table.schema.names if name in trips.c]
+    batch = trips_table.select(stored)
+    batch = batch.append_column("file_id", pa.array(np.full(rows, file_id, np.int32)))
     first_id = reserve_ids(engine, table=trips, count=rows)
     if first_id is not None:
         batch = batch.add_column(0, "id", pa.array(np.arange(first_id, first_id + rows)))

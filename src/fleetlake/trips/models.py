@@ -39,9 +39,7 @@ trips = sa.Table(
     sa.Column("datasource", sa.Text, nullable=False),
     sa.Column("origin_cell", sa.BigInteger, nullable=False),
     sa.Column("destination_cell", sa.BigInteger, nullable=False),
-    sa.Column("time_bucket", sa.SmallInteger, nullable=False),
-    sa.Column("iso_year", sa.SmallInteger, nullable=False),
-    sa.Column("iso_week", sa.SmallInteger, nullable=False),
+    # Time bucket and ISO week are not stored: derived from `datetime` (trips/calendar_sql).
     # No foreign key and no index: each costs every bulk-loaded row (see migration 0004).
     sa.Column("file_id", sa.Integer, nullable=False),
     sa.Column("line", sa.BigInteger, nullable=False),

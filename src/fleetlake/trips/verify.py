@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from fleetlake.trips import calendar_sql
 from fleetlake.trips.cells import CELL_LEVELS, PAIR_LEVELS, parent_sql
 from fleetlake.trips.models import (
     trip_cell_weeks,
@@ -26,12 +27,6 @@ from fleetlake.trips.rollups import SUMMED
 EXACT = ("trips", "first_seen", "last_seen")
 
 
-def _day(connection: Connection) -> sa.ColumnElement[Any]:
-    if connection.dialect.name == "postgresql":
-        return sa.cast(sa.func.timezone("UTC", trips.c.datetime), sa.Date)
-    return sa.func.date(trips.c.datetime)
-
-
 def _published() -> sa.ColumnElement[bool]:
     return trips.c.file_id.in_(
         sa.select(trip_files.c.id).where(trip_files.c.published_at.is_not(None))
@@ -39,13 +34,17 @@ def _published() -> sa.ColumnElement[bool]:
 
 
 def expected_rollups(
-    connection: Connection, *, group_resolution: int, fine: sa.Table
+    connection: Connection, *, group_resolution: int, time_bucket_minutes: int, fine: sa.Table
 ) -> dict[str, sa.Select[Any] | sa.CompoundSelect[Any]]:
     """Each rollup as an aggregate over the trips of published files; the cell and pair
     rollups summed from `fine` (trips per fine cell pair and week, see _fine_counts)."""
     published = _published()
+    dialect = connection.dialect.name
     n = sa.func.count().label("trips")
-    day = _day(connection).label("day")
+    day = calendar_sql.utc_day(trips.c.datetime, dialect=dialect).label("day")
+    bucket = calendar_sql.time_bucket(
+        trips.c.datetime, minutes=time_bucket_minutes, dialect=dialect
+    ).label("time_bucket")
     o_group = parent_sql(trips.c.origin_cell, group_resolution).label("origin_cell")
     d_group = parent_sql(trips.c.destination_cell, group_resolution).label("destination_cell")
     total = sa.func.sum(fine.c.trips).label("trips")
@@ -80,25 +79,37 @@ def expected_rollups(
             trips.c.region,
             o_group,
             d_group,
-            trips.c.time_bucket,
+            bucket,
             n,
             sa.func.min(trips.c.datetime).label("first_seen"),
             sa.func.max(trips.c.datetime).label("last_seen"),
             *(sa.func.sum(trips.c[c.removesuffix("_sum")]).label(c) for c in SUMMED[1:]),
         )
         .where(published)
-        .group_by(trips.c.region, o_group, d_group, trips.c.time_bucket),
+        .group_by(trips.c.region, o_group, d_group, bucket),
         "trip_cell_weeks": sa.union_all(*cells),
         "trip_pair_weeks": sa.union_all(*pairs),
     }
 
 
-def _fine_counts(published: sa.ColumnElement[bool]) -> sa.Select[Any]:
-    columns = (trips.c.origin_cell, trips.c.destination_cell, trips.c.iso_year, trips.c.iso_week)
-    return sa.select(*columns, sa.func.count().label("trips")).where(published).group_by(*columns)
+def _fine_counts(dialect: str) -> sa.Select[Any]:
+    year, week = calendar_sql.iso_year_week(trips.c.datetime, dialect=dialect)
+    columns = (
+        trips.c.origin_cell,
+        trips.c.destination_cell,
+        year.label("iso_year"),
+        week.label("iso_week"),
+    )
+    return (
+        sa.select(*columns, sa.func.count().label("trips"))
+        .where(_published())
+        .group_by(*(sa.text(str(i)) for i in range(1, 5)))
+    )
 
 
-def verify_rollups(engine: Engine, *, group_resolution: int) -> dict[str, dict[str, int]]:
+def verify_rollups(
+    engine: Engine, *, group_resolution: int, time_bucket_minutes: int
+) -> dict[str, dict[str, int]]:
     """Per rollup: rows missing from it, rows it has in excess, sums that drifted.
 
     Each expected aggregate is materialised once in a temporary table, and the cell and pair
@@ -106,8 +117,13 @@ def verify_rollups(engine: Engine, *, group_resolution: int) -> dict[str, dict[s
     three scans of `trips` in all, instead of dozens."""
     report: dict[str, dict[str, int]] = {}
     with engine.connect() as connection:
-        fine = _materialise(connection, "verify_fine", _fine_counts(_published()))
-        queries = expected_rollups(connection, group_resolution=group_resolution, fine=fine)
+        fine = _materialise(connection, "verify_fine", _fine_counts(connection.dialect.name))
+        queries = expected_rollups(
+            connection,
+            group_resolution=group_resolution,
+            time_bucket_minutes=time_bucket_minutes,
+            fine=fine,
+        )
         for table in (trip_day_counts, trip_groups, trip_cell_weeks, trip_pair_weeks):
             expected = _materialise(connection, f"verify_{table.name}", queries[table.name])
             report[table.name] = _compare(connection, table, expected)

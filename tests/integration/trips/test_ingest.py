@@ -155,7 +155,7 @@ def test_crash_mid_file_resumes_without_loss_or_duplicates(
     assert lines == list(range(2, 102))
     from fleetlake.trips.verify import verify_rollups
 
-    report = verify_rollups(engine, group_resolution=7)
+    report = verify_rollups(engine, group_resolution=7, time_bucket_minutes=60)
     assert all(found == {"missing": 0, "extra": 0, "drift": 0} for found in report.values())
 
 

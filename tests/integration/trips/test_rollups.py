@@ -28,7 +28,7 @@ def ingest(engine: sa.Engine, sources: list[str], force: bool = False) -> dict[s
 
 
 def assert_consistent(engine: sa.Engine) -> None:
-    report = verify_rollups(engine, group_resolution=7)
+    report = verify_rollups(engine, group_resolution=7, time_bucket_minutes=60)
     assert report == dict.fromkeys(report, CLEAN)
 
 
@@ -54,7 +54,7 @@ def test_verify_finds_a_tampered_rollup(engine: sa.Engine) -> None:
                 "WHERE region = 'Turin' AND datasource = 'baba_car' AND day = '2018-05-21'"
             )
         )
-    report = verify_rollups(engine, group_resolution=7)
+    report = verify_rollups(engine, group_resolution=7, time_bucket_minutes=60)
     assert report["trip_day_counts"] == {"missing": 1, "extra": 1, "drift": 0}
 
 
