@@ -13,6 +13,7 @@ from fleetlake.errors import SourceRejected
 from fleetlake.trips.schema import CSV_HEADER
 
 MAX_LINE_BYTES = 1 << 20
+FIRST_BLOCK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class Block:
     end_offset: int
     first_line: int
     end_line: int  # the line just past the block: where a resumed read starts counting
-    data: bytes
+    data: bytes | bytearray
     raw_position: int  # bytes of the file on disk consumed so far (progress)
 
 
@@ -65,32 +66,54 @@ def read_header(path: Path) -> tuple[str, int]:
 def read_blocks(
     path: Path, *, start_offset: int, start_line: int, chunk_bytes: int
 ) -> Iterator[Block]:
-    """Blocks of whole lines from `start_offset` (just past the header when 0)."""
+    """Blocks of whole lines from `start_offset` (just past the header when 0).
+
+    The first blocks are small (FIRST_BLOCK_BYTES, then 4x larger up to `chunk_bytes`) so
+    that the first commit, and the first progress, come early; later ones `chunk_bytes`.
+    """
     _, header_bytes = read_header(path)
     offset = max(start_offset, header_bytes)
     line = start_line if start_offset >= header_bytes else 2
+    size = min(FIRST_BLOCK_BYTES, chunk_bytes)
     with path.open("rb") as raw:
         stream = _open(raw, path)
         _skip(stream, offset)
         carry = b""
         while True:
-            data = stream.read(chunk_bytes)
-            buffer = carry + data
-            if not data:
+            buffer = _read_after(stream, carry, size)
+            size = min(size * 4, chunk_bytes)
+            if len(buffer) == len(carry):  # end of the stream
                 if buffer:
                     end_line = line + buffer.count(b"\n")
                     yield Block(offset, offset + len(buffer), line, end_line, buffer, raw.tell())
                 return
             cut = buffer.rfind(b"\n")
             if cut == -1 and len(buffer) < MAX_LINE_BYTES:
-                carry = buffer
+                carry = bytes(buffer)
                 continue
             # A line longer than MAX_LINE_BYTES is cut so that memory stays bounded.
             cut = cut if cut != -1 else len(buffer) - 1
-            block, carry = buffer[: cut + 1], buffer[cut + 1 :]
-            end_line = line + block.count(b"\n")
-            yield Block(offset, offset + len(block), line, end_line, block, raw.tell())
-            offset, line = offset + len(block), end_line
+            carry = bytes(buffer[cut + 1 :])
+            del buffer[cut + 1 :]  # in place: the block is the buffer itself, not a copy
+            end_line = line + buffer.count(b"\n")
+            yield Block(offset, offset + len(buffer), line, end_line, buffer, raw.tell())
+            offset, line = offset + len(buffer), end_line
+
+
+def _read_after(stream: BinaryIO, carry: bytes, size: int) -> bytearray:
+    """`carry` then up to `size` bytes of the stream, read straight into one buffer."""
+    buffer = bytearray(len(carry) + size)
+    buffer[: len(carry)] = carry
+    view = memoryview(buffer)
+    filled = len(carry)
+    while filled < len(buffer):
+        count = stream.readinto(view[filled:])
+        if not count:
+            break
+        filled += count
+    view.release()
+    del buffer[filled:]
+    return buffer
 
 
 def _skip(stream: BinaryIO, offset: int) -> None:

@@ -7,7 +7,6 @@ first line, so every rejected row is reported with its exact line and raw text.
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,9 +35,11 @@ class ParsedBlock:
     rejected: list[Rejected] = field(default_factory=list)
 
 
-def parse_block(block: bytes, *, first_line: int, time_bucket_minutes: int) -> ParsedBlock:
+def parse_block(
+    block: bytes | bytearray, *, first_line: int, time_bucket_minutes: int
+) -> ParsedBlock:
     if not block.endswith(b"\n"):
-        block += b"\n"
+        block = block + b"\n"  # a new object: the caller's block stays as it was
     rejected: list[Rejected] = []
     line_numbers = np.arange(first_line, first_line + block.count(b"\n"), dtype=np.int64)
     try:
@@ -57,7 +58,7 @@ def parse_block(block: bytes, *, first_line: int, time_bucket_minutes: int) -> P
 
 
 def _drop_undecodable(
-    block: bytes, line_numbers: np.ndarray
+    block: bytes | bytearray, line_numbers: np.ndarray
 ) -> tuple[bytes, np.ndarray, list[Rejected]]:
     """Rare path: keep the decodable lines, quarantine the others."""
     lines = block.split(b"\n")[:-1]
@@ -75,7 +76,9 @@ def _drop_undecodable(
     return rebuilt, np.array(kept_numbers, dtype=np.int64), rejected
 
 
-def _read_fields(block: bytes, line_numbers: np.ndarray) -> tuple[pa.Table, list[Rejected]]:
+def _read_fields(
+    block: bytes | bytearray, line_numbers: np.ndarray
+) -> tuple[pa.Table, list[Rejected]]:
     """All five columns as strings; rows with the wrong column count are rejected."""
     bad: list[tuple[int, str, int]] = []
 
@@ -87,7 +90,7 @@ def _read_fields(block: bytes, line_numbers: np.ndarray) -> tuple[pa.Table, list
         empty = pa.table({name: pa.array([], pa.string()) for name in CSV_HEADER})
         return empty.append_column("line", pa.array([], pa.int64())), []
     table = pacsv.read_csv(
-        io.BytesIO(block),
+        pa.BufferReader(pa.py_buffer(block)),  # the block's memory, not a copy
         read_options=pacsv.ReadOptions(
             column_names=list(CSV_HEADER),
             use_threads=False,
@@ -121,7 +124,9 @@ def _column_reason(text: str, columns: int) -> str:
     return f"expected {len(CSV_HEADER)} columns, found {columns}"
 
 
-def _read_fields_by_line(block: bytes, line_numbers: np.ndarray) -> tuple[pa.Table, list[Rejected]]:
+def _read_fields_by_line(
+    block: bytes | bytearray, line_numbers: np.ndarray
+) -> tuple[pa.Table, list[Rejected]]:
     """The slow, exact path: Python's csv module on each line on its own."""
     rows: list[list[str]] = []
     kept: list[int] = []
@@ -214,7 +219,7 @@ def _coordinate_problem(name: str, lon: pa.Array, lat: pa.Array) -> list[tuple[p
 
 
 def _validate(
-    table: pa.Table, block: bytes, line_numbers: np.ndarray
+    table: pa.Table, block: bytes | bytearray, line_numbers: np.ndarray
 ) -> tuple[pa.Table, list[Rejected]]:
     if table.num_rows == 0:
         return _empty_trips(), []
