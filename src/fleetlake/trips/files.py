@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from fleetlake.errors import SourceRejected
 from fleetlake.trips.schema import CSV_HEADER
@@ -31,9 +31,9 @@ def sha256_of(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def _open(raw: BinaryIO, path: Path) -> BinaryIO:
+def _open(raw: io.BufferedIOBase, path: Path) -> io.BufferedIOBase:
     if path.name.endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=raw, mode="rb")
     return raw
 
 
@@ -100,7 +100,7 @@ def read_blocks(
             offset, line = offset + len(buffer), end_line
 
 
-def _read_after(stream: BinaryIO, carry: bytes, size: int) -> bytearray:
+def _read_after(stream: io.BufferedIOBase, carry: bytes, size: int) -> bytearray:
     """`carry` then up to `size` bytes of the stream, read straight into one buffer."""
     buffer = bytearray(len(carry) + size)
     buffer[: len(carry)] = carry
@@ -116,7 +116,7 @@ def _read_after(stream: BinaryIO, carry: bytes, size: int) -> bytearray:
     return buffer
 
 
-def _skip(stream: BinaryIO, offset: int) -> None:
+def _skip(stream: io.BufferedIOBase, offset: int) -> None:
     if stream.seekable() and not isinstance(stream, gzip.GzipFile):
         stream.seek(offset)
         return

@@ -61,7 +61,7 @@ def _drop_undecodable(
     block: bytes | bytearray, line_numbers: np.ndarray
 ) -> tuple[bytes, np.ndarray, list[Rejected]]:
     """Rare path: keep the decodable lines, quarantine the others."""
-    lines = block.split(b"\n")[:-1]
+    lines = bytes(block).split(b"\n")[:-1]
     kept, kept_numbers, rejected = [], [], []
     for number, raw in zip(line_numbers.tolist(), lines, strict=True):
         try:
@@ -131,7 +131,7 @@ def _read_fields_by_line(
     rows: list[list[str]] = []
     kept: list[int] = []
     rejected: list[Rejected] = []
-    for number, raw in zip(line_numbers.tolist(), block.split(b"\n")[:-1], strict=True):
+    for number, raw in zip(line_numbers.tolist(), bytes(block).split(b"\n")[:-1], strict=True):
         text = raw.rstrip(b"\r").decode("utf-8")
         try:
             fields = next(csv.reader([text], strict=True), [])
