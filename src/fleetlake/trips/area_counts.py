@@ -129,22 +129,30 @@ def _both_counts(
         if wanted is not None:
             above = pair_key(rollup.origins, rollup.destinations, PAIR_LEVELS[index - 1])
             candidates = np.flatnonzero(in_sorted(above, wanted))
-        inside: list[int] = []
-        partial: list[int] = []
-        for pair in candidates:
-            sides = (side(int(rollup.origins[pair])), side(int(rollup.destinations[pair])))
-            if Side.outside in sides:
-                continue
-            (inside if sides == (Side.inside, Side.inside) else partial).append(int(pair))
+        origin_side = _side_codes(rollup.origins[candidates], side)
+        destination_side = _side_codes(rollup.destinations[candidates], side)
+        touching = (origin_side != OUTSIDE) & (destination_side != OUTSIDE)
+        whole = touching & (origin_side == INSIDE) & (destination_side == INSIDE)
+        inside, partial = candidates[whole], candidates[touching & ~whole]
         keys = rollup.rows.present  # pair keys, aligned with origins and destinations
-        counted.append((level, np.unique(keys[np.array(inside, dtype=np.int64)])))
+        counted.append((level, np.unique(keys[inside])))
         counts.update(rollup.rows.sum_by_week(counted[-1][1]))
-        chosen = np.array(partial, dtype=np.int64)
-        pairs = np.stack([rollup.origins[chosen], rollup.destinations[chosen]], axis=1)
+        pairs = np.stack([rollup.origins[partial], rollup.destinations[partial]], axis=1)
         if index == len(PAIR_LEVELS) - 1 or not len(partial):
             return counts, _pairs_checks(bbox, level, pairs, side, covers, counted[:-1])
-        wanted = np.unique(keys[chosen])
+        wanted = np.unique(keys[partial])
     return counts, []
+
+
+INSIDE, OUTSIDE, PARTIAL = 0, 1, 2
+SIDE_CODES = {Side.inside: INSIDE, Side.outside: OUTSIDE, Side.partial: PARTIAL}
+
+
+def _side_codes(cells: np.ndarray, side: Callable[[int], Side]) -> np.ndarray:
+    """Each cell's side of the box as a code, classifying every distinct cell once."""
+    distinct, position = np.unique(cells, return_inverse=True)
+    codes = np.array([SIDE_CODES[side(int(cell))] for cell in distinct], dtype=np.int8)
+    return codes[position] if len(cells) else np.empty(0, dtype=np.int8)
 
 
 def _bronze_files(lake: Lake, shas: list[str]) -> list[str]:
@@ -244,14 +252,14 @@ def _pairs_checks(
     """Boundary pairs, each read from the point file sorted by one of its partial cells:
     by origin when the origin cell is partial, else by destination. Boundary cells hold
     far fewer trips than inner ones, and no pair is read twice."""
-    by_origin = np.array([side(int(o)) is Side.partial for o in pairs[:, 0]], dtype=bool)
+    by_origin = _side_codes(pairs[:, 0], side) == PARTIAL
     partial_origins = np.unique(pairs[by_origin, 0])
     checks = []
     for endpoint, mine in (("o", pairs[by_origin]), ("d", pairs[~by_origin])):
         if len(mine):
             others = partial_origins if endpoint == "d" else np.empty(0, dtype=np.int64)
             checks.append(
-                _pair_check(bbox, level, mine, endpoint, covers[endpoint], counted, others)
+                _pair_check(bbox, level, mine, endpoint, covers[endpoint], counted, others, side)
             )
     return checks
 
@@ -264,6 +272,7 @@ def _pair_check(
     cover: EndpointCover,
     counted: list[tuple[int, np.ndarray]],
     others: np.ndarray,
+    side: Callable[[int], Side],
 ) -> ExactCheck:
     """A trip read here with both ends in the box is in one of `pairs` unless its pair was
     counted whole at a coarser level, or its origin cell is partial (then it is the origin
@@ -274,7 +283,14 @@ def _pair_check(
     in_origin = _box_keep(bbox, "origin_lon", "origin_lat")
     in_destination = _box_keep(bbox, "destination_lon", "destination_lat")
 
-    coarser = [(above, keys) for above, keys in counted if len(keys)]
+    # A pair counted whole at a coarser level has both cells inside there: only levels
+    # where an ancestor of these cells is inside can hold trips to drop.
+    cells = np.unique(pairs[:, key])
+    coarser = [
+        (above, keys)
+        for above, keys in counted
+        if len(keys) and (_side_codes(parent_array(cells, above), side) == INSIDE).any()
+    ]
 
     def keep(points: Columns) -> np.ndarray:
         inside: np.ndarray = in_origin(points) & in_destination(points)

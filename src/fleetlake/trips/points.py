@@ -151,6 +151,10 @@ def _rows_in_ranges(
 ) -> Columns | None:
     """The rows of a key-sorted batch whose key falls in the ranges (copies of those only)."""
     cells = batch[key]
+    # Only the ranges that overlap this batch's keys: most lie wholly in other batches.
+    lo = int(np.searchsorted(highs, cells[0], side="left"))
+    hi = int(np.searchsorted(lows, cells[-1], side="right"))
+    lows, highs = lows[lo:hi], highs[lo:hi]
     starts = np.searchsorted(cells, lows, side="left")
     ends = np.searchsorted(cells, highs, side="right")
     hit = ends > starts

@@ -168,6 +168,36 @@ def test_queries_equal_brute_force(
         assert sum(g["trips"] for g in groups) == len(rows)
 
 
+def test_boxes_over_a_dense_city_equal_brute_force(engine: sa.Engine, tmp_path: Path) -> None:
+    """Trips packed around one centre, so that boxes hold whole cells and whole cell pairs
+    at every level as well as boundary ones: each match mode against brute force."""
+    rng = random.Random(7)
+    start = datetime(2018, 1, 1, tzinfo=UTC)
+
+    def point(spread: float) -> tuple[float, float]:
+        return (rng.gauss(7.68, spread), rng.gauss(45.07, spread * 0.7))
+
+    rows: list[Trip] = []
+    for _ in range(4000):
+        spread = rng.choice([0.01, 0.05, 0.3])
+        (ox, oy), (dx, dy) = point(spread), point(spread)
+        moment = start + timedelta(minutes=rng.randrange(60 * 24 * 90))
+        rows.append(("Turin", ox, oy, dx, dy, moment, "a"))
+    path = tmp_path / "city.csv"
+    write_trips(path, rows)
+    assert ingest(engine, [str(path)])["state"] == "succeeded"
+    boxes = [BBox(7.68 - h, 45.07 - h * 0.7, 7.68 + h, 45.07 + h * 0.7) for h in (0.02, 0.1, 0.4)]
+    for _ in range(9):
+        half, lon, lat = rng.uniform(0.01, 0.5), rng.gauss(7.68, 0.1), rng.gauss(45.07, 0.07)
+        boxes.append(BBox(lon - half, lat - half * 0.7, lon + half, lat + half * 0.7))
+    with engine.connect() as connection:
+        for box in boxes:
+            for match in Match:
+                got = stats.weekly_average(connection, lake=lake(), bbox=box, match=match)
+                want = brute_weeks(rows, lambda r, m=match, b=box: KEEP[m](b, r), None, None)
+                assert got["trips"] == sum(want.values()), (box, match)
+
+
 def _settings() -> Any:
     from fleetlake.settings import get_settings
 
