@@ -124,6 +124,10 @@ def run(
     result["ingest"]["vs_baseline"] = result["ingest"]["rows_per_s"] / BASELINE_ROWS_PER_S
     if with_limits:
         result["ingest"]["vs_limit"] = result["ingest"]["seconds"] / result["limits"]["total_s"]
+    # "Idle" means idle: the ingestion's files flushed to disk, PostgreSQL checkpointed.
+    os.sync()
+    if db == "postgres":
+        settle_postgres()
     # Two server processes on PostgreSQL (one per core); SQLite serves from one.
     workers = 2 if db == "postgres" else 1
     server = suite.start_server(env, scratch / "server.log", workers=workers)
