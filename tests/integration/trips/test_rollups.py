@@ -248,3 +248,31 @@ def test_files_published_at_once_into_empty_rollups_add_up(
     assert_consistent(engine)
     with engine.connect() as connection:
         assert sum(n for _, n in stats.counts_by(connection, column="region")) == 100
+
+
+def test_trips_analysed_only_when_a_load_grows_them_a_lot(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """The first load and one that doubles `trips` refresh the planner's row count; a load
+    of a few percent leaves it to autovacuum (an ANALYZE of a big table is random reads)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's ANALYZE is capped by analysis_limit and always run")
+    header, *lines = SAMPLE_TRIPS.read_text().splitlines(keepends=True)
+
+    def planner_rows() -> float:
+        with engine.connect() as connection:
+            query = "SELECT reltuples FROM pg_class WHERE oid = 'trips'::regclass"
+            return float(connection.execute(sa.text(query)).scalar_one())
+
+    path = tmp_path / "big.csv"
+    path.write_text(header + "".join(lines[:95]))
+    ingest(engine, [str(path)])
+    assert planner_rows() == 95
+    path = tmp_path / "small.csv"
+    path.write_text(header + "".join(lines[95:97]))
+    ingest(engine, [str(path)])
+    assert planner_rows() == 95  # 2 new rows: not re-analysed
+    path = tmp_path / "more.csv"
+    path.write_text(header + "".join(lines[:95]).replace("2018-", "2019-"))
+    ingest(engine, [str(path)])
+    assert planner_rows() == 192
