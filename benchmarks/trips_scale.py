@@ -117,17 +117,13 @@ def run(
         result["limits"]["csv_to_parquet"] = to_parquet
         rows_per_s = result["limits"]["load"]["rows_per_s"]
         result["limits"]["total_s"] = to_parquet["seconds"] + to_parquet["rows"] / rows_per_s
-    if db == "postgres":
-        settle_postgres()  # the limit loads' WAL is not checkpointed on our time
+    settle(db)  # the limit loads' writes are not flushed on our time
     result["ingest"] = ingest(env, truth.path, scratch / "ingest.log")
     assert result["ingest"]["rows_loaded"] == rows - truth.bad_rows, result["ingest"]
     result["ingest"]["vs_baseline"] = result["ingest"]["rows_per_s"] / BASELINE_ROWS_PER_S
     if with_limits:
         result["ingest"]["vs_limit"] = result["ingest"]["seconds"] / result["limits"]["total_s"]
-    # "Idle" means idle: the ingestion's files flushed to disk, PostgreSQL checkpointed.
-    os.sync()
-    if db == "postgres":
-        settle_postgres()
+    settle(db)  # "idle" means idle: the ingestion's files are on disk, not being written
     # Two server processes on PostgreSQL (one per core); SQLite serves from one.
     workers = 2 if db == "postgres" else 1
     server = suite.start_server(env, scratch / "server.log", workers=workers)
@@ -164,6 +160,13 @@ def reset_postgres() -> str:
 
 def libpq_dsn() -> str:
     return f"postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{PG_SCHEMA}"
+
+
+def settle(db: str) -> None:
+    """Dirty pages flushed before a timed phase, so that it does not pay for the last one."""
+    os.sync()
+    if db == "postgres":
+        settle_postgres()
 
 
 def settle_postgres() -> None:

@@ -152,7 +152,7 @@ def _side_codes(cells: np.ndarray, side: Callable[[int], Side]) -> np.ndarray:
     """Each cell's side of the box as a code, classifying every distinct cell once."""
     distinct, position = np.unique(cells, return_inverse=True)
     codes = np.array([SIDE_CODES[side(int(cell))] for cell in distinct], dtype=np.int8)
-    return codes[position] if len(cells) else np.empty(0, dtype=np.int8)
+    return codes[position]
 
 
 def _bronze_files(lake: Lake, shas: list[str]) -> list[str]:
@@ -279,13 +279,13 @@ def _pair_check(
     check's): two tests on small sets instead of a lookup of every trip's pair."""
     key = 0 if endpoint == "o" else 1
     # Only the fine cells of those pairs' cells that can hold an endpoint in the box.
-    lows, highs = intersect_ranges(fine_range(np.unique(pairs[:, key]), level), cover.fine_ranges())
+    cells = np.unique(pairs[:, key])
+    lows, highs = intersect_ranges(fine_range(cells, level), cover.fine_ranges())
     in_origin = _box_keep(bbox, "origin_lon", "origin_lat")
     in_destination = _box_keep(bbox, "destination_lon", "destination_lat")
 
     # A pair counted whole at a coarser level has both cells inside there: only levels
     # where an ancestor of these cells is inside can hold trips to drop.
-    cells = np.unique(pairs[:, key])
     coarser = [
         (above, keys)
         for above, keys in counted

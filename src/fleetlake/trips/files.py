@@ -14,6 +14,7 @@ from fleetlake.trips.schema import CSV_HEADER
 
 MAX_LINE_BYTES = 1 << 20
 FIRST_BLOCK_BYTES = 1 << 20
+BlockBytes = bytes | bytearray  # a block is the read buffer itself, not a copy of it
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Block:
     end_offset: int
     first_line: int
     end_line: int  # the line just past the block: where a resumed read starts counting
-    data: bytes | bytearray
+    data: BlockBytes
     raw_position: int  # bytes of the file on disk consumed so far (progress)
 
 

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from fleetlake.trips.cells import FINE_RESOLUTION
+from fleetlake.trips.files import BlockBytes
 from fleetlake.trips.schema import CSV_HEADER, DATETIME_FORMAT, TRIP_SCHEMA
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -35,9 +36,7 @@ class ParsedBlock:
     rejected: list[Rejected] = field(default_factory=list)
 
 
-def parse_block(
-    block: bytes | bytearray, *, first_line: int, time_bucket_minutes: int
-) -> ParsedBlock:
+def parse_block(block: BlockBytes, *, first_line: int, time_bucket_minutes: int) -> ParsedBlock:
     if not block.endswith(b"\n"):
         block = block + b"\n"  # a new object: the caller's block stays as it was
     rejected: list[Rejected] = []
@@ -58,7 +57,7 @@ def parse_block(
 
 
 def _drop_undecodable(
-    block: bytes | bytearray, line_numbers: np.ndarray
+    block: BlockBytes, line_numbers: np.ndarray
 ) -> tuple[bytes, np.ndarray, list[Rejected]]:
     """Rare path: keep the decodable lines, quarantine the others."""
     lines = bytes(block).split(b"\n")[:-1]
@@ -76,9 +75,7 @@ def _drop_undecodable(
     return rebuilt, np.array(kept_numbers, dtype=np.int64), rejected
 
 
-def _read_fields(
-    block: bytes | bytearray, line_numbers: np.ndarray
-) -> tuple[pa.Table, list[Rejected]]:
+def _read_fields(block: BlockBytes, line_numbers: np.ndarray) -> tuple[pa.Table, list[Rejected]]:
     """All five columns as strings; rows with the wrong column count are rejected."""
     bad: list[tuple[int, str, int]] = []
 
@@ -125,7 +122,7 @@ def _column_reason(text: str, columns: int) -> str:
 
 
 def _read_fields_by_line(
-    block: bytes | bytearray, line_numbers: np.ndarray
+    block: BlockBytes, line_numbers: np.ndarray
 ) -> tuple[pa.Table, list[Rejected]]:
     """The slow, exact path: Python's csv module on each line on its own."""
     rows: list[list[str]] = []
@@ -219,7 +216,7 @@ def _coordinate_problem(name: str, lon: pa.Array, lat: pa.Array) -> list[tuple[p
 
 
 def _validate(
-    table: pa.Table, block: bytes | bytearray, line_numbers: np.ndarray
+    table: pa.Table, block: BlockBytes, line_numbers: np.ndarray
 ) -> tuple[pa.Table, list[Rejected]]:
     if table.num_rows == 0:
         return _empty_trips(), []

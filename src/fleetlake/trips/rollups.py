@@ -147,9 +147,7 @@ def _timed_points(lake: Lake, *, sha256: str) -> float:
 
 def _add_deltas_once(connection: Connection, deltas: dict[str, pa.Table], *, file_id: int) -> bool:
     """The deltas into every rollup unless the file is already published (False then)."""
-    loaded = connection.execute(
-        sa.select(trip_files.c.rows_loaded).where(trip_files.c.id == file_id)
-    ).scalar_one()
+    loaded = _rows_loaded(connection, file_id)
     in_bronze = sum(deltas["trip_day_counts"]["trips"].to_pylist())
     if in_bronze != loaded:
         raise ServiceError(
@@ -164,6 +162,11 @@ def _add_deltas_once(connection: Connection, deltas: dict[str, pa.Table], *, fil
     for table in ROLLUPS:
         add_to_rollup(connection, table, deltas[table.name], sign=1)
     return True
+
+
+def _rows_loaded(connection: Connection, file_id: int) -> int:
+    query = sa.select(trip_files.c.rows_loaded).where(trip_files.c.id == file_id)
+    return int(connection.execute(query).scalar_one())
 
 
 class Stopwatch:
@@ -199,9 +202,7 @@ def analyse_trips(engine: Engine, *, file_id: int) -> None:
             known = connection.execute(
                 sa.text("SELECT reltuples FROM pg_class WHERE oid = 'trips'::regclass")
             ).scalar()
-            added = connection.execute(
-                sa.select(trip_files.c.rows_loaded).where(trip_files.c.id == file_id)
-            ).scalar_one()
+            added = _rows_loaded(connection, file_id)
             if known is not None and known > 0 and added < STALE_FRACTION * known:
                 return
         refresh_statistics(connection, ["trips"])
