@@ -34,11 +34,13 @@ from fleetlake.trips.cells import (
 )
 from fleetlake.trips.cover import Side, classify
 from fleetlake.trips.endpoint_cover import EndpointCover, endpoint_cover
-from fleetlake.trips.points import Columns, count_weeks, published_have_points
+from fleetlake.trips.points import Selection, count_weeks, published_have_points
 from fleetlake.trips.rollup_snapshot import RollupSnapshot, published_shas, rollup_snapshot
 from fleetlake.trips.rollups import bronze_dir
 
 Week = tuple[int, int]
+Ranges = tuple[np.ndarray, np.ndarray]
+Keep = Callable[[Selection], np.ndarray]
 COLUMNS = {
     "o": ("origin_cell", "origin_lon", "origin_lat"),
     "d": ("destination_cell", "destination_lon", "destination_lat"),
@@ -49,15 +51,16 @@ COLUMNS = {
 class ExactCheck:
     """Trips in boundary cells to test point by point.
 
-    Read from the cell-sorted point files (`endpoint`, key `ranges`, `keep`), or, for files
-    published before those existed, by DuckDB over bronze (`where` with its lookup `tables`).
+    Read from the cell-sorted point files of `endpoint`, as `parts`: sort-key ranges and
+    the test of their trips (cells wholly inside the box need no test of that end). For
+    files published before those existed, by DuckDB over bronze (`where` with its lookup
+    `tables`).
     """
 
     where: str
     tables: dict[str, pa.Table]
     endpoint: str
-    ranges: tuple[np.ndarray, np.ndarray]
-    keep: Callable[[Columns], np.ndarray]
+    parts: list[tuple[Ranges, Keep]]
 
 
 def area_week_counts(
@@ -173,13 +176,14 @@ def _run_checks(lake: Lake, shas: list[str], checks: list[ExactCheck]) -> list[C
         return []
     if published_have_points(lake, shas):
         return [
-            count_weeks(
-                lake,
-                shas=shas,
-                endpoint=c.endpoint,
-                lows=c.ranges[0],
-                highs=c.ranges[1],
-                keep=c.keep,
+            sum(
+                (
+                    count_weeks(
+                        lake, shas=shas, endpoint=c.endpoint, lows=lows, highs=highs, keep=k
+                    )
+                    for (lows, highs), k in c.parts
+                ),
+                Counter(),
             )
             for c in checks
         ]
@@ -215,8 +219,8 @@ def _duckdb_rows(
     return rows
 
 
-def _box_keep(bbox: BBox, lon: str, lat: str) -> Callable[[Columns], np.ndarray]:
-    def keep(points: Columns) -> np.ndarray:
+def _box_keep(bbox: BBox, lon: str, lat: str) -> Keep:
+    def keep(points: Selection) -> np.ndarray:
         x, y = points[lon], points[lat]
         inside: np.ndarray = (
             (x >= bbox.min_lon) & (x <= bbox.max_lon) & (y >= bbox.min_lat) & (y <= bbox.max_lat)
@@ -235,8 +239,7 @@ def _endpoint_checks(bbox: BBox, endpoint: str, ordered: np.ndarray) -> list[Exa
         where=f"{cell} IN (SELECT cell FROM {name}) AND {_box_sql(bbox, lon, lat)}",
         tables={name: pa.table({"cell": ordered})},
         endpoint=endpoint,
-        ranges=(ordered, ordered),
-        keep=_box_keep(bbox, lon, lat),
+        parts=[((ordered, ordered), _box_keep(bbox, lon, lat))],
     )
     return [check]
 
@@ -280,9 +283,10 @@ def _pair_check(
     key = 0 if endpoint == "o" else 1
     # Only the fine cells of those pairs' cells that can hold an endpoint in the box.
     cells = np.unique(pairs[:, key])
-    lows, highs = intersect_ranges(fine_range(cells, level), cover.fine_ranges())
+    mine = fine_range(cells, level)
     in_origin = _box_keep(bbox, "origin_lon", "origin_lat")
     in_destination = _box_keep(bbox, "destination_lon", "destination_lat")
+    own, other = (in_origin, in_destination) if endpoint == "o" else (in_destination, in_origin)
 
     # A pair counted whole at a coarser level has both cells inside there: only levels
     # where an ancestor of these cells is inside can hold trips to drop.
@@ -292,20 +296,30 @@ def _pair_check(
         if len(keys) and (_side_codes(parent_array(cells, above), side) == INSIDE).any()
     ]
 
-    def keep(points: Columns) -> np.ndarray:
-        inside: np.ndarray = in_origin(points) & in_destination(points)
+    def drop_counted(points: Selection, passed: np.ndarray) -> np.ndarray:
         if not coarser and not len(others):
-            return inside
-        origins = np.compress(inside, points["origin_cell"])
-        destinations = np.compress(inside, points["destination_cell"])
+            return passed
+        origins = points.compress(passed, "origin_cell")
         dropped = np.zeros(len(origins), dtype=bool)
-        for above, keys in coarser:
-            dropped |= in_sorted(pair_key(origins, destinations, above), keys)
+        if coarser:
+            destinations = points.compress(passed, "destination_cell")
+            for above, keys in coarser:
+                dropped |= in_sorted(pair_key(origins, destinations, above), keys)
         if len(others):
             dropped |= in_sorted(parent_array(origins, level), others)
-        inside[inside] = ~dropped
-        return inside
+        passed[passed] = ~dropped
+        return passed
 
+    def keep_inside(points: Selection) -> np.ndarray:  # this end's fine cell is inside
+        return drop_counted(points, other(points))
+
+    def keep_partial(points: Selection) -> np.ndarray:
+        return drop_counted(points, own(points) & other(points))
+
+    parts: list[tuple[Ranges, Keep]] = [
+        (intersect_ranges(mine, cover.inside_ranges()), keep_inside),
+        (intersect_ranges(mine, (cover.partial, cover.partial)), keep_partial),
+    ]
     name = f"boundary_pairs_{endpoint}"
     keys = f"({parent_duckdb('origin_cell', level)}, {parent_duckdb('destination_cell', level)})"
     return ExactCheck(
@@ -316,8 +330,7 @@ def _pair_check(
         ),
         tables={name: pa.table({"o": pairs[:, 0], "d": pairs[:, 1]})},
         endpoint=endpoint,
-        ranges=(lows, highs),
-        keep=keep,
+        parts=parts,
     )
 
 

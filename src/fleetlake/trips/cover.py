@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from enum import Enum
-from functools import cache
+from functools import cache, lru_cache
 
 import h3
 from h3.api import basic_int as h3i
@@ -53,20 +53,36 @@ def overhang_km(resolution: int) -> float:
     return sum(2 * _edge_km(level) for level in range(resolution + 1, FINE_RESOLUTION + 1))
 
 
-def classify(cell: int, box: BBox) -> Side:
+Extent = tuple[float, float, float, float]  # low lat, high lat, low lon, high lon
+
+
+@lru_cache(maxsize=1 << 17)  # ~20 MB; a cell's extent never changes, boxes come and go
+def cell_extent(cell: int) -> Extent | None:
+    """The widened lat/lon extent that holds every fine descendant's trips, or None when in
+    doubt (antimeridian or polar cells)."""
     vertices = h3i.cell_to_boundary(cell)
     lats = [v[0] for v in vertices]
     lons = [v[1] for v in vertices]
     polar = max(abs(x) for x in lats)
     if max(lons) - min(lons) > 180 or polar > 80:
-        return Side.partial
+        return None
     resolution = h3i.get_resolution(cell)
     overhang_lat = overhang_km(resolution) / KM_PER_DEGREE
     overhang_lon = overhang_lat / math.cos(math.radians(min(polar + overhang_lat, 89.0)))
     margin = _bulge_deg(resolution, polar) + overhang_lat
-    low_lat, high_lat = min(lats) - margin, max(lats) + margin
-    low_lon = min(lons) - overhang_lon - ROUNDING_DEG
-    high_lon = max(lons) + overhang_lon + ROUNDING_DEG
+    return (
+        min(lats) - margin,
+        max(lats) + margin,
+        min(lons) - overhang_lon - ROUNDING_DEG,
+        max(lons) + overhang_lon + ROUNDING_DEG,
+    )
+
+
+def classify(cell: int, box: BBox) -> Side:
+    extent = cell_extent(cell)
+    if extent is None:
+        return Side.partial
+    low_lat, high_lat, low_lon, high_lon = extent
     if high_lat < box.min_lat or low_lat > box.max_lat:
         return Side.outside
     if high_lon < box.min_lon or low_lon > box.max_lon:

@@ -28,11 +28,12 @@ class EndpointCover:
     inside: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (level, cells)
     partial: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
-    def fine_ranges(self) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted, disjoint ranges of fine cells that can hold an endpoint inside the box:
-        the descendants of the inside cells, and the partial fine cells."""
+    def inside_ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted, disjoint ranges of the fine cells wholly inside the box: the descendants
+        of the inside cells of every level (partial fine cells are `partial`)."""
         parts = [fine_range(cells, level) for level, cells in self.inside if len(cells)]
-        parts.append((self.partial, self.partial))
+        if not parts:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         lows = np.concatenate([low for low, _ in parts])
         highs = np.concatenate([high for _, high in parts])
         order = np.argsort(lows, kind="stable")

@@ -116,7 +116,7 @@ def count_weeks(
     endpoint: str,
     lows: np.ndarray,
     highs: np.ndarray,
-    keep: Callable[[Columns], np.ndarray],
+    keep: Callable[[Selection], np.ndarray],
 ) -> Counter[Week]:
     """Weekly counts of the trips whose sort-key cell lies in one of the sorted, disjoint
     ranges [lows[i], highs[i]] and for which `keep` is true."""
@@ -133,9 +133,8 @@ def count_weeks(
             if selected is None:
                 continue
             kept = keep(selected)
-            # np.compress gathers several times faster than boolean indexing here.
-            years = np.compress(kept, selected["iso_year"]).astype(np.int32)
-            weeks = years * 100 + np.compress(kept, selected["iso_week"])
+            years = selected.compress(kept, "iso_year").astype(np.int32)
+            weeks = years * 100 + selected.compress(kept, "iso_week")
             if not len(weeks):
                 continue
             first = int(weeks.min())  # weeks span a few hundred numbers: a count, not a sort
@@ -146,10 +145,43 @@ def count_weeks(
     return counts
 
 
+class Selection:
+    """The rows of a key-sorted batch inside some spans, each column gathered only when a
+    check asks for it: most checks read three or four of the eight columns."""
+
+    def __init__(self, batch: Columns, starts: np.ndarray, ends: np.ndarray) -> None:
+        self._batch = batch
+        self._spans = list(zip(starts.tolist(), ends.tolist(), strict=True))
+        self._gathered: Columns = {}
+        self._positions: np.ndarray | None = None
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        column = self._gathered.get(name)
+        if column is None:
+            source = self._batch[name]
+            if len(self._spans) == 1:  # one span is a view, not a copy
+                ((start, end),) = self._spans
+                column = source[start:end]
+            else:
+                column = np.concatenate([source[s:e] for s, e in self._spans])
+            self._gathered[name] = column
+        return column
+
+    def compress(self, kept: np.ndarray, name: str) -> np.ndarray:
+        """`name` of the kept rows, read straight from the batch when not gathered yet."""
+        column = self._gathered.get(name)
+        if column is not None:
+            # np.compress gathers several times faster than boolean indexing here.
+            return np.compress(kept, column)
+        if self._positions is None:
+            self._positions = np.concatenate([np.arange(s, e) for s, e in self._spans])
+        return np.take(self._batch[name], np.compress(kept, self._positions))
+
+
 def _rows_in_ranges(
     batch: Columns, key: str, lows: np.ndarray, highs: np.ndarray
-) -> Columns | None:
-    """The rows of a key-sorted batch whose key falls in the ranges (copies of those only)."""
+) -> Selection | None:
+    """The rows of a key-sorted batch whose key falls in the ranges."""
     cells = batch[key]
     # Only the ranges that overlap this batch's keys: most lie wholly in other batches.
     lo = int(np.searchsorted(highs, cells[0], side="left"))
@@ -161,14 +193,10 @@ def _rows_in_ranges(
     starts, ends = starts[hit], ends[hit]
     if not len(starts):
         return None
-    # Ranges next to each other in the file make one span; one span is a view, not a copy.
+    # Ranges next to each other in the file make one span.
     first = np.concatenate([[True], starts[1:] != ends[:-1]])
     last = np.concatenate([first[1:], [True]])
-    spans = list(zip(starts[first].tolist(), ends[last].tolist(), strict=True))
-    if len(spans) == 1:
-        ((start, end),) = spans
-        return {name: column[start:end] for name, column in batch.items()}
-    return {name: np.concatenate([column[s:e] for s, e in spans]) for name, column in batch.items()}
+    return Selection(batch, starts[first], ends[last])
 
 
 def published_have_points(lake: Lake, shas: list[str]) -> bool:
