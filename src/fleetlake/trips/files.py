@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import io
-import os
 import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fleetlake.errors import SourceRejected
+from fleetlake.platform.page_cache import drop_cached, read_sequentially
 from fleetlake.trips.schema import CSV_HEADER
 
 MAX_LINE_BYTES = 1 << 20
@@ -41,7 +39,7 @@ def sha256_of(path: Path) -> str:
     def read_ahead() -> None:
         try:
             with path.open("rb", buffering=0) as handle:
-                _advise(handle, "POSIX_FADV_SEQUENTIAL")
+                read_sequentially(handle)
                 while piece := handle.read(HASH_READ_BYTES):
                     pieces.put(piece)
             pieces.put(b"")
@@ -55,14 +53,6 @@ def sha256_of(path: Path) -> str:
             raise piece
         digest.update(piece)  # releases the GIL: the reader runs meanwhile
     return digest.hexdigest()
-
-
-def _advise(handle: Any, advice: str, length: int = 0) -> None:
-    """Page-cache advice (`os.POSIX_FADV_*`) on the first `length` bytes (0: all) where the
-    platform has it (Linux): a hint, never an error."""
-    if hasattr(os, "posix_fadvise"):
-        with contextlib.suppress(OSError):
-            os.posix_fadvise(handle.fileno(), 0, length, getattr(os, advice))
 
 
 def _open(raw: io.BufferedIOBase, path: Path) -> io.BufferedIOBase:
@@ -133,7 +123,7 @@ def read_blocks(
             yield Block(offset, offset + len(buffer), line, end_line, buffer, raw.tell())
             offset, line = offset + len(buffer), end_line
             # The input is read once: its cached pages go first, not the database's.
-            _advise(raw, "POSIX_FADV_DONTNEED", raw.tell())
+            drop_cached(raw, raw.tell())
 
 
 def _read_after(stream: io.BufferedIOBase, carry: bytes, size: int) -> bytearray:
