@@ -8,6 +8,8 @@ millions of cells without calling h3 row by row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import sqlalchemy as sa
 
@@ -55,23 +57,34 @@ def pair_key(origins: np.ndarray, destinations: np.ndarray, level: int) -> np.nd
 
 
 SMALL_SET_KEYS = 64  # a collision-free table of 2n² slots stays within 64 KB
+Membership = Callable[[np.ndarray], np.ndarray]
 
 
 def in_sorted(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """`values` in `keys` (sorted, distinct): by a hash table for a few keys, else by
-    binary search; no sort of `values`."""
+    """`values` in `keys` (sorted, distinct); no sort of `values`."""
+    return membership(keys)(values)
+
+
+def membership(keys: np.ndarray) -> Membership:
+    """A test of values against `keys` (sorted, distinct), prepared once for many calls: a
+    hash table for a few keys, else a binary search."""
     if not len(keys):
-        return np.zeros(len(values), dtype=bool)
-    small = _in_small_set(values, keys) if len(keys) <= SMALL_SET_KEYS else None
+        return lambda values: np.zeros(len(values), dtype=bool)
+    small = _small_set(keys) if len(keys) <= SMALL_SET_KEYS else None
     if small is not None:
         return small
-    found: np.ndarray = keys[np.clip(np.searchsorted(keys, values), 0, len(keys) - 1)] == values
-    return found
+
+    def search(values: np.ndarray) -> np.ndarray:
+        nearest = keys[np.clip(np.searchsorted(keys, values), 0, len(keys) - 1)]
+        found: np.ndarray = nearest == values
+        return found
+
+    return search
 
 
-def _in_small_set(values: np.ndarray, keys: np.ndarray) -> np.ndarray | None:
+def _small_set(keys: np.ndarray) -> Membership | None:
     """Membership by a multiplicative hash with no collision among `keys`: four vector
-    passes over `values` instead of one branchy binary search each (~3x faster)."""
+    passes over the values instead of one branchy binary search each (~3x faster)."""
     bits = (2 * len(keys) * len(keys) - 1).bit_length()
     shift = np.uint64(64 - bits)
     hashed_keys = keys.astype(np.uint64)
@@ -86,9 +99,13 @@ def _in_small_set(values: np.ndarray, keys: np.ndarray) -> np.ndarray | None:
     # Empty slots hold keys[0]: a value hashed there cannot be keys[0], whose slot is its own.
     table = np.full(1 << bits, keys[0], dtype=np.int64)
     table[slots.astype(np.intp)] = keys
-    where = (values.astype(np.uint64) * multiplier) >> shift
-    found: np.ndarray = np.take(table, where.astype(np.intp)) == values
-    return found
+
+    def lookup(values: np.ndarray) -> np.ndarray:
+        where = (values.astype(np.uint64) * multiplier) >> shift
+        found: np.ndarray = np.take(table, where.astype(np.intp)) == values
+        return found
+
+    return lookup
 
 
 def parent_sql(cell: sa.ColumnElement[int], resolution: int) -> sa.ColumnElement[int]:

@@ -169,10 +169,9 @@ class Selection:
 
     def compress(self, kept: np.ndarray, name: str) -> np.ndarray:
         """`name` of the kept rows, read straight from the batch when not gathered yet."""
-        column = self._gathered.get(name)
-        if column is not None:
+        if name in self._gathered or len(self._spans) == 1:  # a copy made or none needed
             # np.compress gathers several times faster than boolean indexing here.
-            return np.compress(kept, column)
+            return np.compress(kept, self[name])
         if self._positions is None:
             self._positions = np.concatenate([np.arange(s, e) for s, e in self._spans])
         return np.take(self._batch[name], np.compress(kept, self._positions))
