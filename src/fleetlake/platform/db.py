@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from fleetlake.errors import SchemaOutdated, ServiceError
+from fleetlake.platform.backend_priority import follow_thread_priority
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ def create_db_engine(url: str) -> Engine:
         url, pool_size=24, max_overflow=8, connect_args={"prepare_threshold": None}
     )
     ping_when_idle(engine, after_s=IDLE_PING_AFTER_S)
+    follow_thread_priority(engine)
     return engine
 
 
