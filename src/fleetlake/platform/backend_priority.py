@@ -10,6 +10,7 @@ cannot be brought back down (only root may) is replaced rather than handed to a 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,8 @@ def local_backend_pid(dbapi_connection: Any) -> int | None:
 def follow_thread_priority(engine: Engine) -> None:
     """Give each checked-out PostgreSQL connection's backend the niceness of the thread
     that checks it out."""
-    if engine.dialect.name != "postgresql" or not hasattr(os, "setpriority"):
-        return
+    if engine.dialect.name != "postgresql" or not sys.platform.startswith("linux"):
+        return  # per-thread niceness and /proc are Linux's
 
     @sa.event.listens_for(engine, "checkout")
     def _match_thread(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
