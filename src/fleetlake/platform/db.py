@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from fleetlake.errors import SchemaOutdated, ServiceError
-from fleetlake.platform.backend_priority import follow_thread_priority
+from fleetlake.platform.priority import follow_thread_priority
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from fleetlake.errors import Conflict, NotFound
 from fleetlake.platform.events import CHANNEL, bus
+from fleetlake.platform.priority import lower_thread_priority
 from fleetlake.platform.tables import job_events, jobs
 
 log = logging.getLogger(__name__)
@@ -300,16 +300,6 @@ _registry: dict[str, JobFunction] = {}
 
 def register_job_kind(kind: str, function: JobFunction) -> None:
     _registry[kind] = function
-
-
-def lower_thread_priority(nice: int) -> None:
-    """Run this thread, and the threads it starts, at niceness `nice`: on a busy machine a
-    job then yields the CPU to API requests. Linux sets niceness per thread; only up."""
-    if nice <= 0 or not hasattr(os, "setpriority"):
-        return
-    thread = threading.get_native_id()
-    if os.getpriority(os.PRIO_PROCESS, thread) < nice:
-        os.setpriority(os.PRIO_PROCESS, thread, nice)
 
 
 def run_job(engine: Engine, *, job_id: int, logs_dir: Any = None, nice: int = 0) -> dict[str, Any]:

@@ -10,8 +10,11 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from fleetlake.platform.backend_priority import follow_thread_priority, local_backend_pid
-from fleetlake.platform.jobs import lower_thread_priority
+from fleetlake.platform.priority import (
+    follow_thread_priority,
+    local_backend_pid,
+    lower_thread_priority,
+)
 
 pytestmark = pytest.mark.services
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from fleetlake.platform.jobs import lower_thread_priority
+from fleetlake.platform.priority import lower_thread_priority
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="per-thread niceness is Linux's")
 

@@ -1,10 +1,12 @@
-"""A job's CPU niceness carried to its PostgreSQL backend, when the database runs on this
-machine: a job's COPY and index work then yields the CPU to API requests as the job's own
-threads do (`FLEETLAKE_JOB_NICE`). Best effort: a remote database, a backend in another PID
-namespace or a missing permission leaves the backend as it is.
+"""CPU priority of jobs (`FLEETLAKE_JOB_NICE`): on a busy machine a job yields the CPU to
+API requests. Linux sets niceness per thread, so a job thread and the threads it starts run
+niced while the API threads of the same process do not.
 
-On each checkout the backend is set to the checking-out thread's niceness; a backend that
-cannot be brought back down (only root may) is replaced rather than handed to a request.
+The niceness is carried to the job's PostgreSQL backend when the database runs on this
+machine, so that the COPY and index work done for the job yields too: on each checkout the
+backend is set to the checking-out thread's niceness, and a backend that cannot be brought
+back down (only root may) is replaced rather than handed to a request. Best effort: a remote
+database, a backend in another PID namespace or a missing permission leaves it as it is.
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ NICE_KEY = "backend_nice"  # the backend's niceness as last set, in the pool rec
 
 def thread_niceness() -> int:
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def lower_thread_priority(nice: int) -> None:
+    """Run this thread, and the threads it starts, at niceness `nice`; only ever up."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    if thread_niceness() < nice:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
 def local_backend_pid(dbapi_connection: Any) -> int | None:
