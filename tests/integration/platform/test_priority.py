@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -23,6 +24,13 @@ def _backend_pid(connection: sa.Connection) -> int:
     return int(connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
 
 
+def _skip_unless_backends_are_local(pid: int) -> None:
+    """The server's processes are visible here (not in a container or on another host)."""
+    status = Path(f"/proc/{pid}/status")
+    if not (status.exists() and "\tpostgres" in status.read_text().splitlines()[0]):
+        pytest.skip(f"PostgreSQL backend {pid} is not a process of this machine")
+
+
 def _pid_in_niced_thread(engine: sa.Engine, nice: int) -> int:
     found: list[int] = []
 
@@ -36,6 +44,7 @@ def _pid_in_niced_thread(engine: sa.Engine, nice: int) -> int:
     thread.start()
     thread.join()
     pid, backend_nice = found
+    _skip_unless_backends_are_local(pid)
     assert backend_nice == nice
     return pid
 
@@ -58,6 +67,7 @@ def test_only_a_postgres_process_of_this_machine_is_taken_for_the_backend(pg_url
     engine = sa.create_engine(pg_url)
     with engine.connect() as connection:
         pid = _backend_pid(connection)
+        _skip_unless_backends_are_local(pid)
         assert local_backend_pid(connection.connection.driver_connection) == pid
     engine.dispose()
     remote = SimpleNamespace(info=SimpleNamespace(host="db.example.com", backend_pid=pid))
