@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 NICE_KEY = "backend_nice"  # the backend's niceness as last set, in the pool record
+PER_THREAD = sys.platform.startswith("linux")  # per-thread niceness and /proc are Linux's
 
 
 def thread_niceness() -> int:
@@ -30,8 +31,8 @@ def thread_niceness() -> int:
 
 def lower_thread_priority(nice: int) -> None:
     """Run this thread, and the threads it starts, at niceness `nice`; only ever up."""
-    if nice <= 0 or not hasattr(os, "setpriority"):
-        return
+    if nice <= 0 or not PER_THREAD:
+        return  # elsewhere the call would nice the whole process, API threads included
     if thread_niceness() < nice:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
@@ -52,8 +53,8 @@ def local_backend_pid(dbapi_connection: Any) -> int | None:
 def follow_thread_priority(engine: Engine) -> None:
     """Give each checked-out PostgreSQL connection's backend the niceness of the thread
     that checks it out."""
-    if engine.dialect.name != "postgresql" or not sys.platform.startswith("linux"):
-        return  # per-thread niceness and /proc are Linux's
+    if engine.dialect.name != "postgresql" or not PER_THREAD:
+        return
 
     @sa.event.listens_for(engine, "checkout")
     def _match_thread(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
