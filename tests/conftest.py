@@ -14,6 +14,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
+
+# No per-example deadline: a timing limit flakes on a shared machine (first calls warm up).
+settings.register_profile("fleetlake", deadline=None)
+settings.load_profile("fleetlake")
 
 DATA = Path(__file__).parent / "data"
 SAMPLE_TRIPS = DATA / "trips" / "trips.csv"

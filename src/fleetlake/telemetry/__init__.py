@@ -1,0 +1,1 @@
+"""Vehicle telemetry: provider payloads → canonical records → bronze → silver → gold."""
