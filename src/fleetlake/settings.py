@@ -41,6 +41,16 @@ class Settings(BaseSettings):
     h3_resolution: int = Field(7, ge=0, le=15)
     time_bucket_minutes: int = Field(60, ge=1, le=1440)
 
+    telemetry_flush_messages: int = Field(
+        1000, ge=1, description="Messages a vehicle's bronze buffer holds before it is flushed."
+    )
+    telemetry_flush_seconds: float = Field(
+        30.0, gt=0, description="Longest a message waits in a buffer before its flush."
+    )
+    telemetry_max_held: int = Field(
+        50_000, ge=1, description="Messages held unflushed in all buffers before all flush."
+    )
+
     webhook_max_attempts: int = Field(5, ge=1)
     webhook_backoff_s: float = Field(0.5, gt=0)
     webhook_timeout_s: float = Field(10.0, gt=0)

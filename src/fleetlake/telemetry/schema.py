@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -91,6 +91,7 @@ class TelemetryRecord:
 
 
 FIELD_NAMES = tuple(f.name for f in fields(TelemetryRecord))
+COLUMNS = tuple(name for name in FIELD_NAMES if name != "extra")  # stored as they are
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,13 +117,11 @@ class MappedBatch:
 
 def records_to_table(records: Iterable[TelemetryRecord]) -> pa.Table:
     """Records → an Arrow table of TELEMETRY_SCHEMA (`extra` as a JSON text, null when empty)."""
-    columns: dict[str, list[Any]] = {name: [] for name in TELEMETRY_SCHEMA.names}
-    for record in records:
-        row = asdict(record)
-        extra = row.pop("extra")
-        for name, value in row.items():
-            columns[name].append(value)
-        columns["extra"].append(json.dumps(extra, sort_keys=True, default=str) if extra else None)
+    records = list(records)
+    columns = {name: [getattr(r, name) for r in records] for name in COLUMNS}
+    columns["extra"] = [
+        json.dumps(r.extra, sort_keys=True, default=str) if r.extra else None for r in records
+    ]
     return pa.Table.from_pydict(columns, schema=TELEMETRY_SCHEMA)
 
 

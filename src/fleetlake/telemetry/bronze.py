@@ -1,0 +1,233 @@
+"""Bronze: a buffer per vehicle, flushed atomically to `bronze/telemetry/_buffer/<VIN>/`.
+
+A vehicle's buffer is flushed when it holds `flush_messages` records, when its oldest is
+`flush_seconds` old, or — all of them — when `max_held` messages wait in all buffers (a
+broker stops delivering past its window of unacknowledged messages). A flush writes one
+Parquet file per UTC day of the records' `ts`:
+`_buffer/<VIN>/date=YYYY-MM-DD/<flush id>.parquet`, whole or not at all. A message is
+acknowledged once every record made of it is in such a file (at-least-once: a crash before
+the acknowledgement redelivers it, and silver removes the duplicate). Messages no record
+could be made of go to `_quarantine/date=…/` the same way, with their reason.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from fleetlake.platform.lake import Lake
+from fleetlake.telemetry.schema import (
+    MappedBatch,
+    RejectedPayload,
+    TelemetryRecord,
+    records_to_table,
+)
+
+BUFFER = ("bronze", "telemetry", "_buffer")
+QUARANTINE = ("bronze", "telemetry", "_quarantine")
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("received_at", pa.timestamp("us", tz="UTC")),
+        ("source", pa.string()),
+        ("position", pa.int64()),
+        ("reason", pa.string()),
+        ("raw", pa.string()),
+    ]
+)
+SAFE_VIN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # a VIN becomes a folder name
+REJECTED_KEY = ""  # the quarantine's buffer: no VIN is empty
+
+
+@dataclass
+class Delivery:
+    """One received message, acknowledged once every row made of it is durable."""
+
+    pending: int
+    ack: Callable[[], None] | None
+
+    def done(self, rows: int) -> None:
+        self.pending -= rows
+        if self.pending == 0 and self.ack is not None:
+            self.ack()
+
+
+@dataclass
+class _Held:
+    rows: list[Any] = field(default_factory=list)
+    deliveries: list[tuple[Delivery, int]] = field(default_factory=list)
+    since: float = 0.0
+
+
+@dataclass
+class BufferStats:
+    messages: int = 0
+    records: int = 0
+    rejected: int = 0
+    files: int = 0
+    rows_flushed: int = 0
+
+
+class BronzeBuffers:
+    """Per-vehicle buffers in front of the lake; safe to feed from several threads."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        *,
+        flush_messages: int = 1000,
+        flush_seconds: float = 30.0,
+        max_held: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.lake = lake
+        self.flush_messages, self.flush_seconds, self.max_held = (
+            flush_messages,
+            flush_seconds,
+            max_held,
+        )
+        self.clock = clock
+        self.stats = BufferStats()
+        self._held: dict[str, _Held] = {}
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def add(
+        self,
+        batch: MappedBatch,
+        *,
+        source: str,
+        received_at: datetime,
+        ack: Callable[[], None] | None = None,
+    ) -> None:
+        """Hold what one message became; flush the buffers that became due."""
+        by_key: dict[str, list[Any]] = {}
+        for record in batch.records:
+            if SAFE_VIN.match(record.vin):
+                by_key.setdefault(record.vin, []).append(record)
+            else:
+                reason = f"vin {record.vin[:80]!r} is not 1-64 letters, digits, - or _"
+                by_key.setdefault(REJECTED_KEY, []).append(
+                    _quarantine_row(RejectedPayload(0, reason, repr(record)), source, received_at)
+                )
+        for rejected in batch.rejected:
+            by_key.setdefault(REJECTED_KEY, []).append(
+                _quarantine_row(rejected, source, received_at)
+            )
+        delivery = Delivery(pending=sum(len(rows) for rows in by_key.values()), ack=ack)
+        with self._lock:
+            self.stats.messages += 1
+            self.stats.records += sum(len(v) for k, v in by_key.items() if k != REJECTED_KEY)
+            self.stats.rejected += len(by_key.get(REJECTED_KEY, []))
+            for key, rows in by_key.items():
+                held = self._held.setdefault(key, _Held(since=self.clock()))
+                held.rows.extend(rows)
+                held.deliveries.append((delivery, len(rows)))
+                self._count += len(rows)
+            due = self._take_due(force=False)
+        if delivery.pending == 0 and ack is not None:
+            ack()  # nothing to keep (an empty payload)
+        self._write(due)
+
+    def flush_due(self) -> int:
+        """Flush the buffers that are full or old enough (call it on a timer); rows written."""
+        with self._lock:
+            due = self._take_due(force=False)
+        return self._write(due)
+
+    def flush_all(self) -> int:
+        """Flush everything held (at shutdown); rows written."""
+        with self._lock:
+            due = self._take_due(force=True)
+        return self._write(due)
+
+    def _take_due(self, *, force: bool) -> dict[str, _Held]:
+        now = self.clock()
+        everything = force or self._count >= self.max_held
+        due = {
+            key: held
+            for key, held in self._held.items()
+            if everything
+            or len(held.rows) >= self.flush_messages
+            or now - held.since >= self.flush_seconds
+        }
+        for key, held in due.items():
+            del self._held[key]
+            self._count -= len(held.rows)
+        return due
+
+    def _write(self, due: dict[str, _Held]) -> int:
+        written = 0
+        pending = list(due.items())
+        for index, (key, held) in enumerate(pending):
+            try:
+                files = (
+                    write_quarantine(self.lake, held.rows)
+                    if key == REJECTED_KEY
+                    else write_buffer(self.lake, key, held.rows)
+                )
+            except BaseException:
+                for key_left, held_left in pending[index:]:  # unacknowledged: kept for later
+                    self._hold_again(key_left, held_left)
+                raise
+            written += len(held.rows)
+            with self._lock:
+                self.stats.files += files
+                self.stats.rows_flushed += len(held.rows)
+            for delivery, rows in held.deliveries:
+                delivery.done(rows)
+        return written
+
+    def _hold_again(self, key: str, held: _Held) -> None:
+        with self._lock:
+            current = self._held.setdefault(key, _Held(since=held.since))
+            current.rows[:0] = held.rows
+            current.deliveries[:0] = held.deliveries
+            current.since = min(current.since, held.since)
+            self._count += len(held.rows)
+
+
+def flush_id() -> str:
+    """Sortable by time of flush, unique across processes."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:12]}"
+
+
+def write_buffer(lake: Lake, vin: str, records: list[TelemetryRecord]) -> int:
+    """One atomic Parquet file per UTC day of `ts`; the number of files written."""
+    by_day: dict[str, list[TelemetryRecord]] = {}
+    for record in records:
+        by_day.setdefault(record.ts.astimezone(UTC).date().isoformat(), []).append(record)
+    name = flush_id()
+    for day, rows in by_day.items():
+        lake.write_parquet(records_to_table(rows), *BUFFER, vin, f"date={day}", f"{name}.parquet")
+    return len(by_day)
+
+
+def write_quarantine(lake: Lake, rows: list[dict[str, Any]]) -> int:
+    by_day: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_day.setdefault(row["received_at"].date().isoformat(), []).append(row)
+    name = flush_id()
+    for day, day_rows in by_day.items():
+        table = pa.Table.from_pylist(day_rows, schema=QUARANTINE_SCHEMA)
+        lake.write_parquet(table, *QUARANTINE, f"date={day}", f"{name}.parquet")
+    return len(by_day)
+
+
+def _quarantine_row(
+    rejected: RejectedPayload, source: str, received_at: datetime
+) -> dict[str, Any]:
+    return {
+        "received_at": received_at.astimezone(UTC),
+        "source": source,
+        "position": rejected.position,
+        "reason": rejected.reason,
+        "raw": rejected.raw,
+    }

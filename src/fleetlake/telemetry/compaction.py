@@ -1,0 +1,153 @@
+"""Daily compaction: a day's buffer files → `bronze/telemetry/date=YYYY-MM-DD/<VIN>.parquet`.
+
+Per vehicle and day: the compacted file so far plus the buffer files not yet in it are
+written as one new file (zstd, sorted by ts), atomically, naming in its metadata the buffer
+files it took in; it is read back and checked (rows and a sum of row hashes) before those
+buffer files are deleted. So a crash anywhere loses nothing and duplicates nothing: before
+the new file is in place the buffers are merged again next time; after, the next run sees
+them named in the file and only deletes them. Late data for a compacted day lands in new
+buffer files and is merged by the next compaction of that day.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fleetlake.errors import ServiceError
+from fleetlake.platform.lake import Lake
+from fleetlake.telemetry.bronze import BUFFER
+from fleetlake.telemetry.schema import TELEMETRY_SCHEMA
+
+COMPACTED = ("bronze", "telemetry")
+MERGED_KEY = b"fleetlake.merged_buffers"
+_COLUMNS = ", ".join(f'"{name}"' for name in TELEMETRY_SCHEMA.names)  # our schema's own names
+FINGERPRINT_SQL = f"SELECT count(*), sum(hash({_COLUMNS})) FROM rows"  # noqa: S608
+SORT_KEYS = [("ts", "ascending"), ("received_at", "ascending")]
+
+
+@dataclass
+class DayResult:
+    vin: str
+    day: date
+    buffer_files: int = 0
+    rows_added: int = 0
+    rows_total: int = 0
+    stale_deleted: int = 0  # buffers a crashed run had merged but not yet deleted
+
+
+@dataclass
+class CompactionResult:
+    days: list[DayResult] = field(default_factory=list)
+
+    @property
+    def rows_added(self) -> int:
+        return sum(d.rows_added for d in self.days)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "vehicle_days": len(self.days),
+            "buffer_files": sum(d.buffer_files for d in self.days),
+            "rows_added": self.rows_added,
+            "stale_deleted": sum(d.stale_deleted for d in self.days),
+        }
+
+
+def compacted_path(day: date, vin: str) -> tuple[str, ...]:
+    return (*COMPACTED, f"date={day.isoformat()}", f"{vin}.parquet")
+
+
+def buffered_vehicle_days(lake: Lake, *, day: date | None = None) -> list[tuple[str, date]]:
+    """(VIN, day) pairs that have buffer files, optionally for one day only."""
+    pattern = lake.path(*BUFFER, "*", f"date={day.isoformat()}" if day else "date=*")
+    found = []
+    for folder in lake.fs.glob(pattern):
+        vin = posixpath.basename(posixpath.dirname(folder))
+        found.append((vin, date.fromisoformat(posixpath.basename(folder).removeprefix("date="))))
+    return sorted(found)
+
+
+def compact(lake: Lake, *, day: date | None = None, before: date | None = None) -> CompactionResult:
+    """Compact one day, or every buffered day before `before` (default: today, UTC)."""
+    limit = before or datetime.now(UTC).date()
+    result = CompactionResult()
+    for vin, buffered_day in buffered_vehicle_days(lake, day=day):
+        if day is None and buffered_day >= limit:
+            continue  # today's buffer is still being written
+        result.days.append(compact_vehicle_day(lake, vin=vin, day=buffered_day))
+    return result
+
+
+def compact_vehicle_day(lake: Lake, *, vin: str, day: date) -> DayResult:
+    result = DayResult(vin=vin, day=day)
+    target = compacted_path(day, vin)
+    existing, merged_before = _read_compacted(lake, target)
+    buffers = lake.list_files(*BUFFER, vin, f"date={day.isoformat()}")
+    fresh = [path for path in buffers if posixpath.basename(path) not in merged_before]
+    for stale in set(buffers) - set(fresh):
+        lake.fs.rm(stale)
+        result.stale_deleted += 1
+    if not fresh:
+        result.rows_total = existing.num_rows if existing is not None else 0
+        return result
+    parts = ([existing] if existing is not None else []) + [_read(lake, p) for p in fresh]
+    table = pa.concat_tables(parts).sort_by(SORT_KEYS)
+    expected = fingerprint(table)
+    names = json.dumps(sorted(posixpath.basename(p) for p in fresh)).encode()
+    lake.write_parquet(table.replace_schema_metadata({MERGED_KEY: names}), *target)
+    written, _ = _read_compacted(lake, target)
+    if written is None or fingerprint(written) != expected:
+        raise ServiceError(
+            f"the compacted file {lake.path(*target)} does not read back as written; its "
+            "buffer files are kept: check the disk and run the compaction again"
+        )
+    for path in fresh:
+        lake.fs.rm(path)
+    _remove_empty_folders(lake, vin, day)
+    result.buffer_files = len(fresh)
+    result.rows_added = table.num_rows - (existing.num_rows if existing is not None else 0)
+    result.rows_total = table.num_rows
+    return result
+
+
+def fingerprint(table: pa.Table) -> tuple[int, int]:
+    """(rows, sum of row hashes): equal for the same rows in any order, additive over parts."""
+    import duckdb
+
+    connection = duckdb.connect()
+    connection.register("rows", table.select(TELEMETRY_SCHEMA.names))
+    row = connection.execute(FINGERPRINT_SQL).fetchone()
+    connection.close()
+    assert row is not None
+    return int(row[0]), int(row[1] or 0)
+
+
+def _read(lake: Lake, path: str) -> pa.Table:
+    with lake.fs.open(path, "rb") as handle:
+        return pq.read_table(handle).replace_schema_metadata(None).cast(TELEMETRY_SCHEMA)
+
+
+def _read_compacted(lake: Lake, parts: tuple[str, ...]) -> tuple[pa.Table | None, set[str]]:
+    if not lake.exists(*parts):
+        return None, set()
+    with lake.fs.open(lake.path(*parts), "rb") as handle:
+        table = pq.read_table(handle)
+    merged = json.loads((table.schema.metadata or {}).get(MERGED_KEY, b"[]"))
+    return table.replace_schema_metadata(None).cast(TELEMETRY_SCHEMA), set(merged)
+
+
+def _remove_empty_folders(lake: Lake, vin: str, day: date) -> None:
+    for parts in ((*BUFFER, vin, f"date={day.isoformat()}"), (*BUFFER, vin)):
+        folder = lake.path(*parts)
+        if lake.fs.exists(folder) and not lake.fs.ls(folder):
+            lake.fs.rmdir(folder)
+
+
+def yesterday() -> date:
+    return datetime.now(UTC).date() - timedelta(days=1)
