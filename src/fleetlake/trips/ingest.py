@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from fleetlake.errors import FleetlakeError, SourceRejected
-from fleetlake.platform import fetch
 from fleetlake.platform.jobs import JobContext, register_job_kind, utcnow
 from fleetlake.platform.lake import Lake
+from fleetlake.platform.sources import materialise
 from fleetlake.settings import Settings, get_settings
 from fleetlake.trips.file_state import claim_file, commit_chunk, quarantine
 from fleetlake.trips.files import Block, read_blocks, read_header, sha256_of
@@ -130,22 +130,6 @@ def ingest_source(
             f" ({result['reason']})" if result["reason"] else "",
         )
     return result
-
-
-def materialise(source: str, *, settings: Settings, job_id: int) -> Path:
-    """A local file for the source: URLs are downloaded under home first."""
-    if fetch.is_url(source):
-        return fetch.download(
-            source,
-            dest_dir=settings.home_dir / "data" / "downloads" / f"job-{job_id}",
-            max_bytes=settings.max_upload_bytes,
-            timeout_s=settings.url_timeout_s,
-            allow_private=settings.allow_private_urls,
-        )
-    path = Path(source)
-    if not path.is_file():
-        raise SourceRejected(f"{source} does not exist or is not a file")
-    return path
 
 
 @dataclass

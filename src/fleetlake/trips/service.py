@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from fleetlake.errors import InvalidParameter, NotFound
-from fleetlake.platform import fetch
+from fleetlake.errors import NotFound
+from fleetlake.platform import sources as platform_sources
 from fleetlake.platform.jobs import create_job
 from fleetlake.settings import Settings
 from fleetlake.trips.areas import BBox, Match, area_condition
@@ -34,35 +34,16 @@ TRIP_BY_ID = sa.text(
 ).columns(*TRIP_COLUMNS)
 
 
+CSV_SUFFIXES = (".csv", ".csv.gz")
+
+
 def resolve_sources(
     specs: list[str], *, settings: Settings, restrict_to: list[Path] | None = None
 ) -> list[str]:
-    """Expand folders to their CSV files and refuse what cannot be ingested, before queuing.
-
-    `restrict_to` (used by the API) keeps remote callers inside the import folders.
-    """
-    if not specs:
-        raise InvalidParameter("sources", "give at least one path, folder or URL to ingest")
-    resolved: list[str] = []
-    for spec in specs:
-        if fetch.is_url(spec):
-            fetch.check_url_allowed(spec, allow_private=settings.allow_private_urls)
-            resolved.append(spec)
-            continue
-        path = Path(spec).expanduser().resolve()
-        if restrict_to is not None and not any(path.is_relative_to(d) for d in restrict_to):
-            allowed = ", ".join(str(d) for d in restrict_to)
-            raise InvalidParameter("sources", f"{spec} is outside the import folders ({allowed})")
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.name.endswith((".csv", ".csv.gz")))
-            if not found:
-                raise InvalidParameter("sources", f"folder {spec} holds no .csv or .csv.gz file")
-            resolved.extend(str(p) for p in found)
-        elif path.is_file():
-            resolved.append(str(path))
-        else:
-            raise InvalidParameter("sources", f"{spec} does not exist")
-    return resolved
+    """Expand folders to their CSV files and refuse what cannot be ingested, before queuing."""
+    return platform_sources.resolve_sources(
+        specs, settings=settings, suffixes=CSV_SUFFIXES, restrict_to=restrict_to
+    )
 
 
 def queue_ingestion(engine: Engine, *, sources: list[str], force: bool) -> int:

@@ -1,0 +1,62 @@
+"""What a user names to ingest — files, folders, URLs — checked before a job is queued,
+and made local when the job runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fleetlake.errors import InvalidParameter, SourceRejected
+from fleetlake.platform import fetch
+from fleetlake.settings import Settings
+
+
+def resolve_sources(
+    specs: list[str],
+    *,
+    settings: Settings,
+    suffixes: tuple[str, ...],
+    restrict_to: list[Path] | None = None,
+) -> list[str]:
+    """Expand folders to their files ending in `suffixes` and refuse what cannot be ingested.
+
+    `restrict_to` (used by the API) keeps remote callers inside the import folders.
+    """
+    if not specs:
+        raise InvalidParameter("sources", "give at least one path, folder or URL to ingest")
+    resolved: list[str] = []
+    for spec in specs:
+        if fetch.is_url(spec):
+            fetch.check_url_allowed(spec, allow_private=settings.allow_private_urls)
+            resolved.append(spec)
+            continue
+        path = Path(spec).expanduser().resolve()
+        if restrict_to is not None and not any(path.is_relative_to(d) for d in restrict_to):
+            allowed = ", ".join(str(d) for d in restrict_to)
+            raise InvalidParameter("sources", f"{spec} is outside the import folders ({allowed})")
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.name.endswith(suffixes))
+            if not found:
+                wanted = " or ".join(suffixes)
+                raise InvalidParameter("sources", f"folder {spec} holds no {wanted} file")
+            resolved.extend(str(p) for p in found)
+        elif path.is_file():
+            resolved.append(str(path))
+        else:
+            raise InvalidParameter("sources", f"{spec} does not exist")
+    return resolved
+
+
+def materialise(source: str, *, settings: Settings, job_id: int) -> Path:
+    """A local file for the source: URLs are downloaded under home first."""
+    if fetch.is_url(source):
+        return fetch.download(
+            source,
+            dest_dir=settings.home_dir / "data" / "downloads" / f"job-{job_id}",
+            max_bytes=settings.max_upload_bytes,
+            timeout_s=settings.url_timeout_s,
+            allow_private=settings.allow_private_urls,
+        )
+    path = Path(source)
+    if not path.is_file():
+        raise SourceRejected(f"{source} does not exist or is not a file")
+    return path
