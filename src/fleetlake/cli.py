@@ -267,9 +267,11 @@ def demo(
 
 
 def _register_domains() -> None:
+    from fleetlake.telemetry import cli as telemetry_cli
     from fleetlake.trips import cli as trips_cli
 
     trips_cli.register(app, ingest_app=ingest_app, simulate_app=simulate_app)
+    telemetry_cli.register(app, ingest_app=ingest_app, simulate_app=simulate_app)
 
 
 _register_domains()

@@ -106,8 +106,10 @@ class BronzeBuffers:
         source: str,
         received_at: datetime,
         ack: Callable[[], None] | None = None,
+        position: int = 0,
     ) -> None:
-        """Hold what one message became; flush the buffers that became due."""
+        """Hold what one message became (`position`: its line or index in its source);
+        flush the buffers that became due."""
         by_key: dict[str, list[Any]] = {}
         for record in batch.records:
             if SAFE_VIN.match(record.vin):
@@ -115,7 +117,9 @@ class BronzeBuffers:
             else:
                 reason = f"vin {record.vin[:80]!r} is not 1-64 letters, digits, - or _"
                 by_key.setdefault(REJECTED_KEY, []).append(
-                    _quarantine_row(RejectedPayload(0, reason, repr(record)), source, received_at)
+                    _quarantine_row(
+                        RejectedPayload(position, reason, repr(record)), source, received_at
+                    )
                 )
         for rejected in batch.rejected:
             by_key.setdefault(REJECTED_KEY, []).append(

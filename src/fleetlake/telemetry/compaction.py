@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import posixpath
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fleetlake.errors import ServiceError
+from fleetlake.platform.jobs import JobContext, register_job_kind
 from fleetlake.platform.lake import Lake
 from fleetlake.telemetry.bronze import BUFFER
 from fleetlake.telemetry.schema import TELEMETRY_SCHEMA
@@ -149,5 +150,25 @@ def _remove_empty_folders(lake: Lake, vin: str, day: date) -> None:
             lake.fs.rmdir(folder)
 
 
-def yesterday() -> date:
-    return datetime.now(UTC).date() - timedelta(days=1)
+JOB_KIND = "telemetry.compact"
+
+
+def compact_job(context: JobContext) -> None:
+    """The job form: `params["date"]` one day (ISO), or every buffered day before today."""
+    from fleetlake.settings import get_settings
+
+    day = date.fromisoformat(context.params["date"]) if context.params.get("date") else None
+    result = compact(Lake(get_settings().resolved_lake_uri), day=day)
+    summary = result.to_dict() | {
+        "name": f"compaction of {day.isoformat() if day else 'every day before today'}",
+        "status": "compacted",
+        "rows_loaded": result.rows_added,
+        "rows_quarantined": 0,
+        "date": day.isoformat() if day else None,
+    }
+    context.set_results([summary])
+    context.event("compacted", **summary)
+    context.log("compaction: %s", summary)
+
+
+register_job_kind(JOB_KIND, compact_job)

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from fleetlake.errors import SourceRejected
-from fleetlake.platform.page_cache import drop_cached, read_sequentially
+from fleetlake.platform.page_cache import drop_cached
 from fleetlake.trips.schema import CSV_HEADER
 
 MAX_LINE_BYTES = 1 << 20
 FIRST_BLOCK_BYTES = 1 << 20
-HASH_READ_BYTES = 8 << 20
 BlockBytes = bytes | bytearray  # a block is the read buffer itself, not a copy of it
 
 
@@ -29,30 +25,6 @@ class Block:
     end_line: int  # the line just past the block: where a resumed read starts counting
     data: BlockBytes
     raw_position: int  # bytes of the file on disk consumed so far (progress)
-
-
-def sha256_of(path: Path) -> str:
-    """The file's SHA-256, read by a thread while this one hashes: on a file not in the page
-    cache the time is the larger of reading and hashing, not their sum (100 M trips: 15 -> 10 s)."""
-    pieces: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=4)
-
-    def read_ahead() -> None:
-        try:
-            with path.open("rb", buffering=0) as handle:
-                read_sequentially(handle)
-                while piece := handle.read(HASH_READ_BYTES):
-                    pieces.put(piece)
-            pieces.put(b"")
-        except BaseException as exc:  # handed to the hashing side, which raises it
-            pieces.put(exc)
-
-    threading.Thread(target=read_ahead, name="sha256-read", daemon=True).start()
-    digest = hashlib.sha256()
-    while piece := pieces.get():
-        if isinstance(piece, BaseException):
-            raise piece
-        digest.update(piece)  # releases the GIL: the reader runs meanwhile
-    return digest.hexdigest()
 
 
 def _open(raw: io.BufferedIOBase, path: Path) -> io.BufferedIOBase:

@@ -22,10 +22,10 @@ from sqlalchemy.engine import Engine
 from fleetlake.errors import FleetlakeError, SourceRejected
 from fleetlake.platform.jobs import JobContext, register_job_kind, utcnow
 from fleetlake.platform.lake import Lake
-from fleetlake.platform.sources import materialise
+from fleetlake.platform.sources import materialise, sha256_of
 from fleetlake.settings import Settings, get_settings
 from fleetlake.trips.file_state import claim_file, commit_chunk, quarantine
-from fleetlake.trips.files import Block, read_blocks, read_header, sha256_of
+from fleetlake.trips.files import Block, read_blocks, read_header
 from fleetlake.trips.parse import ParsedBlock, Rejected, parse_block
 from fleetlake.trips.rollups import bronze_dir, publish_file, unpublish_file
 

@@ -4,15 +4,13 @@ the same for plain and gzip files."""
 from __future__ import annotations
 
 import gzip
-import hashlib
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fleetlake.trips import files
-from fleetlake.trips.files import read_blocks, sha256_of
+from fleetlake.trips.files import read_blocks
 from fleetlake.trips.schema import CSV_HEADER
 
 HEADER = ",".join(CSV_HEADER).encode() + b"\n"
@@ -82,19 +80,3 @@ def test_first_blocks_are_small_then_full_size(tmp_path: Path) -> None:
     mib = [round(size / 2**20) for size in sizes]
     assert mib[:3] == [1, 4, 16], mib
     assert sum(sizes) == len(body)
-
-
-@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.binary(max_size=5000), piece=st.integers(1, 700))
-def test_sha256_read_ahead_equals_hashlib_whatever_the_piece_size(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: bytes, piece: int
-) -> None:
-    monkeypatch.setattr(files, "HASH_READ_BYTES", piece)
-    path = tmp_path / "any.bin"
-    path.write_bytes(body)
-    assert sha256_of(path) == hashlib.sha256(body).hexdigest()
-
-
-def test_sha256_of_a_missing_file_raises_in_the_caller(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        sha256_of(tmp_path / "gone.csv")

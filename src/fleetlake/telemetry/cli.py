@@ -1,0 +1,73 @@
+"""Telemetry commands: `ingest telemetry`, `telemetry compact`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+telemetry_app = typer.Typer(no_args_is_help=True, help="Vehicle telemetry: bronze, silver, gold.")
+
+
+def register(app: typer.Typer, *, ingest_app: typer.Typer, simulate_app: typer.Typer) -> None:
+    app.add_typer(telemetry_app, name="telemetry")
+    ingest_app.command("telemetry")(ingest_telemetry)
+
+
+def ingest_telemetry(
+    sources: Annotated[
+        list[str], typer.Argument(help="NDJSON, JSON, CSV or Parquet files, folders, URLs")
+    ],
+    provider: Annotated[
+        str,
+        typer.Option(
+            help="canonical, tesla_fleet_api, tesla_fleet_telemetry, bmw_cardata, high_mobility"
+        ),
+    ] = "canonical",
+    mapping: Annotated[
+        Path | None, typer.Option(help="A field mapping file (.toml/.json) instead of a provider")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Ingest again content already in bronze.")] = False,
+    detach: Annotated[
+        bool, typer.Option(help="Return at once; the job runs in the background.")
+    ] = False,
+    json: Annotated[bool, typer.Option(help="Print the final job as JSON.")] = False,
+) -> None:
+    """Land telemetry files in bronze through a provider adapter, with a live progress bar."""
+    from fleetlake.cli import finish, open_engine, run_job_here, start_detached
+    from fleetlake.settings import get_settings
+    from fleetlake.telemetry import service
+
+    engine = open_engine()
+    job_id = service.queue_ingestion(
+        engine,
+        sources=sources,
+        settings=get_settings(),
+        provider=provider,
+        mapping=mapping,
+        force=force,
+    )
+    if detach:
+        start_detached(job_id)
+        typer.echo(f"job {job_id} started in the background: fleetlake jobs follow {job_id}")
+        return
+    finish(run_job_here(engine, job_id, quiet=json), as_json=json)
+
+
+@telemetry_app.command("compact")
+def compact(
+    date: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="One UTC day; default every day before today"),
+    ] = None,
+    json: Annotated[bool, typer.Option(help="Print the final job as JSON.")] = False,
+) -> None:
+    """Compact bronze buffers into one Parquet file per vehicle per day."""
+    from fleetlake.cli import finish, open_engine, run_job_here
+    from fleetlake.telemetry import service
+
+    engine = open_engine()
+    job_id = service.queue_compaction(engine, day=date.date() if date else None)
+    finish(run_job_here(engine, job_id, quiet=json), as_json=json)
