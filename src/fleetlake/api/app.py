@@ -74,11 +74,12 @@ def start_services(settings: Settings) -> tuple[Any, Any, Any]:
 
 def _mount_routers(app: FastAPI) -> None:
     from fleetlake.api import jobs, webhooks
+    from fleetlake.telemetry import api as telemetry_api
     from fleetlake.trips import api as trips_api
     from fleetlake.trips import compat as trips_compat
     from fleetlake.web import routes as web_routes
 
-    for module in (trips_api, trips_compat, jobs, webhooks, web_routes):
+    for module in (trips_api, trips_compat, telemetry_api, jobs, webhooks, web_routes):
         app.include_router(module.router)
     web_routes.mount_static(app)
 

@@ -43,6 +43,7 @@ QUARANTINE_SCHEMA = pa.schema(
     ]
 )
 SAFE_VIN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # a VIN becomes a folder name
+KEEP_REASONS = 1000
 REJECTED_KEY = ""  # the quarantine's buffer: no VIN is empty
 
 
@@ -95,6 +96,7 @@ class BronzeBuffers:
         )
         self.clock = clock
         self.stats = BufferStats()
+        self.quarantined: list[dict[str, Any]] = []  # the first KEEP_REASONS, to report
         self._held: dict[str, _Held] = {}
         self._count = 0
         self._lock = threading.Lock()
@@ -130,6 +132,8 @@ class BronzeBuffers:
             self.stats.messages += 1
             self.stats.records += sum(len(v) for k, v in by_key.items() if k != REJECTED_KEY)
             self.stats.rejected += len(by_key.get(REJECTED_KEY, []))
+            room = KEEP_REASONS - len(self.quarantined)
+            self.quarantined.extend(by_key.get(REJECTED_KEY, [])[: max(room, 0)])
             for key, rows in by_key.items():
                 held = self._held.setdefault(key, _Held(since=self.clock()))
                 held.rows.extend(rows)

@@ -54,6 +54,12 @@ def read_messages(path: Path) -> Iterator[Message]:
             yield from _csv_rows(raw)
 
 
+def messages_in(data: bytes, *, ndjson: bool) -> Iterator[Message]:
+    """Messages of a body held in memory (an HTTP push): NDJSON, or one JSON document."""
+    stream = io.BytesIO(data)
+    return _ndjson(stream) if ndjson else _json_document(stream)
+
+
 def _open_binary(path: Path) -> IO[bytes]:
     if path.name.lower().endswith(".gz"):
         return gzip.GzipFile(path, "rb")  # type: ignore[return-value]  # a binary stream

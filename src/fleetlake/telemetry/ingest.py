@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -116,27 +117,46 @@ def load_file(
     result: dict[str, Any],
 ) -> None:
     """Every message of the file mapped and held; all of it durable in bronze on return."""
-    source = str(result["source"])
     last_report = time.monotonic()
-    for message in read_messages(path):
-        received_at = datetime.now(UTC)
-        batch = _mapped(adapter, message, received_at=received_at)
-        buffers.add(batch, source=source, received_at=received_at, position=message.position)
-        result["messages"] += 1
-        result["rows_loaded"] += len(batch.records)
-        result["rows_quarantined"] += len(batch.rejected)
+
+    def report() -> None:
+        nonlocal last_report
         if time.monotonic() - last_report >= PROGRESS_EVERY_S:
             context.check_cancelled()
             _report(context, result)
             last_report = time.monotonic()
+
+    land(read_messages(path), adapter=adapter, buffers=buffers, result=result, each=report)
+    _report(context, result)
+
+
+def land(
+    messages: Iterable[Message],
+    *,
+    adapter: Adapter,
+    buffers: BronzeBuffers,
+    result: dict[str, Any],
+    each: Callable[[], None] | None = None,
+) -> None:
+    """Map and hold every message, then flush: all of it is durable in bronze on return.
+    Counts go to `result` (messages, rows_loaded, rows_quarantined)."""
+    source = str(result["source"])
+    for message in messages:
+        received_at = datetime.now(UTC)
+        batch = map_message(adapter, message, received_at=received_at)
+        buffers.add(batch, source=source, received_at=received_at, position=message.position)
+        result["messages"] += 1
+        result["rows_loaded"] += len(batch.records)
+        result["rows_quarantined"] += len(batch.rejected)
+        if each is not None:
+            each()
     buffers.flush_all()
     # Durable now; the buffers' counts also hold records quarantined for an unusable VIN.
     result["rows_loaded"] = buffers.stats.records
     result["rows_quarantined"] = buffers.stats.rejected
-    _report(context, result)
 
 
-def _mapped(adapter: Adapter, message: Message, *, received_at: datetime) -> MappedBatch:
+def map_message(adapter: Adapter, message: Message, *, received_at: datetime) -> MappedBatch:
     """The message's records; what is rejected carries the file's line, not the index."""
     if message.error is not None:
         return MappedBatch(rejected=[rejected(message.position, message.error, message.raw)])

@@ -1,0 +1,44 @@
+"""HTTP push: a body of messages landed in bronze before the request is answered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fleetlake.errors import InvalidParameter
+from fleetlake.platform.lake import Lake
+from fleetlake.settings import Settings
+from fleetlake.telemetry.bronze import BronzeBuffers
+from fleetlake.telemetry.files import messages_in
+from fleetlake.telemetry.ingest import land
+from fleetlake.telemetry.providers import adapter_for
+
+MAX_REASONS = 100  # rejected messages described in the answer (all are counted and kept)
+
+
+def land_push(
+    body: bytes, *, ndjson: bool, provider: str, source: str, settings: Settings
+) -> dict[str, Any]:
+    """Map and land the body's messages; every record is durable in bronze on return
+    (so a 200 means landed: at-least-once for the sender)."""
+    adapter = adapter_for(provider)
+    buffers = BronzeBuffers(
+        Lake(settings.resolved_lake_uri),
+        flush_messages=settings.telemetry_flush_messages,
+        flush_seconds=settings.telemetry_flush_seconds,
+        max_held=settings.telemetry_max_held,
+    )
+    result: dict[str, Any] = {
+        "source": source,
+        "messages": 0,
+        "rows_loaded": 0,
+        "rows_quarantined": 0,
+    }
+    messages = list(messages_in(body, ndjson=ndjson))
+    land(messages, adapter=adapter, buffers=buffers, result=result)
+    if not ndjson and messages and messages[0].error:  # kept in the quarantine, and said
+        raise InvalidParameter("body", f"the body is not JSON ({messages[0].error})")
+    result["rejected"] = [
+        {"position": r["position"], "reason": r["reason"]}
+        for r in buffers.quarantined[:MAX_REASONS]
+    ]
+    return result
