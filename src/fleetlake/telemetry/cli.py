@@ -71,3 +71,50 @@ def compact(
     engine = open_engine()
     job_id = service.queue_compaction(engine, day=date.date() if date else None)
     finish(run_job_here(engine, job_id, quiet=json), as_json=json)
+
+
+@telemetry_app.command("subscribe")
+def subscribe(
+    mqtt: Annotated[str, typer.Option(help="Broker: mqtt://[user:pass@]host[:port] or mqtts://…")],
+    topic: Annotated[list[str], typer.Option(help="Topic filter; repeat for more")],
+    provider: Annotated[str, typer.Option(help="Adapter of the payloads")] = "canonical",
+    client_id: Annotated[
+        str, typer.Option(help="Keep it across restarts: the broker resends what was not landed")
+    ] = "fleetlake-telemetry",
+) -> None:
+    """Land MQTT messages in bronze until stopped (Ctrl-C); at-least-once."""
+    import signal
+    import threading
+
+    from fleetlake.console import out
+    from fleetlake.platform.lake import Lake
+    from fleetlake.platform.logs import configure_logging
+    from fleetlake.settings import get_settings
+    from fleetlake.telemetry.bronze import BronzeBuffers
+    from fleetlake.telemetry.mqtt import MqttSubscription
+    from fleetlake.telemetry.providers import adapter_for
+
+    settings = get_settings()
+    configure_logging(logs_dir=settings.logs_dir, level=settings.log_level)
+    buffers = BronzeBuffers(
+        Lake(settings.resolved_lake_uri),
+        flush_messages=settings.telemetry_flush_messages,
+        flush_seconds=settings.telemetry_flush_seconds,
+        max_held=settings.telemetry_max_held,
+    )
+    subscription = MqttSubscription(
+        mqtt, topic, adapter=adapter_for(provider), buffers=buffers, client_id=client_id
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    subscription.start()
+    out.print(f"subscribed to {', '.join(topic)} on {mqtt}; Ctrl-C to stop")
+    try:
+        while not stop.wait(5.0):
+            stats = buffers.stats
+            out.print(f"{subscription.received:,} messages, {stats.rows_flushed:,} rows landed")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        subscription.stop()
+    out.print(f"stopped: {buffers.stats.rows_flushed:,} rows landed, all acknowledged")

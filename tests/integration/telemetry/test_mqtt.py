@@ -1,0 +1,140 @@
+"""MQTT → bronze against the real Mosquitto (127.0.0.1:1883), at-least-once."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from fleetlake.platform.lake import Lake
+from fleetlake.telemetry import bronze
+from fleetlake.telemetry.bronze import BronzeBuffers
+from fleetlake.telemetry.mqtt import BrokerAddress, MqttSubscription
+from fleetlake.telemetry.providers import adapter_for
+from tests.conftest import require_service
+
+pytestmark = pytest.mark.services
+BROKER = "mqtt://127.0.0.1:1883"
+
+
+@pytest.fixture(autouse=True)
+def broker() -> None:
+    try:
+        socket.create_connection(("127.0.0.1", 1883), timeout=2).close()
+    except OSError as exc:
+        require_service("Mosquitto", f"127.0.0.1:1883: {exc}")
+
+
+@pytest.fixture
+def publish() -> Iterator[Callable[[str, Any], None]]:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", 1883)
+    client.loop_start()
+
+    def send(topic: str, value: Any) -> None:
+        payload = value if isinstance(value, bytes) else json.dumps(value).encode()
+        client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+    yield send
+    client.disconnect()
+    client.loop_stop()
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def rows(lake: Lake) -> list[dict[str, Any]]:
+    return [r for f in lake.list_files(*bronze.BUFFER) for r in pq.read_table(f).to_pylist()]
+
+
+def subscription(lake: Lake, topic: str, client_id: str, **buffering: Any) -> MqttSubscription:
+    buffers = BronzeBuffers(lake, **({"flush_messages": 50, "flush_seconds": 0.3} | buffering))
+    return MqttSubscription(
+        BROKER, [topic], adapter=adapter_for("canonical"), buffers=buffers,
+        client_id=client_id, flush_every_s=0.1,
+    )  # fmt: skip
+
+
+def test_messages_land_once_flushed_and_bad_ones_are_quarantined(
+    tmp_path: Path, publish: Callable[[str, Any], None]
+) -> None:
+    lake, base = Lake(str(tmp_path)), f"fleet/{uuid.uuid4().hex[:8]}"
+    sub = subscription(lake, f"{base}/#", f"fl-{uuid.uuid4().hex[:8]}")
+    sub.start()
+    try:
+        for n in range(200):
+            publish(f"{base}/V{n % 4}", {"vin": f"V{n % 4}", "ts": 1795255200 + n, "speed_kmh": n})
+        publish(f"{base}/junk", b"{not json")
+        wait_until(lambda: sub.buffers.stats.rows_flushed == 201)
+    finally:
+        sub.stop()
+    landed = rows(lake)
+    assert sorted(r["speed_kmh"] for r in landed) == [float(n) for n in range(200)]
+    assert {r["vin"] for r in landed} == {"V0", "V1", "V2", "V3"}
+    [bad] = [r for f in lake.list_files(*bronze.QUARANTINE) for r in pq.read_table(f).to_pylist()]
+    assert bad["source"] == f"mqtt:{base}/junk" and bad["reason"].startswith("invalid JSON")
+
+
+def test_messages_not_durable_before_a_crash_are_delivered_again(
+    tmp_path: Path, publish: Callable[[str, Any], None]
+) -> None:
+    lake, topic = Lake(str(tmp_path)), f"fleet/{uuid.uuid4().hex[:8]}/V7"
+    client_id = f"fl-{uuid.uuid4().hex[:8]}"
+    first = subscription(lake, topic, client_id, flush_messages=10_000, flush_seconds=3600)
+    first.start()
+    for n in range(100):
+        publish(topic, {"vin": "V7", "ts": 1795255200 + n, "soc_pct": n % 100})
+    wait_until(lambda: first.received == 100)
+    first.client.disconnect()  # the process "dies": nothing flushed, nothing acknowledged
+    first.client.loop_stop()
+    assert rows(lake) == []
+    second = subscription(lake, topic, client_id)  # same session: the broker resends
+    second.start()
+    try:
+        wait_until(lambda: second.buffers.stats.rows_flushed >= 100)
+    finally:
+        second.stop()
+    assert sorted(r["ts"].timestamp() for r in rows(lake)) == [1795255200 + n for n in range(100)]
+
+
+def test_tesla_fleet_telemetry_one_field_per_message(
+    tmp_path: Path, publish: Callable[[str, Any], None]
+) -> None:
+    lake, base = Lake(str(tmp_path)), f"tesla/{uuid.uuid4().hex[:8]}"
+    buffers = BronzeBuffers(lake, flush_messages=2, flush_seconds=0.3)
+    sub = MqttSubscription(
+        BROKER, [f"{base}/+/v/+"], adapter=adapter_for("tesla_fleet_telemetry"),
+        buffers=buffers, client_id=f"fl-{uuid.uuid4().hex[:8]}", flush_every_s=0.1,
+    )  # fmt: skip
+    sub.start()
+    try:
+        publish(f"{base}/5YJ3E1EA7KF000001/v/VehicleSpeed", 62.1371)
+        publish(f"{base}/5YJ3E1EA7KF000001/v/Location", {"latitude": 37.77, "longitude": -122.41})
+        wait_until(lambda: buffers.stats.rows_flushed == 2)
+    finally:
+        sub.stop()
+    last = max(rows(lake), key=lambda r: r["received_at"])
+    assert (last["lat"], last["lon"]) == (37.77, -122.41)
+    assert last["speed_kmh"] == pytest.approx(100.0, abs=1e-3)  # merged state, mph → km/h
+
+
+def test_broker_urls() -> None:
+    assert BrokerAddress.parse("mqtts://u%40x:p@host") == BrokerAddress(
+        "host", 8883, True, "u@x", "p"
+    )
+    with pytest.raises(Exception, match="use mqtt://host"):
+        BrokerAddress.parse("http://host")
