@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -14,6 +14,7 @@ telemetry_app = typer.Typer(no_args_is_help=True, help="Vehicle telemetry: bronz
 def register(app: typer.Typer, *, ingest_app: typer.Typer, simulate_app: typer.Typer) -> None:
     app.add_typer(telemetry_app, name="telemetry")
     ingest_app.command("telemetry")(ingest_telemetry)
+    simulate_app.command("telemetry")(simulate_telemetry)
 
 
 def ingest_telemetry(
@@ -118,3 +119,41 @@ def subscribe(
     finally:
         subscription.stop()
     out.print(f"stopped: {buffers.stats.rows_flushed:,} rows landed, all acknowledged")
+
+
+def simulate_telemetry(
+    vehicles: Annotated[int, typer.Option(min=1)] = 10,
+    days: Annotated[int, typer.Option(min=1)] = 1,
+    start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"])] = datetime(2026, 11, 16),
+    interval_s: Annotated[int, typer.Option(min=1, help="Seconds between messages")] = 10,
+    seed: int = 7,
+    faults: Annotated[bool, typer.Option(help="Add duplicates, jumps, skew… (logged)")] = True,
+    out: Annotated[Path | None, typer.Option(help="Write NDJSON files and the truth here")] = None,
+    mqtt: Annotated[str | None, typer.Option(help="Publish to this broker instead")] = None,
+    topic_base: str = "fleet",
+) -> None:
+    """A realistic EV fleet's telemetry, with the faults real feeds have and its truth."""
+    from fleetlake.console import out as console
+    from fleetlake.errors import InvalidParameter
+    from fleetlake.simulate.telemetry_faults import NO_FAULTS, FaultRates
+    from fleetlake.simulate.telemetry_run import publish_mqtt, write_files
+
+    rates = FaultRates() if faults else NO_FAULTS
+    common: dict[str, Any] = {
+        "vehicles": vehicles,
+        "days": days,
+        "start": start.date(),
+        "seed": seed,
+        "interval_s": interval_s,
+        "rates": rates,
+    }
+    if (out is None) == (mqtt is None):
+        raise InvalidParameter("out", "give one of --out DIR or --mqtt URL")
+    if out is not None:
+        summary = write_files(out, **common)
+    else:
+        summary = publish_mqtt(str(mqtt), topic_base=topic_base, **common)
+    console.print(
+        f"{summary.messages:,} messages for {vehicles} vehicles over {days} days "
+        f"({summary.truth_rows:,} true observations; faults {summary.faults})"
+    )

@@ -50,6 +50,7 @@ class FieldMapping:
     fields: dict[str, FieldRule]
     records: str | None = None
     source: str | None = None  # a path whose value names the source; else `name`
+    received_at: str | None = None  # a path of an original receipt time (replayed exports)
 
     def map(self, payload: Any, *, received_at: datetime, vin: str | None = None) -> MappedBatch:
         batch = MappedBatch()
@@ -90,10 +91,13 @@ class FieldMapping:
         source = taken.flat.get(self.source) if self.source else None
         if source is not None:
             taken.mark_used(str(self.source))
+        original = to_utc(taken.flat.get(self.received_at)) if self.received_at else None
+        if original is not None:
+            taken.mark_used(str(self.received_at))
         return TelemetryRecord.of(
             vin=str(record_vin),
             ts=ts,
-            received_at=received_at,
+            received_at=original or received_at,
             source=str(source or self.name),
             values=values,
             extra=taken.extra(),
@@ -114,6 +118,7 @@ def mapping_from_dict(spec: dict[str, Any]) -> FieldMapping:
         fields={name: _rule(name, rule) for name, rule in spec["fields"].items()},
         records=spec.get("records"),
         source=spec.get("source"),
+        received_at=spec.get("received_at"),
     )
 
 
@@ -158,11 +163,13 @@ def load_mapping(path: Path) -> FieldMapping:
     return mapping_from_dict(spec)
 
 
-# Canonical records (HTTP push, files): the names are the fields; `source` may be given.
+# Canonical records (HTTP push, files): the names are the fields; `source` may be given, and
+# `received_at` (an export replayed keeps its receipt times; else the time it arrives here).
 CANONICAL = FieldMapping(
     name="canonical",
     vin="vin",
     ts="ts",
     fields={name: FieldRule(name) for name in MEASURES},
     source="source",
+    received_at="received_at",
 )

@@ -1,0 +1,139 @@
+"""Run the simulated fleet for some days and hand its messages out: NDJSON files with the
+truth beside them, an MQTT broker, or (see `telemetry_api`) a provider-style HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fleetlake.simulate.telemetry import make_fleet, simulate_day
+from fleetlake.simulate.telemetry_faults import FaultRates, deliver
+
+TRUTH_DIR = "_truth"
+# Canonical JSON as the canonical adapter reads it; `extra` is empty in simulated data.
+JSON_COLUMNS = (
+    "vin, strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ') AS ts, "
+    "strftime(received_at, '%Y-%m-%dT%H:%M:%S.%fZ') AS received_at, source, lat, lon, "
+    "heading_deg, speed_kmh, odometer_km, soc_pct, energy_remaining_kwh, range_km, "
+    "charging_state, charge_power_kw, gear, outside_temp_c"
+)
+
+
+@dataclass
+class SimulationSummary:
+    vehicles: int
+    days: int
+    truth_rows: int = 0
+    messages: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+
+def simulated_days(
+    *, vehicles: int, days: int, start: date, seed: int, interval_s: int, rates: FaultRates
+) -> Iterator[tuple[date, pa.Table, pa.Table, pa.Table]]:
+    """(day, truth, delivered messages, fault log) for each simulated day."""
+    fleet = make_fleet(vehicles=vehicles, seed=seed, interval_s=interval_s)
+    for offset in range(days):
+        day = start + timedelta(days=offset)
+        truth = simulate_day(fleet, day)
+        delivered, faults = deliver(truth, rates=rates, seed=seed + offset)
+        yield day, truth, delivered, faults
+
+
+def write_files(
+    out: Path,
+    *,
+    vehicles: int,
+    days: int,
+    start: date,
+    seed: int = 7,
+    interval_s: int = 10,
+    rates: FaultRates | None = None,
+) -> SimulationSummary:
+    """`out/telemetry-<received day>.ndjson` in order of receipt (late messages land in a
+    later day's file), and `out/_truth/`: `truth-<day>.parquet` and `faults-<day>.parquet`."""
+    import duckdb
+
+    (out / TRUTH_DIR).mkdir(parents=True, exist_ok=True)
+    summary = SimulationSummary(vehicles=vehicles, days=days)
+    parts = []
+    for day, truth, delivered, faults in simulated_days(
+        vehicles=vehicles, days=days, start=start, seed=seed, interval_s=interval_s,
+        rates=rates or FaultRates(),
+    ):  # fmt: skip
+        pq.write_table(truth, out / TRUTH_DIR / f"truth-{day}.parquet")
+        pq.write_table(faults, out / TRUTH_DIR / f"faults-{day}.parquet")
+        summary.truth_rows += truth.num_rows
+        for kind in faults["kind"].to_pylist():
+            summary.faults[kind] = summary.faults.get(kind, 0) + 1
+        parts.append(delivered)
+    messages = pa.concat_tables(parts).sort_by([("received_at", "ascending")])
+    summary.messages = messages.num_rows
+    connection = duckdb.connect()
+    connection.register("messages", messages)
+    received_days = connection.execute(
+        "SELECT DISTINCT CAST(received_at AS DATE) FROM messages ORDER BY 1"
+    ).fetchall()
+    for (received_day,) in received_days:
+        target = out / f"telemetry-{received_day}.ndjson"
+        connection.execute(
+            f"COPY (SELECT {JSON_COLUMNS} FROM messages "  # noqa: S608  (our own columns)
+            "WHERE CAST(received_at AS DATE) = ? ORDER BY received_at) "
+            f"TO '{target}' (FORMAT JSON)",
+            [received_day],
+        )
+        summary.files.append(str(target))
+    connection.close()
+    return summary
+
+
+def publish_mqtt(
+    url: str,
+    *,
+    topic_base: str,
+    vehicles: int,
+    days: int,
+    start: date,
+    seed: int = 7,
+    interval_s: int = 10,
+    rates: FaultRates | None = None,
+) -> SimulationSummary:
+    """Every delivered message as JSON on `<topic_base>/<VIN>`, QoS 1, in order of receipt."""
+    import json
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from fleetlake.telemetry.mqtt import BrokerAddress
+
+    address = BrokerAddress.parse(url)
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    if address.username:
+        client.username_pw_set(address.username, address.password)
+    client.max_queued_messages_set(10_000)  # publish() waits when the broker lags behind
+    client.connect(address.host, address.port)
+    client.loop_start()
+    summary = SimulationSummary(vehicles=vehicles, days=days)
+    last = None
+    for _, truth, delivered, faults in simulated_days(
+        vehicles=vehicles, days=days, start=start, seed=seed, interval_s=interval_s,
+        rates=rates or FaultRates(),
+    ):  # fmt: skip
+        summary.truth_rows += truth.num_rows
+        for kind in faults["kind"].to_pylist():
+            summary.faults[kind] = summary.faults.get(kind, 0) + 1
+        for row in delivered.drop_columns(["extra"]).to_pylist():
+            row["ts"], row["received_at"] = row["ts"].isoformat(), row["received_at"].isoformat()
+            last = client.publish(f"{topic_base}/{row['vin']}", json.dumps(row), qos=1)
+            summary.messages += 1
+    if last is not None:
+        last.wait_for_publish(60)
+    client.disconnect()
+    client.loop_stop()
+    return summary
