@@ -24,10 +24,12 @@ jobs_app = typer.Typer(
 )
 ingest_app = typer.Typer(no_args_is_help=True, help="Ingest data from files, folders or URLs.")
 simulate_app = typer.Typer(no_args_is_help=True, help="Realistic synthetic data for every domain.")
+pipeline_app = typer.Typer(no_args_is_help=True, help="Lake transforms: bronze → silver → gold.")
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(pipeline_app, name="pipeline")
 
 _state = {"debug": False}
 
@@ -271,7 +273,9 @@ def _register_domains() -> None:
     from fleetlake.trips import cli as trips_cli
 
     trips_cli.register(app, ingest_app=ingest_app, simulate_app=simulate_app)
-    telemetry_cli.register(app, ingest_app=ingest_app, simulate_app=simulate_app)
+    telemetry_cli.register(
+        app, ingest_app=ingest_app, simulate_app=simulate_app, pipeline_app=pipeline_app
+    )
 
 
 _register_domains()

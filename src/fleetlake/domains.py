@@ -7,4 +7,5 @@ def register_job_kinds() -> None:
     """Import each domain's job functions so that the job registry knows their kinds."""
     import fleetlake.telemetry.compaction
     import fleetlake.telemetry.ingest
+    import fleetlake.telemetry.pipeline
     import fleetlake.trips.ingest  # noqa: F401

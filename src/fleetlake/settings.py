@@ -54,6 +54,17 @@ class Settings(BaseSettings):
         50_000, ge=1, description="Messages held unflushed in all buffers before all flush."
     )
 
+    speed_outliers: bool = Field(
+        True, description="Silver drops speeds over max_speed_kmh and GPS jumps needing more."
+    )
+    max_speed_kmh: float = Field(250.0, gt=0, description="Fastest believable vehicle speed.")
+    future_tolerance_s: float = Field(
+        300.0, ge=0, description="How far a vehicle's ts may run ahead of receipt (clock drift)."
+    )
+    lookback_s: float = Field(
+        600.0, ge=0, description="Stages reread files modified this long before their mark."
+    )
+
     webhook_max_attempts: int = Field(5, ge=1)
     webhook_backoff_s: float = Field(0.5, gt=0)
     webhook_timeout_s: float = Field(10.0, gt=0)

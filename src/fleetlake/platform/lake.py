@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from typing import Any
@@ -20,6 +21,15 @@ def parquet_options(schema: pa.Schema) -> dict[str, Any]:
         if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
     ]
     return {"compression": "zstd", "use_dictionary": text}
+
+
+def _modified(info: dict[str, Any]) -> float:
+    """A file's modification time whatever the filesystem calls it."""
+    for key in ("mtime", "LastModified", "last_modified", "created"):
+        value = info.get(key)
+        if value is not None:
+            return float(value.timestamp()) if hasattr(value, "timestamp") else float(value)
+    return 0.0
 
 
 class Lake:
@@ -54,6 +64,42 @@ class Lake:
             if os.path.exists(temp):
                 os.remove(temp)
         return target
+
+    def write_json(self, value: Any, *parts: str) -> None:
+        """A small JSON document (a stage's state), whole or not at all, like Parquet files."""
+        target = self.path(*parts)
+        parent = target.rsplit("/", 1)[0]
+        self.fs.makedirs(parent, exist_ok=True)
+        data = json.dumps(value, indent=1, sort_keys=True, default=str).encode()
+        if not self.is_local:
+            self.fs.pipe_file(target, data)
+            return
+        temp = f"{parent}/.tmp-{uuid.uuid4().hex}.json"
+        try:
+            with open(temp, "wb") as handle:
+                handle.write(data)
+                os.fsync(handle.fileno())
+            os.replace(temp, target)
+        finally:
+            if os.path.exists(temp):
+                os.remove(temp)
+
+    def read_json(self, *parts: str, default: Any = None) -> Any:
+        if not self.exists(*parts):
+            return default
+        return json.loads(self.fs.cat_file(self.path(*parts)))
+
+    def modified_files(self, *parts: str, suffix: str = ".parquet") -> dict[str, float]:
+        """Path → modification time (epoch seconds) of every file under `parts`."""
+        base = self.path(*parts)
+        if not self.fs.exists(base):
+            return {}
+        found: dict[str, Any] = self.fs.find(base, detail=True)
+        return {
+            str(path): _modified(info)
+            for path, info in found.items()
+            if str(path).endswith(suffix) and "/.tmp-" not in str(path)
+        }
 
     def read_parquet(self, *parts: str) -> pa.Table:
         with self.fs.open(self.path(*parts), "rb") as handle:

@@ -11,8 +11,15 @@ import typer
 telemetry_app = typer.Typer(no_args_is_help=True, help="Vehicle telemetry: bronze, silver, gold.")
 
 
-def register(app: typer.Typer, *, ingest_app: typer.Typer, simulate_app: typer.Typer) -> None:
+def register(
+    app: typer.Typer,
+    *,
+    ingest_app: typer.Typer,
+    simulate_app: typer.Typer,
+    pipeline_app: typer.Typer,
+) -> None:
     app.add_typer(telemetry_app, name="telemetry")
+    pipeline_app.command("run")(pipeline_run)
     ingest_app.command("telemetry")(ingest_telemetry)
     simulate_app.command("telemetry")(simulate_telemetry)
 
@@ -157,3 +164,21 @@ def simulate_telemetry(
         f"{summary.messages:,} messages for {vehicles} vehicles over {days} days "
         f"({summary.truth_rows:,} true observations; faults {summary.faults})"
     )
+
+
+def pipeline_run(
+    stage: Annotated[
+        list[str] | None, typer.Option(help="silver (repeat for more); default every stage")
+    ] = None,
+    full_refresh: Annotated[
+        bool, typer.Option(help="Recompute everything from bronze (same results)")
+    ] = False,
+    json: Annotated[bool, typer.Option(help="Print the final job as JSON.")] = False,
+) -> None:
+    """Run the telemetry stages over what changed since their last run."""
+    from fleetlake.cli import finish, open_engine, run_job_here
+    from fleetlake.telemetry.pipeline import queue_pipeline
+
+    engine = open_engine()
+    job_id = queue_pipeline(engine, stages=stage, full_refresh=full_refresh)
+    finish(run_job_here(engine, job_id, quiet=json), as_json=json)

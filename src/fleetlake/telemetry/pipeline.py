@@ -1,0 +1,59 @@
+"""The telemetry pipeline as a job: bronze → silver (→ gold), incremental or full refresh."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from fleetlake.errors import InvalidParameter
+from fleetlake.platform.jobs import JobContext, create_job, register_job_kind
+from fleetlake.platform.lake import Lake
+from fleetlake.settings import Settings, get_settings
+from fleetlake.telemetry.silver import SilverRules, run_silver
+
+JOB_KIND = "telemetry.pipeline"
+STAGES = ("silver",)
+
+
+def silver_rules(settings: Settings) -> SilverRules:
+    return SilverRules(
+        max_speed_kmh=settings.max_speed_kmh,
+        speed_outliers=settings.speed_outliers,
+        future_tolerance_s=settings.future_tolerance_s,
+        lookback_s=settings.lookback_s,
+    )
+
+
+def queue_pipeline(engine: Engine, *, stages: list[str] | None, full_refresh: bool) -> int:
+    chosen = stages or list(STAGES)
+    unknown = [s for s in chosen if s not in STAGES]
+    if unknown:
+        raise InvalidParameter("stage", f"unknown stage {unknown[0]!r}: use {', '.join(STAGES)}")
+    return create_job(
+        engine, kind=JOB_KIND, params={"stages": chosen, "full_refresh": full_refresh}
+    )
+
+
+def pipeline_job(context: JobContext) -> None:
+    settings = get_settings()
+    lake = Lake(settings.resolved_lake_uri)
+    full_refresh = bool(context.params.get("full_refresh"))
+    results: list[dict[str, Any]] = []
+    if "silver" in context.params["stages"]:
+        context.event("stage_started", stage="silver", full_refresh=full_refresh)
+        silver = run_silver(lake, rules=silver_rules(settings), full_refresh=full_refresh)
+        summary = silver.to_dict() | {
+            "name": "silver",
+            "status": "done",
+            "rows_loaded": silver.rows_out,
+            "rows_quarantined": sum(silver.dropped.values()),
+            "duration_s": round(silver.seconds, 3),
+        }
+        results.append(summary)
+        context.set_results(results)
+        context.event("stage_finished", **summary)
+        context.log("silver: %s", silver.to_dict())
+
+
+register_job_kind(JOB_KIND, pipeline_job)

@@ -1,0 +1,188 @@
+"""Silver: bronze cleaned — one Parquet file per vehicle per day, and what was dropped.
+
+    silver/telemetry/date=YYYY-MM-DD/<VIN>.parquet              sorted by ts, one row per ts
+    silver/_quarantine/telemetry/date=YYYY-MM-DD/<VIN>.parquet  the dropped rows + reason
+
+Incremental: the stage's state (`_state/telemetry/silver.json`) keeps the high-water mark,
+the newest bronze modification time it has read. A run reads the bronze files modified after
+it (less the look-back window, for files still being written around the mark), recomputes
+the vehicle-days they hold and their neighbouring days (a row is judged against the rows
+next to it, see `silver_sql`), and rewrites only those files. `full_refresh` recomputes every
+vehicle-day from all of bronze and gives the same files.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from fleetlake.platform.lake import Lake
+from fleetlake.telemetry.schema import TELEMETRY_SCHEMA
+from fleetlake.telemetry.silver_sql import silver_sql
+
+SILVER = ("silver", "telemetry")
+SILVER_QUARANTINE = ("silver", "_quarantine", "telemetry")
+STATE = ("_state", "telemetry", "silver.json")
+BRONZE = ("bronze", "telemetry")
+VEHICLES_PER_BATCH = 200  # bounds the memory of one DuckDB pass
+COMPACTED = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/([^/]+)\.parquet$")
+BUFFERED = re.compile(r"/_buffer/([^/]+)/date=(\d{4}-\d{2}-\d{2})/[^/]+\.parquet$")
+VehicleDay = tuple[str, date]
+
+
+@dataclass(frozen=True)
+class SilverRules:
+    max_speed_kmh: float = 250.0
+    speed_outliers: bool = True
+    future_tolerance_s: float = 300.0
+    lookback_s: float = 600.0
+
+
+@dataclass
+class SilverResult:
+    vehicle_days: int = 0
+    rows_in: int = 0
+    rows_out: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    changed: list[VehicleDay] = field(default_factory=list)  # what gold must look at again
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "vehicle_days": self.vehicle_days,
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "dropped": dict(sorted(self.dropped.items())),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def bronze_index(lake: Lake) -> tuple[dict[VehicleDay, list[str]], dict[str, float]]:
+    """Every bronze data file by (VIN, day), and every file's modification time."""
+    modified = lake.modified_files(*BRONZE)
+    index: dict[VehicleDay, list[str]] = defaultdict(list)
+    for path in modified:
+        if match := BUFFERED.search(path):
+            index[(match[1], date.fromisoformat(match[2]))].append(path)
+        elif "/_" not in path.split("/bronze/telemetry/", 1)[-1] and (m := COMPACTED.search(path)):
+            index[(m[2], date.fromisoformat(m[1]))].append(path)
+    return dict(index), modified
+
+
+def run_silver(lake: Lake, *, rules: SilverRules, full_refresh: bool = False) -> SilverResult:
+    started = time.monotonic()
+    state = lake.read_json(*STATE, default={})
+    index, modified = bronze_index(lake)
+    mark = 0.0 if full_refresh else float(state.get("high_water_mark", 0.0))
+    since = mark - rules.lookback_s if mark else float("-inf")
+    fresh = {p for p, m in modified.items() if m > since}
+    touched = {key for key, paths in index.items() if fresh.intersection(paths)}
+    if full_refresh:
+        touched = set(index)
+    targets = _with_neighbours(touched, index)
+    result = SilverResult(vehicle_days=len(targets))
+    by_vehicle: dict[str, list[date]] = defaultdict(list)
+    for vin, day in sorted(targets):
+        by_vehicle[vin].append(day)
+    vins = sorted(by_vehicle)
+    for first in range(0, len(vins), VEHICLES_PER_BATCH):
+        batch = {vin: by_vehicle[vin] for vin in vins[first : first + VEHICLES_PER_BATCH]}
+        _transform(lake, batch, index=index, rules=rules, result=result)
+    if modified:
+        lake.write_json({"high_water_mark": max(modified.values())}, *STATE)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _with_neighbours(touched: set[VehicleDay], index: dict[VehicleDay, Any]) -> set[VehicleDay]:
+    """A changed vehicle-day changes how its neighbours' edge rows are judged."""
+    around = {(vin, day + timedelta(days=d)) for vin, day in touched for d in (-1, 1)}
+    return touched | {key for key in around if key in index}
+
+
+def _transform(
+    lake: Lake,
+    days_by_vin: dict[str, list[date]],
+    *,
+    index: dict[VehicleDay, list[str]],
+    rules: SilverRules,
+    result: SilverResult,
+) -> None:
+    """One DuckDB pass over these vehicles' bronze (their days ± 1), files written per day."""
+    files = sorted(
+        {
+            path
+            for vin, days in days_by_vin.items()
+            for day in days
+            for d in (-1, 0, 1)
+            for path in index.get((vin, day + timedelta(days=d)), [])
+        }
+    )
+    connection = lake.duckdb(memory_limit_mb=1024)
+    connection.execute("SET TimeZone = 'UTC'")
+    columns = TELEMETRY_SCHEMA.names
+    names = ", ".join(f'"{c}"' for c in columns)  # our own column names
+    raw = connection.read_parquet(lake.duckdb_paths(files), union_by_name=True)
+    raw.select(names).create_view("bronze_rows")
+    sql = silver_sql(
+        columns=columns,
+        max_speed_kmh=rules.max_speed_kmh,
+        speed_outliers=rules.speed_outliers,
+        future_s=rules.future_tolerance_s,
+        epoch="epoch",
+    )
+    query = f"SELECT *, CAST(ts AS DATE) AS day FROM ({sql})"  # noqa: S608  (our own text)
+    judged = connection.sql(query).to_arrow_table()
+    # Sorted here: the lake's DuckDB does not keep the order of rows it hands over.
+    judged = judged.sort_by(
+        [("vin", "ascending"), ("ts", "ascending"), ("received_at", "ascending")]
+    )
+    connection.close()
+    wanted = {(vin, day) for vin, days in days_by_vin.items() for day in days}
+    _write_days(lake, judged, wanted, result)
+
+
+def _write_days(
+    lake: Lake, judged: pa.Table, wanted: set[VehicleDay], result: SilverResult
+) -> None:
+    """Rows are sorted by vin then ts, so each vehicle-day is one slice of them."""
+    import pyarrow.compute as pc
+
+    positions = pa.table(
+        {"vin": judged["vin"], "day": judged["day"], "i": pa.array(range(judged.num_rows))}
+    )
+    spans = positions.group_by(["vin", "day"], use_threads=False).aggregate(
+        [("i", "min"), ("i", "max")]
+    )
+    where = {
+        (vin, day): (low, high)
+        for vin, day, low, high in zip(
+            *(spans[c].to_pylist() for c in ("vin", "day", "i_min", "i_max")), strict=True
+        )
+    }
+    for vin, day in sorted(wanted):
+        low, high = where.get((vin, day), (0, -1))
+        rows = judged.slice(low, high - low + 1)
+        result.rows_in += rows.num_rows
+        kept = rows.filter(pc.is_null(rows["reason"])).select(TELEMETRY_SCHEMA.names)
+        dropped = rows.filter(pc.is_valid(rows["reason"])).drop_columns(["day"])
+        _replace(lake, kept.cast(TELEMETRY_SCHEMA), (*SILVER, f"date={day}", f"{vin}.parquet"))
+        _replace(lake, dropped, (*SILVER_QUARANTINE, f"date={day}", f"{vin}.parquet"))
+        result.rows_out += kept.num_rows
+        for reason in dropped["reason"].to_pylist():
+            result.dropped[reason] = result.dropped.get(reason, 0) + 1
+        result.changed.append((vin, day))
+
+
+def _replace(lake: Lake, table: pa.Table, parts: tuple[str, ...]) -> None:
+    """Write the file, or remove it when there is nothing to hold."""
+    if table.num_rows:
+        lake.write_parquet(table, *parts)
+    elif lake.exists(*parts):
+        lake.fs.rm(lake.path(*parts))

@@ -1,0 +1,98 @@
+"""The silver transform as one SQL text, for DuckDB and Spark alike.
+
+Engine-specific pieces are placeholders: `{epoch}(ts)` (seconds since 1970 as a double).
+Rules, in order — each dropped row keeps the first reason that applies:
+
+1. `future`: `ts` more than `{future_s}` seconds after `received_at`.
+2. `lat_lon_out_of_range`, `soc_out_of_range`, `odometer_negative`.
+3. `speed_over_max` (speed outliers on): speed below 0 or above `{max_speed}` km/h.
+4. `duplicate`: the same (vin, ts) again; the one received last is kept.
+5. `odometer_decreasing`: below the previous reading and not above the next (a dip).
+6. `gps_jump` (speed outliers on): reaching the fix from the previous one, and the next
+   fix from it, both need more than `{max_speed}` km/h (a jump out and back).
+
+Rules 5 and 6 compare a row with its neighbours among the rows that pass 1 to 4, so a row's
+outcome depends only on its own day and the nearest rows of the days around it.
+"""
+
+from __future__ import annotations
+
+KM_EARTH = 6371.0088
+
+SILVER_SQL = """
+WITH checked AS (
+  SELECT *, CASE
+    WHEN {epoch}(ts) > {epoch}(received_at) + {future_s} THEN 'future'
+    WHEN lat < -90 OR lat > 90 OR lon < -180 OR lon > 180 THEN 'lat_lon_out_of_range'
+    WHEN soc_pct < 0 OR soc_pct > 100 THEN 'soc_out_of_range'
+    WHEN odometer_km < 0 THEN 'odometer_negative'
+    WHEN {speed_on} AND (speed_kmh < 0 OR speed_kmh > {max_speed}) THEN 'speed_over_max'
+  END AS reason
+  FROM bronze_rows
+), ranked AS (
+  SELECT *, row_number() OVER (
+    PARTITION BY vin, ts ORDER BY received_at DESC, source, extra, speed_kmh, odometer_km, lat
+  ) AS copy
+  FROM checked WHERE reason IS NULL
+), valid AS (
+  SELECT * FROM ranked WHERE copy = 1
+), odometer AS (
+  SELECT vin, ts,
+    lag(odometer_km) OVER w AS km_before, lead(odometer_km) OVER w AS km_after
+  FROM valid WHERE odometer_km IS NOT NULL
+  WINDOW w AS (PARTITION BY vin ORDER BY ts)
+), fixes AS (
+  SELECT vin, ts,
+    lag(lat) OVER w AS lat_before, lag(lon) OVER w AS lon_before, lag(ts) OVER w AS ts_before,
+    lead(lat) OVER w AS lat_after, lead(lon) OVER w AS lon_after, lead(ts) OVER w AS ts_after
+  FROM valid WHERE lat IS NOT NULL AND lon IS NOT NULL
+  WINDOW w AS (PARTITION BY vin ORDER BY ts)
+), judged AS (
+  SELECT v.*, CASE
+    WHEN o.km_before IS NOT NULL AND v.odometer_km < o.km_before - 0.001
+         AND (o.km_after IS NULL OR v.odometer_km < o.km_after - 0.001)
+      THEN 'odometer_decreasing'
+    WHEN {speed_on} AND f.ts_before IS NOT NULL AND f.ts_after IS NOT NULL
+         AND {km}(f.lat_before, f.lon_before, v.lat, v.lon) * 3600
+             > {max_speed} * ({epoch}(v.ts) - {epoch}(f.ts_before))
+         AND {km}(v.lat, v.lon, f.lat_after, f.lon_after) * 3600
+             > {max_speed} * ({epoch}(f.ts_after) - {epoch}(v.ts))
+      THEN 'gps_jump'
+  END AS judged_reason
+  FROM valid v
+  LEFT JOIN odometer o ON o.vin = v.vin AND o.ts = v.ts
+  LEFT JOIN fixes f ON f.vin = v.vin AND f.ts = v.ts
+)
+SELECT {columns}, judged_reason AS reason FROM judged
+UNION ALL
+SELECT {columns}, 'duplicate' AS reason FROM ranked WHERE copy > 1
+UNION ALL
+SELECT {columns}, reason FROM checked WHERE reason IS NOT NULL
+"""
+
+# Great-circle distance in km (haversine), as SQL over four column expressions.
+HAVERSINE = (
+    "(2 * {r} * asin(sqrt(pow(sin(radians(({lat2}) - ({lat1})) / 2), 2) + cos(radians({lat1}))"
+    " * cos(radians({lat2})) * pow(sin(radians(({lon2}) - ({lon1})) / 2), 2))))"
+)
+
+
+def silver_sql(
+    *, columns: list[str], max_speed_kmh: float, speed_outliers: bool, future_s: float, epoch: str
+) -> str:
+    """The transform's text for one engine (`epoch`: its seconds-since-1970 function)."""
+
+    def km(lat1: str, lon1: str, lat2: str, lon2: str) -> str:
+        return HAVERSINE.format(r=KM_EARTH, lat1=lat1, lon1=lon1, lat2=lat2, lon2=lon2)
+
+    text = SILVER_SQL.replace("{km}(f.lat_before, f.lon_before, v.lat, v.lon)",
+                              km("f.lat_before", "f.lon_before", "v.lat", "v.lon"))  # fmt: skip
+    text = text.replace("{km}(v.lat, v.lon, f.lat_after, f.lon_after)",
+                        km("v.lat", "v.lon", "f.lat_after", "f.lon_after"))  # fmt: skip
+    return text.format(
+        epoch=epoch,
+        future_s=float(future_s),
+        speed_on="TRUE" if speed_outliers else "FALSE",
+        max_speed=float(max_speed_kmh),
+        columns=", ".join(f'"{c}"' for c in columns),  # our schema's own names
+    )
