@@ -252,8 +252,9 @@ def _sqlite_values(column: Any) -> list[Any]:
     import pyarrow.compute as pc
 
     if pa.types.is_timestamp(column.type):
-        seconds = pc.cast(pc.cast(column, pa.timestamp("s", tz="UTC")), pa.timestamp("s"))
-        return pc.strftime(seconds, format="%Y-%m-%d %H:%M:%S.000000").to_pylist()  # type: ignore[no-any-return]
+        micros = pc.cast(pc.cast(column, pa.timestamp("us", tz="UTC")), pa.timestamp("us"))
+        # %S of a microsecond timestamp carries its fraction: "05.250000", as SQLAlchemy writes.
+        return pc.strftime(micros, format="%Y-%m-%d %H:%M:%S").to_pylist()  # type: ignore[no-any-return]
     return column.to_pylist()  # type: ignore[no-any-return]
 
 

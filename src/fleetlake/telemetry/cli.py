@@ -168,7 +168,7 @@ def simulate_telemetry(
 
 def pipeline_run(
     stage: Annotated[
-        list[str] | None, typer.Option(help="silver (repeat for more); default every stage")
+        list[str] | None, typer.Option(help="silver or gold (repeat for more); default every stage")
     ] = None,
     full_refresh: Annotated[
         bool, typer.Option(help="Recompute everything from bronze (same results)")

@@ -10,10 +10,11 @@ from fleetlake.errors import InvalidParameter
 from fleetlake.platform.jobs import JobContext, create_job, register_job_kind
 from fleetlake.platform.lake import Lake
 from fleetlake.settings import Settings, get_settings
+from fleetlake.telemetry.gold import run_gold
 from fleetlake.telemetry.silver import SilverRules, run_silver
 
 JOB_KIND = "telemetry.pipeline"
-STAGES = ("silver",)
+STAGES = ("silver", "gold")
 
 
 def silver_rules(settings: Settings) -> SilverRules:
@@ -54,6 +55,26 @@ def pipeline_job(context: JobContext) -> None:
         context.set_results(results)
         context.event("stage_finished", **summary)
         context.log("silver: %s", silver.to_dict())
+    if "gold" in context.params["stages"]:
+        context.event("stage_started", stage="gold", full_refresh=full_refresh)
+        gold = run_gold(
+            lake,
+            context.engine,
+            reports_dir=settings.home_dir / "reports",
+            lookback_s=settings.lookback_s,
+            full_refresh=full_refresh,
+        )
+        summary = gold.to_dict() | {
+            "name": "gold",
+            "status": "done",
+            "rows_loaded": 0,
+            "rows_quarantined": 0,
+            "duration_s": round(gold.seconds, 3),
+        }
+        results.append(summary)
+        context.set_results(results)
+        context.event("stage_finished", **summary)
+        context.log("gold: %s", gold.to_dict())
 
 
 register_job_kind(JOB_KIND, pipeline_job)

@@ -1,0 +1,118 @@
+"""Gold against an independent computation from the simulator's truth."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+from collections import defaultdict
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+
+from fleetlake.platform.lake import Lake
+from fleetlake.simulate.telemetry_faults import FaultRates
+from fleetlake.simulate.telemetry_run import write_files
+from fleetlake.telemetry.gold import GOLD, run_gold
+from fleetlake.telemetry.models import vehicle_state
+from fleetlake.telemetry.schema import MEASURES
+from fleetlake.telemetry.silver import SilverRules, run_silver
+from tests.integration.telemetry.test_silver import land_files
+
+# Every fault but nulls (their fields are not in the log): the kept rows are exactly true.
+RATES = FaultRates(**dict.fromkeys(FaultRates().shares(), 0.003) | {"null": 0.0})
+DAYS = (date(2026, 11, 16), date(2026, 11, 17))
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sim")
+    write_files(out, vehicles=5, days=2, start=DAYS[0], seed=5, rates=RATES)
+    return out
+
+
+def expected_rows(simulated: Path) -> list[dict[str, Any]]:
+    truth = [
+        r
+        for p in sorted((simulated / "_truth").glob("truth-*"))
+        for r in pq.read_table(p).to_pylist()
+    ]
+    faults = [
+        r
+        for p in sorted((simulated / "_truth").glob("faults-*"))
+        for r in pq.read_table(p).to_pylist()
+    ]
+    dropped = {(f["vin"], f["ts"]) for f in faults if f["outcome"] == "quarantined"}
+    return sorted(
+        (r for r in truth if (r["vin"], r["ts"]) not in dropped), key=lambda r: (r["vin"], r["ts"])
+    )
+
+
+def expected_top(rows: list[dict[str, Any]], day: date) -> list[tuple[Any, ...]]:
+    best: dict[tuple[str, datetime], dict[str, Any]] = {}
+    for row in rows:
+        if row["speed_kmh"] is None or row["ts"].date() != day:
+            continue
+        key = (row["vin"], row["ts"].replace(minute=0, second=0, microsecond=0))
+        held = best.get(key)
+        if held is None or (-row["speed_kmh"], row["ts"]) < (-held["speed_kmh"], held["ts"]):
+            best[key] = row
+    by_hour: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
+    for (_, hour), row in best.items():
+        by_hour[hour].append(row)
+    ranked = []
+    for hour in sorted(by_hour):
+        order = sorted(by_hour[hour], key=lambda r: (-r["speed_kmh"], r["ts"], r["vin"]))
+        ranked += [
+            (hour, n, r["vin"], r["speed_kmh"], r["ts"]) for n, r in enumerate(order[:10], 1)
+        ]
+    return ranked
+
+
+def test_gold_tables_and_last_state(simulated: Path, tmp_path: Path, engine: sa.Engine) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    land_files(lake, sorted(simulated.glob("*.ndjson")))
+    run_silver(lake, rules=SilverRules(lookback_s=0))
+    run_gold(lake, engine, reports_dir=tmp_path / "reports", lookback_s=0)
+    rows = expected_rows(simulated)
+    for day in DAYS:
+        got = lake.read_parquet(*GOLD, "top_speeds", f"date={day}", "part.parquet").to_pylist()
+        assert [
+            (r["hour"], r["rank"], r["vin"], r["speed_kmh"], r["ts"]) for r in got
+        ] == expected_top(rows, day)
+        report = list(csv.DictReader((tmp_path / "reports" / f"top-speeds-{day}.csv").open()))
+        assert [(r["rank"], r["vin"]) for r in report] == [(str(g["rank"]), g["vin"]) for g in got]
+        assert "<table>" in (tmp_path / "reports" / f"top-speeds-{day}.html").read_text()
+        stats = {
+            r["vin"]: r
+            for r in lake.read_parquet(
+                *GOLD, "daily_stats", f"date={day}", "part.parquet"
+            ).to_pylist()
+        }
+        for vin in {r["vin"] for r in rows}:
+            mine = [r for r in rows if r["vin"] == vin and r["ts"].date() == day]
+            odometer = [r["odometer_km"] for r in mine]
+            speeds = [r["speed_kmh"] for r in mine if r["speed_kmh"] is not None]
+            energy = [r["energy_remaining_kwh"] for r in mine]
+            steps = [b - a for a, b in itertools.pairwise(energy)]
+            assert stats[vin]["messages"] == len(mine)
+            assert stats[vin]["distance_km"] == pytest.approx(max(odometer) - min(odometer))
+            assert stats[vin]["max_speed_kmh"] == pytest.approx(
+                max(speeds, default=math.nan), nan_ok=True
+            )
+            assert stats[vin]["energy_used_kwh"] == pytest.approx(-sum(s for s in steps if s < 0))
+            assert stats[vin]["energy_added_kwh"] == pytest.approx(sum(s for s in steps if s > 0))
+            assert stats[vin]["soc_min_pct"] == min(r["soc_pct"] for r in mine)
+    with engine.connect() as connection:
+        state = {r.vin: r._mapping for r in connection.execute(sa.select(vehicle_state))}
+    for vin in {r["vin"] for r in rows}:
+        mine = [r for r in rows if r["vin"] == vin]
+        for name in MEASURES:
+            seen = [r for r in mine if r[name] is not None]
+            assert state[vin][name] == (seen[-1][name] if seen else None), (vin, name)
+            assert state[vin][f"{name}_at"] == (seen[-1]["ts"] if seen else None)
+        assert state[vin]["last_ts"] == mine[-1]["ts"]
