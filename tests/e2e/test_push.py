@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -86,6 +87,11 @@ def test_progress_is_pushed_during_ingestion(server: Server, tmp_path: Path) -> 
         for reader in readers:
             reader.join(120)
         final = client.get(f"/api/v1/ingestions/{job['id']}").json()
+        # Webhooks are delivered after the event is stored, so the last may land after SSE's.
+        deadline = time.monotonic() + 30
+        while not any(e["type"] == "completed" for _, e, _ in Receiver.received):
+            assert time.monotonic() < deadline, "the completed webhook never arrived"
+            time.sleep(0.05)
         deliveries = client.get(
             f"/api/v1/webhooks/{hook.json()['id']}/deliveries?limit=1000"
         ).json()["data"]
