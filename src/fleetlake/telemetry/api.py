@@ -1,15 +1,29 @@
-"""`/api/v1/telemetry`: HTTP push of telemetry messages."""
+"""`/api/v1` telemetry resources: push, vehicles' last state and series, reports."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from fleetlake.api.deps import ReadKey, SettingsDep, WriteKey
+from fleetlake.api.deps import (
+    EngineDep,
+    ReadKey,
+    RunnerDep,
+    SettingsDep,
+    WriteKey,
+    read_in_thread,
+)
+from fleetlake.api.jobs import job_accepted
 from fleetlake.errors import InvalidParameter, UploadTooLarge
+from fleetlake.platform.lake import Lake
+from fleetlake.telemetry import service
 from fleetlake.telemetry.providers import ADAPTERS
+from fleetlake.telemetry.series import vehicle_series
 
 router = APIRouter(prefix="/api/v1", tags=["telemetry"], dependencies=[ReadKey])
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
@@ -68,3 +82,73 @@ async def _body_within(request: Request, *, limit: int) -> bytes:
                 limit_bytes=limit,
             )
     return bytes(received)
+
+
+@router.get("/vehicles")
+async def list_vehicles(
+    engine: EngineDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[str | None, Query(description="the previous page's next_after")] = None,
+) -> dict[str, Any]:
+    """Every vehicle's last state (gold), by VIN."""
+    return await read_in_thread(engine, partial(service.list_vehicles, limit=limit, after=after))
+
+
+@router.get("/vehicles/{vin}")
+async def get_vehicle(vin: str, engine: EngineDep) -> dict[str, Any]:
+    """The latest valid value of each canonical field, and in `seen_at` when it was seen."""
+    return await read_in_thread(engine, partial(service.get_vehicle, vin=vin))
+
+
+@router.get("/vehicles/{vin}/telemetry")
+async def vehicle_telemetry(
+    vin: str,
+    settings: SettingsDep,
+    start: datetime,
+    end: datetime,
+    fields: Annotated[str | None, Query(description="comma-separated canonical fields")] = None,
+    every: Annotated[int | None, Query(ge=1, description="seconds per row (averaged)")] = None,
+) -> dict[str, Any]:
+    """The vehicle's clean telemetry between start and end, from the lake (silver)."""
+    for name, value in (("start", start), ("end", end)):
+        if value.tzinfo is None:
+            raise InvalidParameter(name, f"{name} {value.isoformat()} needs a timezone, e.g. Z")
+    chosen = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
+    return await run_in_threadpool(
+        vehicle_series,
+        Lake(settings.resolved_lake_uri),
+        vin=vin,
+        start=start,
+        end=end,
+        fields=chosen,
+        every_s=every,
+    )
+
+
+@router.get("/reports/top-speeds")
+async def top_speeds(
+    settings: SettingsDep,
+    date: Annotated[date, Query(description="UTC day, YYYY-MM-DD")],
+    hour: Annotated[int | None, Query(ge=0, le=23)] = None,
+) -> dict[str, Any]:
+    """The 10 fastest vehicles of each UTC hour of the day (each vehicle once per hour)."""
+    lake = Lake(settings.resolved_lake_uri)
+    return await run_in_threadpool(service.top_speeds, lake, day=date, hour=hour)
+
+
+class PipelineRunIn(BaseModel):
+    stages: list[str] | None = Field(None, description="silver, gold; default every stage")
+    full_refresh: bool = Field(False, description="recompute everything from bronze")
+
+
+@router.post("/pipeline/runs", status_code=202, dependencies=[WriteKey])
+async def start_pipeline_run(
+    request: Request, engine: EngineDep, runner: RunnerDep, body: PipelineRunIn | None = None
+) -> dict[str, Any]:
+    """Run the telemetry stages as a job; follow it at `events_url` (SSE) or `ws_url`."""
+    from fleetlake.telemetry.pipeline import queue_pipeline
+
+    body = body or PipelineRunIn()
+    job_id = queue_pipeline(engine, stages=body.stages, full_refresh=body.full_refresh)
+    runner.submit(job_id)
+    return job_accepted(request, job_id, engine)

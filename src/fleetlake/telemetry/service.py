@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy.engine import Engine
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
 
+from fleetlake.errors import NotFound
 from fleetlake.platform import sources as platform_sources
 from fleetlake.platform.jobs import create_job
+from fleetlake.platform.lake import Lake
 from fleetlake.settings import Settings
 from fleetlake.telemetry import compaction
 from fleetlake.telemetry.files import SUFFIXES
+from fleetlake.telemetry.gold import GOLD
 from fleetlake.telemetry.ingest import JOB_KIND as INGEST_KIND
+from fleetlake.telemetry.models import vehicle_state
 from fleetlake.telemetry.providers import adapter_for
+from fleetlake.telemetry.schema import MEASURES
 
 
 def queue_ingestion(
@@ -43,3 +50,49 @@ def queue_ingestion(
 def queue_compaction(engine: Engine, *, day: date | None) -> int:
     params = {"date": day.isoformat() if day else None}
     return create_job(engine, kind=compaction.JOB_KIND, params=params)
+
+
+def vehicle_object(row: Any) -> dict[str, Any]:
+    """A vehicle's last state: the canonical fields at the top, when each was seen beside."""
+    found: dict[str, Any] = {"vin": row["vin"], "last_ts": _iso(row["last_ts"])}
+    found |= {name: row[name] for name in MEASURES}
+    found["seen_at"] = {name: _iso(row[f"{name}_at"]) for name in MEASURES}
+    found["source"] = row["source"]
+    return found
+
+
+def list_vehicles(connection: Connection, *, limit: int, after: str | None) -> dict[str, Any]:
+    """Vehicles by VIN, a page at a time (`after` = the previous page's `next_after`)."""
+    query = sa.select(vehicle_state).order_by(vehicle_state.c.vin).limit(limit + 1)
+    if after is not None:
+        query = query.where(vehicle_state.c.vin > after)
+    rows = connection.execute(query).mappings().all()
+    page = [vehicle_object(row) for row in rows[:limit]]
+    return {"data": page, "next_after": page[-1]["vin"] if len(rows) > limit else None}
+
+
+def get_vehicle(connection: Connection, *, vin: str) -> dict[str, Any]:
+    row = (
+        connection.execute(sa.select(vehicle_state).where(vehicle_state.c.vin == vin))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(
+            f"no vehicle {vin!r} in gold: ingest its telemetry and run `fleetlake pipeline run`",
+            field="vin",
+        )
+    return vehicle_object(row)
+
+
+def top_speeds(lake: Lake, *, day: date, hour: int | None) -> dict[str, Any]:
+    """The day's top-10 rows (of one UTC hour if given) from gold."""
+    parts = (*GOLD, "top_speeds", f"date={day}", "part.parquet")
+    rows = lake.read_parquet(*parts).to_pylist() if lake.exists(*parts) else []
+    if hour is not None:
+        rows = [row for row in rows if row["hour"].hour == hour]
+    return {"data": [{k: _iso(v) for k, v in row.items()} for row in rows]}
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value

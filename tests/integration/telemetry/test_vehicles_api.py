@@ -1,0 +1,103 @@
+"""Push → pipeline job → vehicles, series and top speeds over HTTP, on both databases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import API_KEY
+
+AUTH = {"X-API-Key": API_KEY}
+
+
+@pytest.fixture
+def client(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    from fleetlake.api.app import create_app
+
+    monkeypatch.setattr(settings, "lookback_s", 0.0)
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+def run_pipeline(client: TestClient, **body: Any) -> dict[str, Any]:
+    accepted = client.post("/api/v1/pipeline/runs", json=body, headers=AUTH)
+    assert accepted.status_code == 202, accepted.text
+    with client.stream("GET", f"/api/v1/jobs/{accepted.json()['id']}/events") as events:
+        text = "".join(events.iter_text())
+    assert "event: completed" in text, text
+    return client.get(f"/api/v1/jobs/{accepted.json()['id']}").json()
+
+
+def test_vehicles_series_and_reports(client: TestClient) -> None:
+    at = "2026-11-21T{}Z".format
+    messages = [
+        {"vin": "V1", "ts": at("10:00:00"), "speed_kmh": 40, "soc_pct": 80, "lat": 45, "lon": 7},
+        {"vin": "V1", "ts": at("10:00:10"), "speed_kmh": 60, "lat": 45.001, "lon": 7.001},
+        {"vin": "V1", "ts": at("10:00:20"), "speed_kmh": 900},  # over the maximum
+        {"vin": "V2", "ts": at("10:30:00"), "speed_kmh": 60, "gear": "D"},
+        {"vin": "V2", "ts": at("11:00:00"), "soc_pct": 55.5, "charging_state": "charging"},
+    ]
+    assert client.post("/api/v1/telemetry", json=messages, headers=AUTH).status_code == 200
+    job = run_pipeline(client)
+    assert [r["name"] for r in job["results"]] == ["silver", "gold"]
+    assert job["results"][0]["dropped"] == {"speed_over_max": 1}
+
+    v1 = client.get("/api/v1/vehicles/V1").json()
+    assert (v1["speed_kmh"], v1["soc_pct"], v1["lat"]) == (60.0, 80.0, 45.001)
+    assert v1["seen_at"]["soc_pct"] == "2026-11-21T10:00:00+00:00"
+    assert v1["seen_at"]["speed_kmh"] == "2026-11-21T10:00:10+00:00"
+    assert v1["last_ts"] == "2026-11-21T10:00:10+00:00" and v1["gear"] is None
+    listed = client.get("/api/v1/vehicles", params={"limit": 1}).json()
+    assert [v["vin"] for v in listed["data"]] == ["V1"] and listed["next_after"] == "V1"
+    rest = client.get("/api/v1/vehicles", params={"after": "V1"}).json()
+    assert [v["vin"] for v in rest["data"]] == ["V2"] and rest["next_after"] is None
+
+    top = client.get("/api/v1/reports/top-speeds", params={"date": "2026-11-21"}).json()["data"]
+    assert [(r["rank"], r["vin"], r["speed_kmh"]) for r in top] == [
+        (1, "V1", 60.0),
+        (2, "V2", 60.0),
+    ]
+    assert client.get(
+        "/api/v1/reports/top-speeds", params={"date": "2026-11-21", "hour": 11}
+    ).json() == {"data": []}
+
+    span = {"start": "2026-11-21T00:00:00Z", "end": "2026-11-22T00:00:00Z"}
+    path = "/api/v1/vehicles/V1/telemetry"
+    series = client.get(path, params=span | {"fields": "speed_kmh,soc_pct"}).json()
+    assert [(r["ts"], r["speed_kmh"], r["soc_pct"]) for r in series["data"]] == [
+        ("2026-11-21T10:00:00+00:00", 40.0, 80.0),
+        ("2026-11-21T10:00:10+00:00", 60.0, None),
+    ]
+    averaged = client.get(path, params=span | {"fields": "speed_kmh", "every": "60"}).json()
+    assert averaged["data"] == [{"ts": "2026-11-21T10:00:00+00:00", "speed_kmh": 50.0}]
+
+
+SERIES = "/api/v1/vehicles/V1/telemetry"
+DAY_START, DAY_END = "2026-11-21T00:00:00Z", "2026-11-22T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "field"),
+    [
+        ("/api/v1/vehicles/NOPE", {}, 404, "vin"),
+        (SERIES, {"start": DAY_START.rstrip("Z"), "end": DAY_END}, 400, "start"),
+        (SERIES, {"start": DAY_END, "end": DAY_START}, 400, "end"),
+        (SERIES, {"start": DAY_START, "end": DAY_END, "fields": "speed;drop"}, 400, "fields"),
+        ("/api/v1/reports/top-speeds", {"date": "21/11/2026"}, 422, "date"),
+    ],
+)
+def test_bad_reads_get_a_4xx_naming_the_field(
+    client: TestClient, path: str, params: dict[str, str], status: int, field: str
+) -> None:
+    answer = client.get(path, params=params)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]["details"]["field"] == field
+
+
+def test_pipeline_run_needs_a_key_and_known_stages(client: TestClient) -> None:
+    assert client.post("/api/v1/pipeline/runs", json={}).status_code == 401
+    bad = client.post("/api/v1/pipeline/runs", json={"stages": ["platinum"]}, headers=AUTH)
+    assert bad.status_code == 400 and bad.json()["error"]["details"]["field"] == "stage"
