@@ -8,4 +8,5 @@ def register_job_kinds() -> None:
     import fleetlake.telemetry.compaction
     import fleetlake.telemetry.ingest
     import fleetlake.telemetry.pipeline
+    import fleetlake.telemetry.poll_job
     import fleetlake.trips.ingest  # noqa: F401

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         50_000, ge=1, description="Messages held unflushed in all buffers before all flush."
     )
 
+    sources_file: Path | None = Field(
+        None, description="The telemetry sources the worker runs; default <home>/sources.toml."
+    )
+    pipeline_every_s: float = Field(
+        300.0, gt=0, description="The worker runs the telemetry pipeline this often."
+    )
     speed_outliers: bool = Field(
         True, description="Silver drops speeds over max_speed_kmh and GPS jumps needing more."
     )
@@ -93,6 +99,10 @@ class Settings(BaseSettings):
     @property
     def resolved_raw_dir(self) -> Path:
         return (self.raw_dir or self.home_dir / "data" / "raw").expanduser().resolve()
+
+    @property
+    def resolved_sources_file(self) -> Path:
+        return (self.sources_file or self.home_dir / "sources.toml").expanduser().resolve()
 
     @property
     def logs_dir(self) -> Path:

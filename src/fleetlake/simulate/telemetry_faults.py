@@ -45,6 +45,7 @@ FAULTS_SCHEMA = pa.schema(
         ("ts", pa.timestamp("us", tz="UTC")),
         ("kind", pa.string()),
         ("outcome", pa.string()),
+        ("fields", pa.string()),  # the measures a `null` fault emptied, comma-separated
     ]
 )
 
@@ -79,8 +80,9 @@ def deliver(truth: pa.Table, *, rates: FaultRates, seed: int) -> tuple[pa.Table,
     received = columns["ts"].astype("datetime64[us]") + (latency * 1e6).astype("timedelta64[us]")
     kinds = _pick_rows(truth, rng, rates)
     extra_rows: list[int] = []
+    nulled: dict[int, str] = {}
     for index, kind in kinds.items():
-        _apply(kind, index, columns, received, rng, extra_rows)
+        nulled[index] = _apply(kind, index, columns, received, rng, extra_rows)
     columns["received_at"] = received
     table = pa.table(  # NaN from numpy is a null again (the truth has no NaN)
         [pa.array(columns[f.name], f.type, from_pandas=True) for f in truth.schema],
@@ -92,7 +94,7 @@ def deliver(truth: pa.Table, *, rates: FaultRates, seed: int) -> tuple[pa.Table,
         position = duplicates.schema.get_field_index("received_at")
         duplicates = duplicates.set_column(position, truth.schema.field("received_at"), later)
     delivered = pa.concat_tables([table, duplicates]).sort_by([("received_at", "ascending")])
-    return delivered, _fault_log(truth, kinds)
+    return delivered, _fault_log(truth, kinds, nulled)
 
 
 def _pick_rows(truth: pa.Table, rng: np.random.Generator, rates: FaultRates) -> dict[int, str]:
@@ -125,7 +127,8 @@ def _apply(
     received: np.ndarray,
     rng: np.random.Generator,
     extra_rows: list[int],
-) -> None:
+) -> str:
+    """Apply one fault; the names of the measures it emptied (for `null`), else ""."""
     second = np.timedelta64(1_000_000, "us")
     if kind == "duplicate":
         extra_rows.append(i)
@@ -134,9 +137,11 @@ def _apply(
     elif kind == "late":
         received[i] += second * 3600 * int(rng.integers(2, 30))
     elif kind == "null":
-        for name in rng.choice(NULLABLE, int(rng.integers(1, 4)), replace=False):
+        names = sorted(str(n) for n in rng.choice(NULLABLE, int(rng.integers(1, 4)), replace=False))
+        for name in names:
             columns[name] = columns[name].astype(object)
             columns[name][i] = None
+        return ",".join(names)
     elif kind == "gps_jump":
         columns["lat"] = columns["lat"].astype(object)
         columns["lat"][i] = float(columns["lat"][i]) + float(
@@ -150,9 +155,10 @@ def _apply(
     elif kind == "clock_skew":
         columns["ts"] = columns["ts"].astype("datetime64[us]")
         columns["ts"][i] += second * 3600 * int(rng.integers(1, 7))
+    return ""
 
 
-def _fault_log(truth: pa.Table, kinds: dict[int, str]) -> pa.Table:
+def _fault_log(truth: pa.Table, kinds: dict[int, str], nulled: dict[int, str]) -> pa.Table:
     order = sorted(kinds)
     rows = truth.take(pa.array(order, pa.int64())).select(["vin", "ts"]) if order else None
     return pa.table(
@@ -161,6 +167,7 @@ def _fault_log(truth: pa.Table, kinds: dict[int, str]) -> pa.Table:
             "ts": rows["ts"] if rows is not None else pa.array([], FAULTS_SCHEMA.field("ts").type),
             "kind": [kinds[i] for i in order],
             "outcome": [OUTCOMES[kinds[i]] for i in order],
+            "fields": [nulled.get(i, "") for i in order],
         },
         schema=FAULTS_SCHEMA,
     )

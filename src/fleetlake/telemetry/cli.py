@@ -19,6 +19,7 @@ def register(
     pipeline_app: typer.Typer,
 ) -> None:
     app.add_typer(telemetry_app, name="telemetry")
+    app.command("worker")(worker)
     pipeline_app.command("run")(pipeline_run)
     ingest_app.command("telemetry")(ingest_telemetry)
     simulate_app.command("telemetry")(simulate_telemetry)
@@ -138,6 +139,13 @@ def simulate_telemetry(
     out: Annotated[Path | None, typer.Option(help="Write NDJSON files and the truth here")] = None,
     mqtt: Annotated[str | None, typer.Option(help="Publish to this broker instead")] = None,
     topic_base: str = "fleet",
+    serve: Annotated[
+        int | None, typer.Option(help="Serve the fleet as a provider API on this port")
+    ] = None,
+    client_secret: Annotated[
+        str | None,
+        typer.Option(help="--serve: the OAuth2 secret of client 'fleetlake' (default: random)"),
+    ] = None,
 ) -> None:
     """A realistic EV fleet's telemetry, with the faults real feeds have and its truth."""
     from fleetlake.console import out as console
@@ -154,8 +162,11 @@ def simulate_telemetry(
         "interval_s": interval_s,
         "rates": rates,
     }
-    if (out is None) == (mqtt is None):
-        raise InvalidParameter("out", "give one of --out DIR or --mqtt URL")
+    if [out, mqtt, serve].count(None) != 2:
+        raise InvalidParameter("out", "give one of --out DIR, --mqtt URL or --serve PORT")
+    if serve is not None:
+        _serve_fleet(serve, client_secret=client_secret, common=common)
+        return
     if out is not None:
         summary = write_files(out, **common)
     else:
@@ -182,3 +193,69 @@ def pipeline_run(
     engine = open_engine()
     job_id = queue_pipeline(engine, stages=stage, full_refresh=full_refresh)
     finish(run_job_here(engine, job_id, quiet=json), as_json=json)
+
+
+@telemetry_app.command("poll")
+def poll(
+    source: Annotated[str, typer.Argument(help="An [[http]] source's name in the sources file")],
+    json: Annotated[bool, typer.Option(help="Print the final job as JSON.")] = False,
+) -> None:
+    """Poll one configured HTTP source once (as a job) into bronze."""
+    from fleetlake.cli import finish, open_engine, run_job_here
+    from fleetlake.settings import get_settings
+    from fleetlake.telemetry.poll_job import queue_poll
+
+    engine = open_engine()
+    job_id = queue_poll(engine, source=source, settings=get_settings())
+    finish(run_job_here(engine, job_id, quiet=json), as_json=json)
+
+
+def worker() -> None:
+    """Run the sources file's sources continuously, the pipeline every
+    FLEETLAKE_PIPELINE_EVERY_S and the compaction after each UTC midnight, until stopped."""
+    import signal
+    import threading
+
+    from fleetlake.cli import open_engine
+    from fleetlake.console import out
+    from fleetlake.domains import register_job_kinds
+    from fleetlake.settings import get_settings
+    from fleetlake.telemetry.worker import Worker
+
+    settings = get_settings()
+    engine = open_engine()
+    register_job_kinds()
+    running = Worker(engine, settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    out.print(
+        f"worker: {len(running.config.http)} HTTP and {len(running.config.mqtt)} MQTT sources "
+        f"from {settings.resolved_sources_file}; Ctrl-C to stop"
+    )
+    try:
+        running.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+    out.print(f"worker stopped after {len(running.jobs)} jobs")
+
+
+def _serve_fleet(port: int, *, client_secret: str | None, common: dict[str, Any]) -> None:
+    import secrets
+
+    import pyarrow as pa
+    import uvicorn
+
+    from fleetlake.console import out as console
+    from fleetlake.simulate.telemetry_api import telemetry_api
+    from fleetlake.simulate.telemetry_run import simulated_days
+
+    days = list(simulated_days(**common))
+    messages = pa.concat_tables([delivered for _, _, delivered, _ in days])
+    messages = messages.sort_by([("received_at", "ascending")])
+    secret = client_secret or secrets.token_urlsafe(12)
+    app = telemetry_api(messages, client_id="fleetlake", client_secret=secret)
+    console.print(
+        f"{messages.num_rows:,} messages on http://127.0.0.1:{port}/api/v1/telemetry "
+        f"(OAuth2 token at /oauth/token, client fleetlake, secret {secret}); Ctrl-C to stop"
+    )
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

@@ -5,12 +5,9 @@ from __future__ import annotations
 import csv
 import itertools
 import math
-from collections import defaultdict
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
@@ -22,6 +19,7 @@ from fleetlake.telemetry.models import vehicle_state
 from fleetlake.telemetry.schema import MEASURES
 from fleetlake.telemetry.silver import SilverRules, run_silver
 from tests.integration.telemetry.test_silver import land_files
+from tests.telemetry_truth import expected_silver, expected_top
 
 # Every fault but nulls (their fields are not in the log): the kept rows are exactly true.
 RATES = FaultRates(**dict.fromkeys(FaultRates().shares(), 0.003) | {"null": 0.0})
@@ -35,50 +33,12 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def expected_rows(simulated: Path) -> list[dict[str, Any]]:
-    truth = [
-        r
-        for p in sorted((simulated / "_truth").glob("truth-*"))
-        for r in pq.read_table(p).to_pylist()
-    ]
-    faults = [
-        r
-        for p in sorted((simulated / "_truth").glob("faults-*"))
-        for r in pq.read_table(p).to_pylist()
-    ]
-    dropped = {(f["vin"], f["ts"]) for f in faults if f["outcome"] == "quarantined"}
-    return sorted(
-        (r for r in truth if (r["vin"], r["ts"]) not in dropped), key=lambda r: (r["vin"], r["ts"])
-    )
-
-
-def expected_top(rows: list[dict[str, Any]], day: date) -> list[tuple[Any, ...]]:
-    best: dict[tuple[str, datetime], dict[str, Any]] = {}
-    for row in rows:
-        if row["speed_kmh"] is None or row["ts"].date() != day:
-            continue
-        key = (row["vin"], row["ts"].replace(minute=0, second=0, microsecond=0))
-        held = best.get(key)
-        if held is None or (-row["speed_kmh"], row["ts"]) < (-held["speed_kmh"], held["ts"]):
-            best[key] = row
-    by_hour: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
-    for (_, hour), row in best.items():
-        by_hour[hour].append(row)
-    ranked = []
-    for hour in sorted(by_hour):
-        order = sorted(by_hour[hour], key=lambda r: (-r["speed_kmh"], r["ts"], r["vin"]))
-        ranked += [
-            (hour, n, r["vin"], r["speed_kmh"], r["ts"]) for n, r in enumerate(order[:10], 1)
-        ]
-    return ranked
-
-
 def test_gold_tables_and_last_state(simulated: Path, tmp_path: Path, engine: sa.Engine) -> None:
     lake = Lake(str(tmp_path / "lake"))
     land_files(lake, sorted(simulated.glob("*.ndjson")))
     run_silver(lake, rules=SilverRules(lookback_s=0))
     run_gold(lake, engine, reports_dir=tmp_path / "reports", lookback_s=0)
-    rows = expected_rows(simulated)
+    rows = expected_silver([simulated])
     for day in DAYS:
         got = lake.read_parquet(*GOLD, "top_speeds", f"date={day}", "part.parquet").to_pylist()
         assert [

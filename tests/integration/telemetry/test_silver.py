@@ -27,10 +27,9 @@ from fleetlake.telemetry.silver import (
     bronze_index,
     run_silver,
 )
+from tests.telemetry_truth import expected_dropped
 
 RULES = SilverRules(lookback_s=0)
-REASON_OF = {"clock_skew": "future", "speed_spike": "speed_over_max",
-             "unit_flip": "odometer_decreasing", "gps_jump": "gps_jump"}  # fmt: skip
 RATES = FaultRates(**dict.fromkeys(FaultRates().shares(), 0.003))
 
 
@@ -79,8 +78,7 @@ def test_silver_is_the_truth_less_every_fault(simulated: Path, tmp_path: Path) -
                 isinstance(value, float) and math.isclose(value, row[name])
             )
             assert same, (key, name, value, row[name])
-    expected = Counter(REASON_OF[f["kind"]] for f in faults if f["kind"] in REASON_OF)
-    expected["duplicate"] = sum(f["kind"] == "duplicate" for f in faults)
+    expected = Counter(expected_dropped([simulated]))
     assert result.dropped == dict(expected)
     quarantined = Counter(table(lake, *SILVER_QUARANTINE)["reason"].to_pylist())
     assert quarantined == expected
