@@ -141,10 +141,31 @@ def _alembic_config(connection: Connection) -> Any:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate in one transaction: a process killed midway leaves the schema as it was."""
     from alembic import command
 
-    with engine.begin() as connection:
-        command.upgrade(_alembic_config(connection), revision)
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), revision)
+        return
+    # pysqlite runs DDL outside any transaction (each CREATE commits at once); with its own
+    # transaction handling off, one explicit BEGIN IMMEDIATE holds the whole migration.
+    with engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        previous = driver.isolation_level
+        driver.isolation_level = None
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                command.upgrade(_alembic_config(connection), revision)
+                driver.execute("COMMIT")
+            except BaseException:
+                driver.execute("ROLLBACK")
+                raise
+        finally:
+            connection.rollback()  # SQLAlchemy's own view of the connection: nothing open
+            driver.isolation_level = previous
 
 
 def schema_revisions(engine: Engine) -> tuple[str | None, str]:

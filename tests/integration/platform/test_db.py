@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -87,3 +88,29 @@ def test_sqlite_assigns_its_own_ids(tmp_path: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'ids.db'}")
     table = sa.Table("t", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True))
     assert reserve_ids(engine, table=table, count=10) is None
+
+
+def test_an_interrupted_sqlite_migration_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alembic.operations import Operations
+
+    from fleetlake.platform.db import create_db_engine, schema_revisions, upgrade
+
+    real = Operations.create_table
+
+    def killed_at_the_last_table(self: Operations, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "telemetry_vehicle_state":
+            raise KeyboardInterrupt("killed mid-migration")
+        return real(self, name, *args, **kwargs)
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    with monkeypatch.context() as patch:
+        patch.setattr(Operations, "create_table", killed_at_the_last_table)
+        with pytest.raises(KeyboardInterrupt):
+            upgrade(engine)
+    with engine.connect() as connection:
+        assert sa.inspect(connection).get_table_names() == []  # all or nothing
+    upgrade(engine)
+    assert schema_revisions(engine)[0] == schema_revisions(engine)[1]
+    engine.dispose()
