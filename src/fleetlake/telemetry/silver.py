@@ -82,28 +82,24 @@ def run_silver(lake: Lake, *, rules: SilverRules, full_refresh: bool = False) ->
     mark = 0.0 if full_refresh else float(state.get("high_water_mark", 0.0))
     since = mark - rules.lookback_s if mark else float("-inf")
     fresh = {p for p, m in modified.items() if m > since}
-    touched = {key for key, paths in index.items() if fresh.intersection(paths)}
-    if full_refresh:
-        touched = set(index)
-    targets = _with_neighbours(touched, index)
-    result = SilverResult(vehicle_days=len(targets))
-    by_vehicle: dict[str, list[date]] = defaultdict(list)
-    for vin, day in sorted(targets):
-        by_vehicle[vin].append(day)
-    vins = sorted(by_vehicle)
-    for first in range(0, len(vins), VEHICLES_PER_BATCH):
-        batch = {vin: by_vehicle[vin] for vin in vins[first : first + VEHICLES_PER_BATCH]}
-        _transform(lake, batch, index=index, rules=rules, result=result)
+    pending = set(index) if full_refresh else {k for k, p in index.items() if fresh.intersection(p)}
+    result = SilverResult()
+    done: set[VehicleDay] = set()
+    while pending:  # a neighbour whose edge row is judged anew is done again, whole
+        by_vehicle: dict[str, list[date]] = defaultdict(list)
+        for vin, day in sorted(pending):
+            by_vehicle[vin].append(day)
+        vins, again = sorted(by_vehicle), set()
+        for first in range(0, len(vins), VEHICLES_PER_BATCH):
+            batch = {vin: by_vehicle[vin] for vin in vins[first : first + VEHICLES_PER_BATCH]}
+            again |= _transform(lake, batch, index=index, rules=rules, result=result)
+        done |= pending
+        pending = again - done
+    result.vehicle_days = len(done)
     if modified:
         lake.write_json({"high_water_mark": max(modified.values())}, *STATE)
     result.seconds = time.monotonic() - started
     return result
-
-
-def _with_neighbours(touched: set[VehicleDay], index: dict[VehicleDay, Any]) -> set[VehicleDay]:
-    """A changed vehicle-day changes how its neighbours' edge rows are judged."""
-    around = {(vin, day + timedelta(days=d)) for vin, day in touched for d in (-1, 1)}
-    return touched | {key for key in around if key in index}
 
 
 def _transform(
@@ -113,23 +109,27 @@ def _transform(
     index: dict[VehicleDay, list[str]],
     rules: SilverRules,
     result: SilverResult,
-) -> None:
-    """One DuckDB pass over these vehicles' bronze (their days ± 1), files written per day."""
-    files = sorted(
-        {
-            path
-            for vin, days in days_by_vin.items()
-            for day in days
-            for d in (-1, 0, 1)
-            for path in index.get((vin, day + timedelta(days=d)), [])
-        }
-    )
+) -> set[VehicleDay]:
+    """One DuckDB pass over these vehicle-days' bronze, with the edge rows of the days around
+    them (from silver's own output) as neighbours; writes their files and returns the
+    neighbouring days whose edge row is now judged otherwise (to be done again)."""
+    wanted = {(vin, day) for vin, days in days_by_vin.items() for day in days}
+    around = {(vin, day + timedelta(days=d)) for vin, day in wanted for d in (-1, 1)}
+    around = {key for key in around - wanted if key in index}
+    unseen = {key for key in around if not _outputs(lake, key)}
+    wanted, around = wanted | unseen, around - unseen  # never computed: computed now, whole
+    files = sorted(path for key in wanted for path in index[key])
     connection = lake.duckdb(memory_limit_mb=1024)
     connection.execute("SET TimeZone = 'UTC'")
     columns = TELEMETRY_SCHEMA.names
     names = ", ".join(f'"{c}"' for c in columns)  # our own column names
-    raw = connection.read_parquet(lake.duckdb_paths(files), union_by_name=True)
-    raw.select(names).create_view("bronze_rows")
+    connection.read_parquet(lake.duckdb_paths(files), union_by_name=True).create_view("own")
+    edges = _edge_rows(lake, connection, around)
+    rows = f"SELECT {names} FROM own"  # noqa: S608  (our own names)
+    if edges is not None:
+        edges.create_view("edges")
+        rows += f" UNION ALL SELECT {names} FROM edges"  # noqa: S608  (all: duplicates count)
+    connection.execute(f"CREATE TEMP VIEW bronze_rows AS {rows}")
     sql = silver_sql(
         columns=columns,
         max_speed_kmh=rules.max_speed_kmh,
@@ -139,13 +139,80 @@ def _transform(
     )
     query = f"SELECT *, CAST(ts AS DATE) AS day FROM ({sql})"  # noqa: S608  (our own text)
     judged = connection.sql(query).to_arrow_table()
+    stored = {} if edges is None else _stored_reasons(edges)
+    connection.close()
     # Sorted here: the lake's DuckDB does not keep the order of rows it hands over.
     judged = judged.sort_by(
         [("vin", "ascending"), ("ts", "ascending"), ("received_at", "ascending")]
     )
-    connection.close()
-    wanted = {(vin, day) for vin, days in days_by_vin.items() for day in days}
     _write_days(lake, judged, wanted, result)
+    return _judged_otherwise(judged, stored, wanted)
+
+
+NEIGHBOUR_REASONS = ("odometer_decreasing", "gps_jump")  # dropped after passing rules 1-4
+EDGE_ROWS = 2  # an edge row and its own neighbour inside its day
+
+
+def _outputs(lake: Lake, key: VehicleDay) -> list[str]:
+    vin, day = key
+    found = [
+        lake.path(*folder, f"date={day}", f"{vin}.parquet")
+        for folder in (SILVER, SILVER_QUARANTINE)
+    ]
+    return [path for path in found if lake.fs.exists(path)]
+
+
+def _edge_rows(lake: Lake, connection: Any, around: set[VehicleDay]) -> Any:
+    """The first and last rows of the days around that passed rules 1-4, with their
+    `stored_reason` (null when in silver)."""
+    names = ", ".join(f'"{c}"' for c in TELEMETRY_SCHEMA.names)  # our own names
+    parts = []
+    for folder, view, reason in (
+        (SILVER, "kept", "NULL"),
+        (SILVER_QUARANTINE, "dropped", "reason"),
+    ):
+        paths = [lake.path(*folder, f"date={day}", f"{vin}.parquet") for vin, day in sorted(around)]
+        paths = [path for path in paths if lake.fs.exists(path)]
+        if paths:
+            connection.read_parquet(lake.duckdb_paths(paths), union_by_name=True).create_view(view)
+            parts.append(f"SELECT {names}, {reason} AS stored_reason FROM {view}")  # noqa: S608
+    if not parts:
+        return None
+    reasons = ", ".join(f"'{r}'" for r in NEIGHBOUR_REASONS)
+    return connection.sql(
+        f"SELECT {names}, stored_reason FROM ("  # noqa: S608  (our own names)
+        f" SELECT *, row_number() OVER (PARTITION BY vin, CAST(ts AS DATE) ORDER BY ts) AS a,"
+        f" row_number() OVER (PARTITION BY vin, CAST(ts AS DATE) ORDER BY ts DESC) AS z"
+        f" FROM ({' UNION ALL '.join(parts)})"
+        f" WHERE stored_reason IS NULL OR stored_reason IN ({reasons})"
+        f") WHERE a <= {EDGE_ROWS} OR z <= {EDGE_ROWS}"
+    )
+
+
+def _stored_reasons(edges: Any) -> dict[tuple[str, Any], str | None]:
+    table = edges.to_arrow_table()
+    keys = zip(table["vin"].to_pylist(), table["ts"].to_pylist(), strict=True)
+    return dict(zip(keys, table["stored_reason"].to_pylist(), strict=True))
+
+
+def _judged_otherwise(
+    judged: pa.Table, stored: dict[tuple[str, Any], str | None], wanted: set[VehicleDay]
+) -> set[VehicleDay]:
+    """Neighbouring days whose row next to a computed day got another reason than before."""
+    changed: set[VehicleDay] = set()
+    nearest: dict[tuple[str, date, int], tuple[Any, str | None]] = {}
+    for row in judged.select(["vin", "ts", "day", "reason"]).to_pylist():
+        key = (row["vin"], row["day"])
+        if (row["vin"], row["ts"]) not in stored or key in wanted:
+            continue
+        if (row["vin"], row["day"] + timedelta(days=1)) in wanted:  # its last row counts
+            nearest[(row["vin"], row["day"], 1)] = (row["ts"], row["reason"])
+        if (row["vin"], row["day"] - timedelta(days=1)) in wanted:  # its first row counts
+            nearest.setdefault((row["vin"], row["day"], -1), (row["ts"], row["reason"]))
+    for (vin, day, _), (ts, reason) in nearest.items():
+        if stored[(vin, ts)] != reason:
+            changed.add((vin, day))
+    return changed
 
 
 def _write_days(

@@ -101,7 +101,7 @@ def test_incremental_runs_equal_a_full_refresh(simulated: Path, tmp_path: Path) 
     late.write_text(f'{{"vin": "{vin}", "ts": "2026-11-17T12:00:05Z", "speed_kmh": 20}}\n')
     land_files(lake, [late])
     one = run_silver(lake, rules=RULES)
-    assert sorted(one.changed) == [(vin, date(2026, 11, d)) for d in (16, 17, 18)]
+    assert one.changed == [(vin, date(2026, 11, 17))]  # its neighbours' edges judged the same
     incremental = {p: pq.read_table(p) for p in lake.list_files("silver")}
     full = run_silver(lake, rules=RULES, full_refresh=True)
     assert full.vehicle_days == len(bronze_index(lake)[0])  # every vehicle-day in bronze
@@ -109,3 +109,26 @@ def test_incremental_runs_equal_a_full_refresh(simulated: Path, tmp_path: Path) 
     assert sorted(after) == sorted(incremental)
     for path, content in after.items():
         assert content.equals(incremental[path]), path
+
+
+def test_a_later_day_can_expose_a_jump_at_the_end_of_the_day_before(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    fixes = [("2026-11-16T23:59:30Z", 45.0), ("2026-11-16T23:59:40Z", 45.0001),
+             ("2026-11-16T23:59:50Z", 46.2)]  # fmt: skip
+    first = tmp_path / "a.ndjson"
+    first.write_text("".join(
+        f'{{"vin": "J1", "ts": "{ts}", "lat": {lat}, "lon": 7.0}}\n' for ts, lat in fixes))  # fmt: skip
+    land_files(lake, [first])
+    run_silver(lake, rules=RULES)
+    assert table(lake, *SILVER).num_rows == 3  # no row after the jump yet: it stands
+    second = tmp_path / "b.ndjson"
+    second.write_text('{"vin": "J1", "ts": "2026-11-17T00:00:00Z", "lat": 45.0002, "lon": 7.0}\n')
+    land_files(lake, [second])
+    later = run_silver(lake, rules=RULES)
+    assert sorted(later.changed) == [("J1", date(2026, 11, 16)), ("J1", date(2026, 11, 17))]
+    assert table(lake, *SILVER_QUARANTINE)["reason"].to_pylist() == ["gps_jump"]
+    incremental = {p: pq.read_table(p) for p in lake.list_files("silver")}
+    run_silver(lake, rules=RULES, full_refresh=True)
+    assert {p: pq.read_table(p) for p in lake.list_files("silver")}.keys() == incremental.keys()
+    for path, content in incremental.items():
+        assert pq.read_table(path).equals(content)
