@@ -92,6 +92,7 @@ class MqttSubscription:
         if self.address.tls:
             self.client.tls_set()
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
 
     def start(self, *, timeout_s: float = 10.0) -> None:
@@ -128,6 +129,14 @@ class MqttSubscription:
             log.error("MQTT connection refused: %s", reason)
             return
         client.subscribe([(topic, 1) for topic in self.topics])
+
+    def _on_subscribe(self, _: Any, __: Any, ___: Any, reasons: Any, ____: Any) -> None:
+        """Subscribed once the broker says so (SUBACK): a message published before that
+        would not be delivered to this session."""
+        refused = [reason for reason in reasons if reason.is_failure]
+        if refused:
+            log.error("MQTT subscription refused: %s", refused)
+            return
         self._subscribed.set()
 
     def _on_message(self, client: Any, _: Any, message: Any) -> None:
