@@ -124,10 +124,10 @@ def _transform(
     columns = TELEMETRY_SCHEMA.names
     names = ", ".join(f'"{c}"' for c in columns)  # our own column names
     connection.read_parquet(lake.duckdb_paths(files), union_by_name=True).create_view("own")
-    edges = _edge_rows(lake, connection, around)
+    edges = _edge_rows(lake, around)
     rows = f"SELECT {names} FROM own"  # noqa: S608  (our own names)
     if edges is not None:
-        edges.create_view("edges")
+        connection.register("edges", edges)
         rows += f" UNION ALL SELECT {names} FROM edges"  # noqa: S608  (all: duplicates count)
     connection.execute(f"CREATE TEMP VIEW bronze_rows AS {rows}")
     sql = silver_sql(
@@ -162,37 +162,54 @@ def _outputs(lake: Lake, key: VehicleDay) -> list[str]:
     return [path for path in found if lake.fs.exists(path)]
 
 
-def _edge_rows(lake: Lake, connection: Any, around: set[VehicleDay]) -> Any:
-    """The first and last rows of the days around that passed rules 1-4, with their
-    `stored_reason` (null when in silver)."""
-    names = ", ".join(f'"{c}"' for c in TELEMETRY_SCHEMA.names)  # our own names
-    parts = []
-    for folder, view, reason in (
-        (SILVER, "kept", "NULL"),
-        (SILVER_QUARANTINE, "dropped", "reason"),
-    ):
-        paths = [lake.path(*folder, f"date={day}", f"{vin}.parquet") for vin, day in sorted(around)]
-        paths = [path for path in paths if lake.fs.exists(path)]
-        if paths:
-            connection.read_parquet(lake.duckdb_paths(paths), union_by_name=True).create_view(view)
-            parts.append(f"SELECT {names}, {reason} AS stored_reason FROM {view}")  # noqa: S608
+JUDGING = ("vin", "ts", "received_at", "source", "extra", "lat", "lon", "odometer_km",
+           "speed_kmh", "soc_pct")  # fmt: skip  # the columns rules 1-6 read
+
+
+def _edge_rows(lake: Lake, around: set[VehicleDay]) -> pa.Table | None:
+    """The first and last rows that passed rules 1-4 of each day around, with their
+    `stored_reason` (null when in silver); only the columns the rules read, the rest null.
+    Silver files are sorted by ts, so their edges are their first and last rows."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    parts: list[pa.Table] = []
+    for vin, day in sorted(around):
+        kept = (*SILVER, f"date={day}", f"{vin}.parquet")
+        dropped = (*SILVER_QUARANTINE, f"date={day}", f"{vin}.parquet")
+        pieces: list[pa.Table] = []
+        if lake.exists(*kept):
+            with lake.fs.open(lake.path(*kept), "rb") as handle:
+                rows = pq.read_table(handle, columns=list(JUDGING))
+            ends = pa.concat_tables(
+                [rows.slice(0, EDGE_ROWS), rows.slice(max(rows.num_rows - EDGE_ROWS, EDGE_ROWS))]
+            )
+            pieces.append(ends.append_column("stored_reason", pa.nulls(ends.num_rows, pa.string())))
+        if lake.exists(*dropped):
+            with lake.fs.open(lake.path(*dropped), "rb") as handle:
+                rows = pq.read_table(handle, columns=[*JUDGING, "reason"])
+            rows = rows.filter(pc.is_in(rows["reason"], pa.array(NEIGHBOUR_REASONS)))
+            pieces.append(rows.rename_columns([*JUDGING, "stored_reason"]))
+        if pieces:
+            both = pa.concat_tables(pieces, promote_options="permissive")
+            parts.extend(_ends(both.sort_by([("ts", "ascending")])))
     if not parts:
         return None
-    reasons = ", ".join(f"'{r}'" for r in NEIGHBOUR_REASONS)
-    return connection.sql(
-        f"SELECT {names}, stored_reason FROM ("  # noqa: S608  (our own names)
-        f" SELECT *, row_number() OVER (PARTITION BY vin, CAST(ts AS DATE) ORDER BY ts) AS a,"
-        f" row_number() OVER (PARTITION BY vin, CAST(ts AS DATE) ORDER BY ts DESC) AS z"
-        f" FROM ({' UNION ALL '.join(parts)})"
-        f" WHERE stored_reason IS NULL OR stored_reason IN ({reasons})"
-        f") WHERE a <= {EDGE_ROWS} OR z <= {EDGE_ROWS}"
-    )
+    edges = pa.concat_tables(parts, promote_options="permissive")
+    for column in TELEMETRY_SCHEMA:
+        if column.name not in edges.column_names:
+            edges = edges.append_column(column.name, pa.nulls(edges.num_rows, column.type))
+    return edges
 
 
-def _stored_reasons(edges: Any) -> dict[tuple[str, Any], str | None]:
-    table = edges.to_arrow_table()
-    keys = zip(table["vin"].to_pylist(), table["ts"].to_pylist(), strict=True)
-    return dict(zip(keys, table["stored_reason"].to_pylist(), strict=True))
+def _ends(rows: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """The first and the last EDGE_ROWS rows (no row twice)."""
+    return rows.slice(0, EDGE_ROWS), rows.slice(max(rows.num_rows - EDGE_ROWS, EDGE_ROWS))
+
+
+def _stored_reasons(edges: pa.Table) -> dict[tuple[str, Any], str | None]:
+    keys = zip(edges["vin"].to_pylist(), edges["ts"].to_pylist(), strict=True)
+    return dict(zip(keys, edges["stored_reason"].to_pylist(), strict=True))
 
 
 def _judged_otherwise(
@@ -200,8 +217,14 @@ def _judged_otherwise(
 ) -> set[VehicleDay]:
     """Neighbouring days whose row next to a computed day got another reason than before."""
     changed: set[VehicleDay] = set()
+    if not stored:
+        return changed
+    import pyarrow.compute as pc
+
+    edge_times = pa.array(sorted({ts for _, ts in stored}), judged.schema.field("ts").type)
+    edges = judged.filter(pc.is_in(judged["ts"], value_set=edge_times))  # a few rows a vehicle
     nearest: dict[tuple[str, date, int], tuple[Any, str | None]] = {}
-    for row in judged.select(["vin", "ts", "day", "reason"]).to_pylist():
+    for row in edges.select(["vin", "ts", "day", "reason"]).to_pylist():
         key = (row["vin"], row["day"])
         if (row["vin"], row["ts"]) not in stored or key in wanted:
             continue
