@@ -116,8 +116,8 @@ def test_a_later_day_can_expose_a_jump_at_the_end_of_the_day_before(tmp_path: Pa
     fixes = [("2026-11-16T23:59:30Z", 45.0), ("2026-11-16T23:59:40Z", 45.0001),
              ("2026-11-16T23:59:50Z", 46.2)]  # fmt: skip
     first = tmp_path / "a.ndjson"
-    first.write_text("".join(
-        f'{{"vin": "J1", "ts": "{ts}", "lat": {lat}, "lon": 7.0}}\n' for ts, lat in fixes))  # fmt: skip
+    line = '{{"vin": "J1", "ts": "{}", "lat": {}, "lon": 7.0}}\n'.format
+    first.write_text("".join(line(ts, lat) for ts, lat in fixes))
     land_files(lake, [first])
     run_silver(lake, rules=RULES)
     assert table(lake, *SILVER).num_rows == 3  # no row after the jump yet: it stands
