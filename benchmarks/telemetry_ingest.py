@@ -82,11 +82,11 @@ def main() -> None:
 def messages(count: int, scratch: Path) -> list[bytes]:
     """`count` canonical JSON messages of a simulated fleet (one a line), no faults."""
     from fleetlake.simulate.telemetry_faults import NO_FAULTS
-    from fleetlake.simulate.telemetry_run import write_files
+    from fleetlake.simulate.telemetry_run import FleetSpec, write_files
 
     vehicles = max(1, count // 8640 + 1)
-    write_files(scratch / "sim", vehicles=vehicles, days=1, start=date(2026, 11, 16),
-                rates=NO_FAULTS)  # fmt: skip
+    spec = FleetSpec(vehicles, 1, date(2026, 11, 16), rates=NO_FAULTS)
+    write_files(scratch / "sim", spec)
     lines: list[bytes] = []
     for path in sorted((scratch / "sim").glob("*.ndjson")):
         lines += path.read_bytes().splitlines()

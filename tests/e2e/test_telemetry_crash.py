@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from fleetlake.simulate.telemetry_faults import NO_FAULTS
-from fleetlake.simulate.telemetry_run import write_files
+from fleetlake.simulate.telemetry_run import FleetSpec, write_files
 from tests.e2e.conftest import cli, cli_env
 from tests.telemetry_truth import read_truth
 
@@ -55,7 +55,7 @@ def kill_midway(command: list[str], env: dict[str, str], started: Any, delay_s: 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_kill_during_flushes_then_ingest_again(tmp_path: Path, seed: int) -> None:
     drop = tmp_path / "drop"
-    write_files(drop, vehicles=4, days=1, start=DAY, seed=seed, interval_s=20, rates=NO_FAULTS)
+    write_files(drop, FleetSpec(4, 1, DAY, seed=seed, interval_s=20, rates=NO_FAULTS))
     env = cli_env(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}",
                   FLEETLAKE_TELEMETRY_FLUSH_MESSAGES="100", FLEETLAKE_LOOKBACK_S="0")  # fmt: skip
     [feed] = sorted(drop.glob("*.ndjson"))
@@ -78,7 +78,7 @@ def test_kill_during_flushes_then_ingest_again(tmp_path: Path, seed: int) -> Non
 @pytest.mark.parametrize("seed", [4, 5, 6])
 def test_kill_during_compaction_then_compact_again(tmp_path: Path, seed: int) -> None:
     drop = tmp_path / "drop"
-    write_files(drop, vehicles=6, days=2, start=DAY, seed=seed, interval_s=30, rates=NO_FAULTS)
+    write_files(drop, FleetSpec(6, 2, DAY, seed=seed, interval_s=30, rates=NO_FAULTS))
     env = cli_env(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}",
                   FLEETLAKE_TELEMETRY_FLUSH_MESSAGES="40")  # fmt: skip
     loaded = cli(env, "ingest", "telemetry", str(drop))

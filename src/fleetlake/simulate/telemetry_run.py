@@ -24,6 +24,18 @@ JSON_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class FleetSpec:
+    """Which fleet to simulate: the same spec and seed give the same messages and truth."""
+
+    vehicles: int
+    days: int
+    start: date
+    seed: int = 7
+    interval_s: int = 10
+    rates: FaultRates = field(default_factory=FaultRates)
+
+
 @dataclass
 class SimulationSummary:
     vehicles: int
@@ -34,44 +46,34 @@ class SimulationSummary:
     files: list[str] = field(default_factory=list)
 
 
-def simulated_days(
-    *, vehicles: int, days: int, start: date, seed: int, interval_s: int, rates: FaultRates
-) -> Iterator[tuple[date, pa.Table, pa.Table, pa.Table]]:
+def simulated_days(spec: FleetSpec) -> Iterator[tuple[date, pa.Table, pa.Table, pa.Table]]:
     """(day, truth, delivered messages, fault log) for each simulated day."""
-    fleet = make_fleet(vehicles=vehicles, seed=seed, interval_s=interval_s)
-    for offset in range(days):
-        day = start + timedelta(days=offset)
+    fleet = make_fleet(vehicles=spec.vehicles, seed=spec.seed, interval_s=spec.interval_s)
+    for offset in range(spec.days):
+        day = spec.start + timedelta(days=offset)
         truth = simulate_day(fleet, day)
-        delivered, faults = deliver(truth, rates=rates, seed=seed + offset)
+        delivered, faults = deliver(truth, rates=spec.rates, seed=spec.seed + offset)
         yield day, truth, delivered, faults
 
 
-def write_files(
-    out: Path,
-    *,
-    vehicles: int,
-    days: int,
-    start: date,
-    seed: int = 7,
-    interval_s: int = 10,
-    rates: FaultRates | None = None,
-) -> SimulationSummary:
+def _tally(summary: SimulationSummary, truth: pa.Table, faults: pa.Table) -> None:
+    summary.truth_rows += truth.num_rows
+    for kind in faults["kind"].to_pylist():
+        summary.faults[kind] = summary.faults.get(kind, 0) + 1
+
+
+def write_files(out: Path, spec: FleetSpec) -> SimulationSummary:
     """`out/telemetry-<received day>.ndjson` in order of receipt (late messages land in a
     later day's file), and `out/_truth/`: `truth-<day>.parquet` and `faults-<day>.parquet`."""
     import duckdb
 
     (out / TRUTH_DIR).mkdir(parents=True, exist_ok=True)
-    summary = SimulationSummary(vehicles=vehicles, days=days)
+    summary = SimulationSummary(vehicles=spec.vehicles, days=spec.days)
     parts = []
-    for day, truth, delivered, faults in simulated_days(
-        vehicles=vehicles, days=days, start=start, seed=seed, interval_s=interval_s,
-        rates=rates or FaultRates(),
-    ):  # fmt: skip
+    for day, truth, delivered, faults in simulated_days(spec):
         pq.write_table(truth, out / TRUTH_DIR / f"truth-{day}.parquet")
         pq.write_table(faults, out / TRUTH_DIR / f"faults-{day}.parquet")
-        summary.truth_rows += truth.num_rows
-        for kind in faults["kind"].to_pylist():
-            summary.faults[kind] = summary.faults.get(kind, 0) + 1
+        _tally(summary, truth, faults)
         parts.append(delivered)
     messages = pa.concat_tables(parts).sort_by([("received_at", "ascending")])
     summary.messages = messages.num_rows
@@ -93,17 +95,7 @@ def write_files(
     return summary
 
 
-def publish_mqtt(
-    url: str,
-    *,
-    topic_base: str,
-    vehicles: int,
-    days: int,
-    start: date,
-    seed: int = 7,
-    interval_s: int = 10,
-    rates: FaultRates | None = None,
-) -> SimulationSummary:
+def publish_mqtt(url: str, spec: FleetSpec, *, topic_base: str) -> SimulationSummary:
     """Every delivered message as JSON on `<topic_base>/<VIN>`, QoS 1, in order of receipt."""
     import json
 
@@ -119,15 +111,10 @@ def publish_mqtt(
     client.max_queued_messages_set(10_000)  # publish() waits when the broker lags behind
     client.connect(address.host, address.port)
     client.loop_start()
-    summary = SimulationSummary(vehicles=vehicles, days=days)
+    summary = SimulationSummary(vehicles=spec.vehicles, days=spec.days)
     last = None
-    for _, truth, delivered, faults in simulated_days(
-        vehicles=vehicles, days=days, start=start, seed=seed, interval_s=interval_s,
-        rates=rates or FaultRates(),
-    ):  # fmt: skip
-        summary.truth_rows += truth.num_rows
-        for kind in faults["kind"].to_pylist():
-            summary.faults[kind] = summary.faults.get(kind, 0) + 1
+    for _, truth, delivered, faults in simulated_days(spec):
+        _tally(summary, truth, faults)
         for row in delivered.drop_columns(["extra"]).to_pylist():
             row["ts"], row["received_at"] = row["ts"].isoformat(), row["received_at"].isoformat()
             last = client.publish(f"{topic_base}/{row['vin']}", json.dumps(row), qos=1)

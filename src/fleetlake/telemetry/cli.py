@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from fleetlake.cli_options import DetachFlag, JsonFlag, follow_or_detach
+
 telemetry_app = typer.Typer(no_args_is_help=True, help="Vehicle telemetry: bronze, silver, gold.")
 
 
@@ -39,13 +41,11 @@ def ingest_telemetry(
         Path | None, typer.Option(help="A field mapping file (.toml/.json) instead of a provider")
     ] = None,
     force: Annotated[bool, typer.Option(help="Ingest again content already in bronze.")] = False,
-    detach: Annotated[
-        bool, typer.Option(help="Return at once; the job runs in the background.")
-    ] = False,
-    json: Annotated[bool, typer.Option(help="Print the final job as JSON.")] = False,
+    detach: DetachFlag = False,
+    json: JsonFlag = False,
 ) -> None:
     """Land telemetry files in bronze through a provider adapter, with a live progress bar."""
-    from fleetlake.cli import finish, open_engine, run_job_here, start_detached
+    from fleetlake.cli import open_engine
     from fleetlake.settings import get_settings
     from fleetlake.telemetry import service
 
@@ -58,11 +58,7 @@ def ingest_telemetry(
         mapping=mapping,
         force=force,
     )
-    if detach:
-        start_detached(job_id)
-        typer.echo(f"job {job_id} started in the background: fleetlake jobs follow {job_id}")
-        return
-    finish(run_job_here(engine, job_id, quiet=json), as_json=json)
+    follow_or_detach(engine, job_id, detach=detach, json=json)
 
 
 @telemetry_app.command("compact")
@@ -71,15 +67,15 @@ def compact(
         datetime | None,
         typer.Option(formats=["%Y-%m-%d"], help="One UTC day; default every day before today"),
     ] = None,
-    json: Annotated[bool, typer.Option(help="Print the final job as JSON.")] = False,
+    json: JsonFlag = False,
 ) -> None:
     """Compact bronze buffers into one Parquet file per vehicle per day."""
-    from fleetlake.cli import finish, open_engine, run_job_here
+    from fleetlake.cli import open_engine
     from fleetlake.telemetry import service
 
     engine = open_engine()
     job_id = service.queue_compaction(engine, day=date.date() if date else None)
-    finish(run_job_here(engine, job_id, quiet=json), as_json=json)
+    follow_or_detach(engine, job_id, json=json)
 
 
 @telemetry_app.command("subscribe")
@@ -151,26 +147,19 @@ def simulate_telemetry(
     from fleetlake.console import out as console
     from fleetlake.errors import InvalidParameter
     from fleetlake.simulate.telemetry_faults import NO_FAULTS, FaultRates
-    from fleetlake.simulate.telemetry_run import publish_mqtt, write_files
+    from fleetlake.simulate.telemetry_run import FleetSpec, publish_mqtt, write_files
 
     rates = FaultRates() if faults else NO_FAULTS
-    common: dict[str, Any] = {
-        "vehicles": vehicles,
-        "days": days,
-        "start": start.date(),
-        "seed": seed,
-        "interval_s": interval_s,
-        "rates": rates,
-    }
+    spec = FleetSpec(vehicles, days, start.date(), seed=seed, interval_s=interval_s, rates=rates)
     if [out, mqtt, serve].count(None) != 2:
         raise InvalidParameter("out", "give one of --out DIR, --mqtt URL or --serve PORT")
     if serve is not None:
-        _serve_fleet(serve, client_secret=client_secret, common=common)
+        _serve_fleet(serve, client_secret=client_secret, spec=spec)
         return
     if out is not None:
-        summary = write_files(out, **common)
+        summary = write_files(out, spec)
     else:
-        summary = publish_mqtt(str(mqtt), topic_base=topic_base, **common)
+        summary = publish_mqtt(str(mqtt), spec, topic_base=topic_base)
     console.print(
         f"{summary.messages:,} messages for {vehicles} vehicles over {days} days "
         f"({summary.truth_rows:,} true observations; faults {summary.faults})"
@@ -184,30 +173,30 @@ def pipeline_run(
     full_refresh: Annotated[
         bool, typer.Option(help="Recompute everything from bronze (same results)")
     ] = False,
-    json: Annotated[bool, typer.Option(help="Print the final job as JSON.")] = False,
+    json: JsonFlag = False,
 ) -> None:
     """Run the telemetry stages over what changed since their last run."""
-    from fleetlake.cli import finish, open_engine, run_job_here
+    from fleetlake.cli import open_engine
     from fleetlake.telemetry.pipeline import queue_pipeline
 
     engine = open_engine()
     job_id = queue_pipeline(engine, stages=stage, full_refresh=full_refresh)
-    finish(run_job_here(engine, job_id, quiet=json), as_json=json)
+    follow_or_detach(engine, job_id, json=json)
 
 
 @telemetry_app.command("poll")
 def poll(
     source: Annotated[str, typer.Argument(help="An [[http]] source's name in the sources file")],
-    json: Annotated[bool, typer.Option(help="Print the final job as JSON.")] = False,
+    json: JsonFlag = False,
 ) -> None:
     """Poll one configured HTTP source once (as a job) into bronze."""
-    from fleetlake.cli import finish, open_engine, run_job_here
+    from fleetlake.cli import open_engine
     from fleetlake.settings import get_settings
     from fleetlake.telemetry.poll_job import queue_poll
 
     engine = open_engine()
     job_id = queue_poll(engine, source=source, settings=get_settings())
-    finish(run_job_here(engine, job_id, quiet=json), as_json=json)
+    follow_or_detach(engine, job_id, json=json)
 
 
 def worker() -> None:
@@ -239,7 +228,7 @@ def worker() -> None:
     out.print(f"worker stopped after {len(running.jobs)} jobs")
 
 
-def _serve_fleet(port: int, *, client_secret: str | None, common: dict[str, Any]) -> None:
+def _serve_fleet(port: int, *, client_secret: str | None, spec: Any) -> None:
     import secrets
 
     import pyarrow as pa
@@ -249,7 +238,7 @@ def _serve_fleet(port: int, *, client_secret: str | None, common: dict[str, Any]
     from fleetlake.simulate.telemetry_api import telemetry_api
     from fleetlake.simulate.telemetry_run import simulated_days
 
-    days = list(simulated_days(**common))
+    days = list(simulated_days(spec))
     messages = pa.concat_tables([delivered for _, _, delivered, _ in days])
     messages = messages.sort_by([("received_at", "ascending")])
     secret = client_secret or secrets.token_urlsafe(12)

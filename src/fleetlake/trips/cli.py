@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from fleetlake.cli_options import DetachFlag, JsonFlag, follow_or_detach
+
 trips_app = typer.Typer(
     no_args_is_help=True, help="Trips: weekly averages and similar-trip groups."
 )
@@ -22,24 +24,18 @@ def register(app: typer.Typer, *, ingest_app: typer.Typer, simulate_app: typer.T
 def ingest_trips(
     sources: Annotated[list[str], typer.Argument(help="CSV files, folders or http(s) URLs")],
     force: Annotated[bool, typer.Option(help="Load again files already ingested.")] = False,
-    detach: Annotated[
-        bool, typer.Option(help="Return at once; the job runs in the background.")
-    ] = False,
-    json: Annotated[bool, typer.Option(help="Print the final job as JSON.")] = False,
+    detach: DetachFlag = False,
+    json: JsonFlag = False,
 ) -> None:
     """Ingest trips CSV (.csv or .csv.gz) with a live progress bar."""
-    from fleetlake.cli import finish, open_engine, run_job_here, start_detached
+    from fleetlake.cli import open_engine
     from fleetlake.settings import get_settings
     from fleetlake.trips import service
 
     engine = open_engine()
     resolved = service.resolve_sources(sources, settings=get_settings())
     job_id = service.queue_ingestion(engine, sources=resolved, force=force)
-    if detach:
-        start_detached(job_id)
-        typer.echo(f"job {job_id} started in the background: fleetlake jobs follow {job_id}")
-        return
-    finish(run_job_here(engine, job_id, quiet=json), as_json=json)
+    follow_or_detach(engine, job_id, detach=detach, json=json)
 
 
 @trips_app.command("weekly-average")

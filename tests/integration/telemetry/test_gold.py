@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from fleetlake.platform.lake import Lake
 from fleetlake.simulate.telemetry_faults import FaultRates
-from fleetlake.simulate.telemetry_run import write_files
+from fleetlake.simulate.telemetry_run import FleetSpec, write_files
 from fleetlake.telemetry.gold import GOLD, run_gold
 from fleetlake.telemetry.models import vehicle_state
 from fleetlake.telemetry.schema import MEASURES
@@ -29,7 +29,7 @@ DAYS = (date(2026, 11, 16), date(2026, 11, 17))
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sim")
-    write_files(out, vehicles=5, days=2, start=DAYS[0], seed=5, rates=RATES)
+    write_files(out, FleetSpec(5, 2, DAYS[0], seed=5, rates=RATES))
     return out
 
 

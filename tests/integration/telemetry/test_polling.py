@@ -20,7 +20,7 @@ from fleetlake.errors import SourceRejected
 from fleetlake.platform.lake import Lake
 from fleetlake.simulate.telemetry_api import telemetry_api
 from fleetlake.simulate.telemetry_faults import NO_FAULTS
-from fleetlake.simulate.telemetry_run import simulated_days
+from fleetlake.simulate.telemetry_run import FleetSpec, simulated_days
 from fleetlake.telemetry import bronze
 from fleetlake.telemetry.bronze import BronzeBuffers
 from fleetlake.telemetry.polling import HttpSource, Poll, state_parts
@@ -30,9 +30,8 @@ SECRET = "s3cret"
 
 @pytest.fixture(scope="module")
 def messages() -> pa.Table:
-    [(_, _, delivered, _)] = simulated_days(
-        vehicles=2, days=1, start=date(2026, 11, 16), seed=4, interval_s=60, rates=NO_FAULTS
-    )
+    spec = FleetSpec(2, 1, date(2026, 11, 16), seed=4, interval_s=60, rates=NO_FAULTS)
+    [(_, _, delivered, _)] = simulated_days(spec)
     return delivered
 
 

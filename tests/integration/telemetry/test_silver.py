@@ -14,7 +14,7 @@ import pytest
 
 from fleetlake.platform.lake import Lake
 from fleetlake.simulate.telemetry_faults import FaultRates
-from fleetlake.simulate.telemetry_run import write_files
+from fleetlake.simulate.telemetry_run import FleetSpec, write_files
 from fleetlake.telemetry.bronze import BronzeBuffers
 from fleetlake.telemetry.compaction import compact
 from fleetlake.telemetry.files import read_messages
@@ -36,7 +36,7 @@ RATES = FaultRates(**dict.fromkeys(FaultRates().shares(), 0.003))
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sim")
-    write_files(out, vehicles=4, days=2, start=date(2026, 11, 16), seed=11, rates=RATES)
+    write_files(out, FleetSpec(4, 2, date(2026, 11, 16), seed=11, rates=RATES))
     return out
 
 

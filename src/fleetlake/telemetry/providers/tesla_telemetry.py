@@ -18,17 +18,9 @@ from fleetlake.telemetry.providers.base import (
     messages,
     rejected,
 )
+from fleetlake.telemetry.providers.tesla_fleet_api import CHARGING_STATES  # the same words
 from fleetlake.telemetry.schema import MEASURES, MappedBatch, TelemetryRecord
 from fleetlake.telemetry.units import convert, to_utc
-
-CHARGING_STATES = {
-    "disconnected": "disconnected",
-    "nopower": "fault",
-    "starting": "plugged",
-    "charging": "charging",
-    "complete": "complete",
-    "stopped": "stopped",
-}
 
 # Field → (canonical field, unit); listed first wins where two fill one field.
 NUMBERS: dict[str, tuple[str, str | None]] = {
