@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--publishers", type=int, default=2)
     parser.add_argument("--rate", type=float, default=30_000, help="MQTT messages/s offered")
     parser.add_argument("--batch", type=int, default=20_000, help="messages per HTTP request")
+    parser.add_argument("--skip-mqtt", action="store_true", help="only the HTTP push")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -70,8 +71,9 @@ def main() -> None:
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": f"{platform.node()}, {os.cpu_count()} cores, {platform.python_version()}",
         }
-        result["mapping"] = mapping_rate(lines, scratch)
-        result["mqtt"] = mqtt_rate(lines, scratch, publishers=args.publishers, rate=args.rate)
+        if not args.skip_mqtt:
+            result["mapping"] = mapping_rate(lines, scratch)
+            result["mqtt"] = mqtt_rate(lines, scratch, publishers=args.publishers, rate=args.rate)
         result["http"] = http_rate(lines, scratch, batch=args.batch)
     target = args.out / f"telemetry_ingest-{args.messages}.json"
     target.write_text(json.dumps(result, indent=1))
@@ -177,6 +179,12 @@ def http_rate(lines: list[bytes], scratch: Path, *, batch: int) -> dict[str, Any
 
 
 def summary(result: dict[str, Any]) -> str:
+    http = (
+        f"  HTTP batch push:        {result['http']['messages_per_s']:,.0f} messages/s "
+        f"({result['http']['seconds']:.1f} s, {result['http']['requests']} requests)"
+    )
+    if "mqtt" not in result:
+        return f"{result['messages']:,} messages\n{http}"
     return "\n".join(
         [
             f"{result['messages']:,} messages",

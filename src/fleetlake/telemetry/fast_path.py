@@ -1,0 +1,94 @@
+"""Canonical NDJSON in bulk: Arrow's JSON reader and column-wise checks instead of a Python
+object per message (the per-message path costs ~60 µs a message).
+
+Taken only when every line is a plain canonical record — known names, values of the
+canonical types, times with a zone, a usable VIN, canonical words — so that it lands exactly
+what the per-message path would; anything else returns None and the per-message path (which
+keeps unknown fields in `extra` and quarantines what it must) takes the whole body.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
+
+from fleetlake.platform.lake import Lake
+from fleetlake.telemetry.bronze import BUFFER, flush_id
+from fleetlake.telemetry.schema import (
+    CHARGING_STATES,
+    GEARS,
+    MEASURES,
+    TELEMETRY_SCHEMA,
+    UTC_MICROS,
+)
+
+TEXT_FIELDS = ("vin", "ts", "received_at", "source")  # times as text: parsed below, with zones
+INPUT_SCHEMA = pa.schema([*((name, pa.string()) for name in TEXT_FIELDS), *MEASURES.items()])
+SAFE_VIN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+def canonical_ndjson(body: bytes, *, received_at: datetime) -> pa.Table | None:
+    """The body as a TELEMETRY_SCHEMA table, or None when a line needs the per-message path."""
+    try:
+        raw = pa_json.read_json(
+            io.BytesIO(body),
+            parse_options=pa_json.ParseOptions(
+                explicit_schema=INPUT_SCHEMA, unexpected_field_behavior="error"
+            ),
+        )
+        ts = raw["ts"].cast(UTC_MICROS)
+        received = pc.coalesce(
+            raw["received_at"].cast(UTC_MICROS), pa.scalar(received_at, UTC_MICROS)
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    if raw.num_rows == 0 or not _plain(raw, ts):
+        return None
+    columns = {
+        "vin": raw["vin"],
+        "ts": ts,
+        "received_at": received,
+        "source": pc.coalesce(raw["source"], pa.scalar("canonical")),
+        **{name: raw[name] for name in MEASURES},
+        "charging_state": pc.utf8_lower(raw["charging_state"]),
+        "gear": pc.utf8_upper(raw["gear"]),
+        "extra": pa.nulls(raw.num_rows, pa.string()),
+    }
+    return pa.table(columns).select(TELEMETRY_SCHEMA.names).cast(TELEMETRY_SCHEMA)
+
+
+def _plain(raw: pa.Table, ts: pa.ChunkedArray) -> bool:
+    """Every row: a usable VIN, a time, canonical words (or none)."""
+
+    def null_or_in(words: pa.ChunkedArray, allowed: tuple[str, ...]) -> bool:
+        inside = pc.or_(pc.is_null(words), pc.is_in(words, pa.array(allowed)))
+        return bool(pc.all(inside).as_py())
+
+    vin_usable = pc.fill_null(pc.match_substring_regex(raw["vin"], SAFE_VIN), False)
+    return (
+        bool(pc.all(vin_usable).as_py())
+        and bool(pc.all(pc.is_valid(ts)).as_py())
+        and null_or_in(pc.utf8_lower(raw["charging_state"]), CHARGING_STATES)
+        and null_or_in(pc.utf8_upper(raw["gear"]), GEARS)
+    )
+
+
+def write_buffer_table(lake: Lake, table: pa.Table) -> int:
+    """One atomic buffer file per vehicle and UTC day of `ts`, as the buffers' flushes write;
+    the number of files."""
+    table = table.sort_by([("vin", "ascending"), ("ts", "ascending")])
+    days = pc.cast(table["ts"], pa.date32())
+    keys = pa.table({"vin": table["vin"], "day": days, "i": pa.array(range(table.num_rows))})
+    spans = keys.group_by(["vin", "day"], use_threads=False).aggregate([("i", "min"), ("i", "max")])
+    name = flush_id()
+    for vin, day, low, high in zip(
+        *(spans[c].to_pylist() for c in ("vin", "day", "i_min", "i_max")), strict=True
+    ):
+        lake.write_parquet(
+            table.slice(low, high - low + 1), *BUFFER, vin, f"date={day}", f"{name}.parquet"
+        )
+    return int(spans.num_rows)
