@@ -151,8 +151,9 @@ def mqtt_rate(lines: list[bytes], scratch: Path, *, publishers: int, rate: float
     subscription.stop()
     seconds = done - (first or started)
     landed = buffers.stats.rows_flushed
+    received = subscription.received
     return {"seconds": seconds, "messages_per_s": landed / seconds, "offered_per_s": rate,
-            "landed": landed, "lost_at_broker": len(lines) - landed,
+            "landed": landed, "received": received, "lost_at_broker": len(lines) - received,
             "publishers": publishers, "publisher_exit": published}  # fmt: skip
 
 

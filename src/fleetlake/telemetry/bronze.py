@@ -52,7 +52,7 @@ class Delivery:
     """One received message, acknowledged once every row made of it is durable."""
 
     pending: int
-    ack: Callable[[], None] | None
+    ack: Callable[[], object] | None
 
     def done(self, rows: int) -> None:
         self.pending -= rows
@@ -62,9 +62,14 @@ class Delivery:
 
 @dataclass
 class _Held:
-    rows: list[Any] = field(default_factory=list)
+    rows: list[Any] = field(default_factory=list)  # records (or quarantine rows)
+    tables: list[pa.Table] = field(default_factory=list)  # canonical rows landed in bulk
     deliveries: list[tuple[Delivery, int]] = field(default_factory=list)
     since: float = 0.0
+
+    @property
+    def size(self) -> int:
+        return len(self.rows) + sum(int(table.num_rows) for table in self.tables)
 
 
 @dataclass
@@ -107,7 +112,7 @@ class BronzeBuffers:
         *,
         source: str,
         received_at: datetime,
-        ack: Callable[[], None] | None = None,
+        ack: Callable[[], object] | None = None,
         position: int = 0,
     ) -> None:
         """Hold what one message became (`position`: its line or index in its source);
@@ -144,6 +149,32 @@ class BronzeBuffers:
             ack()  # nothing to keep (an empty payload)
         self._write(due)
 
+    def add_table(
+        self,
+        table: pa.Table,
+        *,
+        messages: int,
+        ack: Callable[[], object] | None = None,
+    ) -> None:
+        """Hold canonical rows already checked in bulk (usable VINs), `messages` of them
+        acknowledged together once every row is durable."""
+        table = table.sort_by([("vin", "ascending")])
+        positions = pa.table({"vin": table["vin"], "i": pa.array(range(table.num_rows))})
+        spans = positions.group_by("vin", use_threads=False).aggregate([("i", "min"), ("i", "max")])
+        delivery = Delivery(pending=table.num_rows, ack=ack)
+        with self._lock:
+            self.stats.messages += messages
+            self.stats.records += table.num_rows
+            for vin, low, high in zip(
+                *(spans[c].to_pylist() for c in ("vin", "i_min", "i_max")), strict=True
+            ):
+                held = self._held.setdefault(vin, _Held(since=self.clock()))
+                held.tables.append(table.slice(low, high - low + 1))
+                held.deliveries.append((delivery, high - low + 1))
+                self._count += high - low + 1
+            due = self._take_due(force=False)
+        self._write(due)
+
     def flush_due(self) -> int:
         """Flush the buffers that are full or old enough (call it on a timer); rows written."""
         with self._lock:
@@ -163,12 +194,12 @@ class BronzeBuffers:
             key: held
             for key, held in self._held.items()
             if everything
-            or len(held.rows) >= self.flush_messages
+            or held.size >= self.flush_messages
             or now - held.since >= self.flush_seconds
         }
         for key, held in due.items():
             del self._held[key]
-            self._count -= len(held.rows)
+            self._count -= held.size
         return due
 
     def _write(self, due: dict[str, _Held]) -> int:
@@ -179,16 +210,16 @@ class BronzeBuffers:
                 files = (
                     write_quarantine(self.lake, held.rows)
                     if key == REJECTED_KEY
-                    else write_buffer(self.lake, key, held.rows)
+                    else write_buffer(self.lake, key, held.rows, held.tables)
                 )
             except BaseException:
                 for key_left, held_left in pending[index:]:  # unacknowledged: kept for later
                     self._hold_again(key_left, held_left)
                 raise
-            written += len(held.rows)
+            written += held.size
             with self._lock:
                 self.stats.files += files
-                self.stats.rows_flushed += len(held.rows)
+                self.stats.rows_flushed += held.size
             for delivery, rows in held.deliveries:
                 delivery.done(rows)
         return written
@@ -197,9 +228,10 @@ class BronzeBuffers:
         with self._lock:
             current = self._held.setdefault(key, _Held(since=held.since))
             current.rows[:0] = held.rows
+            current.tables[:0] = held.tables
             current.deliveries[:0] = held.deliveries
             current.since = min(current.since, held.since)
-            self._count += len(held.rows)
+            self._count += held.size
 
 
 def flush_id() -> str:
@@ -207,15 +239,23 @@ def flush_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:12]}"
 
 
-def write_buffer(lake: Lake, vin: str, records: list[TelemetryRecord]) -> int:
+def write_buffer(
+    lake: Lake,
+    vin: str,
+    records: list[TelemetryRecord],
+    tables: list[pa.Table] = (),  # type: ignore[assignment]
+) -> int:
     """One atomic Parquet file per UTC day of `ts`; the number of files written."""
-    by_day: dict[str, list[TelemetryRecord]] = {}
-    for record in records:
-        by_day.setdefault(record.ts.astimezone(UTC).date().isoformat(), []).append(record)
+    import pyarrow.compute as pc
+
+    parts = ([records_to_table(records)] if records else []) + list(tables or [])
+    rows = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+    days = pc.cast(rows["ts"], pa.date32())
     name = flush_id()
-    for day, rows in by_day.items():
-        lake.write_parquet(records_to_table(rows), *BUFFER, vin, f"date={day}", f"{name}.parquet")
-    return len(by_day)
+    for day in pc.unique(days).to_pylist():
+        chunk = rows.filter(pc.equal(days, pa.scalar(day, pa.date32())))
+        lake.write_parquet(chunk, *BUFFER, vin, f"date={day.isoformat()}", f"{name}.parquet")
+    return len(pc.unique(days))
 
 
 def write_quarantine(lake: Lake, rows: list[dict[str, Any]]) -> int:

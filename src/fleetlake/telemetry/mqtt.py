@@ -17,18 +17,22 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from fleetlake.errors import InvalidParameter, ServiceError
 from fleetlake.telemetry.bronze import BronzeBuffers
+from fleetlake.telemetry.fast_path import canonical_ndjson
 from fleetlake.telemetry.providers.base import Adapter, rejected
+from fleetlake.telemetry.providers.mapping import CANONICAL
 from fleetlake.telemetry.providers.tesla_telemetry import TeslaFleetTelemetry
 from fleetlake.telemetry.schema import MappedBatch
 
 log = logging.getLogger(__name__)
 RECEIVE_MAXIMUM = 65_535  # the protocol's largest window of unacknowledged messages
 SESSION_EXPIRY_S = 7 * 24 * 3600  # unacknowledged messages wait this long for us
+BATCH_EVERY_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,12 @@ class MqttSubscription:
         self._subscribed = threading.Event()
         self._stopping = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name="mqtt-flush", daemon=True)
+        # Canonical payloads are landed in batches by another thread: the callback only
+        # queues them, the batch goes through the bulk path (per message when it must).
+        self.batched = adapter is CANONICAL
+        self._inbox: list[tuple[str, bytes, int, int]] = []
+        self._inbox_lock = threading.Lock()
+        self._lander = threading.Thread(target=self._land_loop, name="mqtt-land", daemon=True)
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -113,6 +123,8 @@ class MqttSubscription:
             ) from exc
         self.client.loop_start()
         self._flusher.start()
+        if self.batched:
+            self._lander.start()
         if not self._subscribed.wait(timeout_s):
             self.stop()
             raise ServiceError(f"the MQTT broker did not accept the subscription in {timeout_s} s")
@@ -120,6 +132,9 @@ class MqttSubscription:
     def stop(self) -> None:
         """Flush what is held (so it is acknowledged), then disconnect."""
         self._stopping.set()
+        if self.batched and self._lander.is_alive():
+            self._lander.join()
+        self._land_inbox()
         self.buffers.flush_all()
         self.client.disconnect()
         self.client.loop_stop()
@@ -140,15 +155,18 @@ class MqttSubscription:
         self._subscribed.set()
 
     def _on_message(self, client: Any, _: Any, message: Any) -> None:
-        received_at = datetime.now(UTC)
         self.received += 1
+        if self.batched:
+            with self._inbox_lock:
+                self._inbox.append((message.topic, message.payload, message.mid, message.qos))
+            return
+        received_at = datetime.now(UTC)
         batch = self.map_payload(message.topic, message.payload, received_at=received_at)
-        mid, qos = message.mid, message.qos
         self.buffers.add(
             batch,
             source=f"mqtt:{message.topic}",
             received_at=received_at,
-            ack=lambda: client.ack(mid, qos),
+            ack=partial(client.ack, message.mid, message.qos),
         )
 
     def map_payload(self, topic: str, payload: bytes, *, received_at: datetime) -> MappedBatch:
@@ -160,6 +178,35 @@ class MqttSubscription:
         if isinstance(self.adapter, TeslaFleetTelemetry) and "/v/" in topic:
             return self.adapter.map_mqtt(topic, value, received_at=received_at)
         return self.adapter.map(value, received_at=received_at)
+
+    def _land_loop(self) -> None:
+        while not self._stopping.wait(BATCH_EVERY_S):
+            self._land_inbox()
+
+    def _land_inbox(self) -> None:
+        with self._inbox_lock:
+            batch, self._inbox = self._inbox, []
+        if not batch:
+            return
+        received_at = datetime.now(UTC)
+        payloads = [payload for _, payload, _, _ in batch]
+        table = None
+        if not any(b"\n" in payload for payload in payloads):
+            table = canonical_ndjson(b"\n".join(payloads) + b"\n", received_at=received_at)
+        if table is not None and table.num_rows == len(batch):
+            acks = [(mid, qos) for _, _, mid, qos in batch]
+            self.buffers.add_table(
+                table, messages=len(batch), ack=lambda: [self.client.ack(*a) for a in acks]
+            )
+            return
+        for topic, payload, mid, qos in batch:  # the per-message path, which keeps everything
+            mapped = self.map_payload(topic, payload, received_at=received_at)
+            self.buffers.add(
+                mapped,
+                source=f"mqtt:{topic}",
+                received_at=received_at,
+                ack=partial(self.client.ack, mid, qos),
+            )
 
     def _flush_loop(self) -> None:
         while not self._stopping.wait(self.flush_every_s):
