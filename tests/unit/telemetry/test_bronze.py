@@ -204,3 +204,23 @@ def test_every_record_lands_in_its_compacted_day_exactly_once(
             assert ts.date() == day
             landed[(vin, ts)] += 1
     assert landed == Counter((vin, T0 + timedelta(seconds=s)) for vin, s in sent)
+
+
+def test_rows_landed_in_bulk_are_held_per_vehicle_and_acked_together(tmp_path: Path) -> None:
+    from fleetlake.telemetry.schema import records_to_table
+
+    lake = Lake(str(tmp_path))
+    buffers = BronzeBuffers(lake, flush_messages=3, flush_seconds=60, clock=Clock())
+    done, ack = acks()
+    table = records_to_table([record("A", 0), record("B", 0), record("A", 1)])
+    buffers.add_table(table, messages=3, ack=ack(1))
+    buffers.add(MappedBatch([record("A", 1.5)]), source="t", received_at=T0, ack=ack(2))
+    assert done == [2] and buffers_files(lake) == ["A"]  # A reached 3 rows; B still held
+    buffers.flush_all()
+    assert sorted(done) == [1, 2]
+    rows = pq.read_table(buffer_files(lake, "A")[0]).to_pylist()
+    assert [r["ts"] for r in rows] == [T0 + timedelta(seconds=s) for s in (1.5, 0, 1)]
+
+
+def buffers_files(lake: Lake) -> list[str]:
+    return sorted({p.split("/_buffer/")[1].split("/")[0] for p in buffer_files(lake)})
