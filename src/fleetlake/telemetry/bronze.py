@@ -252,10 +252,11 @@ def write_buffer(
     rows = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     days = pc.cast(rows["ts"], pa.date32())
     name = flush_id()
-    for day in pc.unique(days).to_pylist():
+    distinct = pc.unique(days).to_pylist()
+    for day in distinct:
         chunk = rows.filter(pc.equal(days, pa.scalar(day, pa.date32())))
         lake.write_parquet(chunk, *BUFFER, vin, f"date={day.isoformat()}", f"{name}.parquet")
-    return len(pc.unique(days))
+    return len(distinct)
 
 
 def write_quarantine(lake: Lake, rows: list[dict[str, Any]]) -> int:
