@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     telemetry_flush_seconds: float = Field(
         30.0, gt=0, description="Longest a message waits in a buffer before its flush."
     )
+    telemetry_bulk_lines: int = Field(
+        50_000, ge=1, description="Canonical NDJSON lines of a file read and checked at once."
+    )
     telemetry_max_push_bytes: int = Field(
         64 * 1024**2, ge=1, description="Largest body of one POST /api/v1/telemetry (413 past)."
     )

@@ -57,7 +57,8 @@ def test_kill_during_flushes_then_ingest_again(tmp_path: Path, seed: int) -> Non
     drop = tmp_path / "drop"
     write_files(drop, FleetSpec(4, 1, DAY, seed=seed, interval_s=20, rates=NO_FAULTS))
     env = cli_env(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}",
-                  FLEETLAKE_TELEMETRY_FLUSH_MESSAGES="100", FLEETLAKE_LOOKBACK_S="0")  # fmt: skip
+                  FLEETLAKE_TELEMETRY_FLUSH_MESSAGES="100", FLEETLAKE_LOOKBACK_S="0",
+                  FLEETLAKE_TELEMETRY_BULK_LINES="100")  # fmt: skip
     [feed] = sorted(drop.glob("*.ndjson"))
     command = [sys.executable, "-m", "fleetlake", "ingest", "telemetry", str(feed)]
     lake = tmp_path / "home" / "lake"
@@ -79,8 +80,8 @@ def test_kill_during_flushes_then_ingest_again(tmp_path: Path, seed: int) -> Non
 def test_kill_during_compaction_then_compact_again(tmp_path: Path, seed: int) -> None:
     drop = tmp_path / "drop"
     write_files(drop, FleetSpec(6, 2, DAY, seed=seed, interval_s=30, rates=NO_FAULTS))
-    env = cli_env(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}",
-                  FLEETLAKE_TELEMETRY_FLUSH_MESSAGES="40")  # fmt: skip
+    small = {"FLEETLAKE_TELEMETRY_FLUSH_MESSAGES": "40", "FLEETLAKE_TELEMETRY_BULK_LINES": "40"}
+    env = cli_env(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", **small)
     loaded = cli(env, "ingest", "telemetry", str(drop))
     assert loaded.returncode == 0, loaded.stderr
     bronze = tmp_path / "home" / "lake" / "bronze" / "telemetry"

@@ -66,8 +66,26 @@ def _open_binary(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
-def _ndjson(raw: IO[bytes]) -> Iterator[Message]:
-    for line_number, line in enumerate(raw, start=1):
+def ndjson_chunks(path: Path, *, lines: int) -> Iterator[tuple[int, bytes]]:
+    """An NDJSON file (plain or .gz) as (number of its first line, up to `lines` lines)."""
+    with _open_binary(path) as raw:
+        first, held = 1, []
+        for line in raw:
+            held.append(line if line.endswith(b"\n") else line + b"\n")
+            if len(held) == lines:
+                yield first, b"".join(held)
+                first, held = first + len(held), []
+        if held:
+            yield first, b"".join(held)
+
+
+def ndjson_messages(data: bytes, *, first_line: int) -> Iterator[Message]:
+    """The messages of NDJSON lines that start at line `first_line` of their file."""
+    return _ndjson(io.BytesIO(data), first_line=first_line)
+
+
+def _ndjson(raw: IO[bytes], *, first_line: int = 1) -> Iterator[Message]:
+    for line_number, line in enumerate(raw, start=first_line):
         if not line.strip():
             continue
         try:
