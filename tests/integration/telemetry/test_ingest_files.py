@@ -146,3 +146,17 @@ def test_bad_requests_fail_before_a_job_exists(engine: sa.Engine, tmp_path: Path
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidParameter, match=r"holds no \.ndjson"):
         service.queue_ingestion(engine, sources=[str(tmp_path / "empty")], settings=get_settings())
+
+
+def test_bulk_chunks_keep_line_numbers(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLEETLAKE_TELEMETRY_BULK_LINES", "2")
+    get_settings.cache_clear()
+    path = tmp_path / "chunks.ndjson"
+    good = '{"vin": "C1", "ts": "2026-11-21T10:00:%02dZ", "speed_kmh": 5}\n'
+    path.write_text(good % 0 + good % 1 + good % 2 + "broken\n" + good % 4)
+    [result] = ingest_now(engine, [str(path)])["results"]
+    assert (result["rows_loaded"], result["rows_quarantined"]) == (4, 1)
+    assert [(q["position"], q["reason"][:12]) for q in quarantined()] == [(4, "invalid JSON")]
+    assert landed("C1").num_rows == 4
