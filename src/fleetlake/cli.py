@@ -258,9 +258,11 @@ def demo(
         get_settings.cache_clear()
         settings = get_settings()
     engine = open_engine()
+    from fleetlake.telemetry.cli import demo_telemetry
     from fleetlake.trips.cli import demo_trips
 
     demo_trips(engine, settings=settings, rows=rows)
+    demo_telemetry(engine, settings=settings)
     out.print(
         f"\n[bold]fleetlake demo[/] on http://{host}:{port}/  ·  API docs http://{host}:{port}/docs"
     )

@@ -248,3 +248,28 @@ def _serve_fleet(port: int, *, client_secret: str | None, spec: Any) -> None:
         f"(OAuth2 token at /oauth/token, client fleetlake, secret {secret}); Ctrl-C to stop"
     )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+def demo_telemetry(engine: Any, *, settings: Any, vehicles: int = 20) -> None:
+    """Two days of a simulated fleet (faults included) ingested, compacted and run
+    through silver and gold by the real jobs; done again only when its files are new."""
+    from datetime import UTC, timedelta
+    from datetime import datetime as clock
+
+    from fleetlake.cli import run_job_here
+    from fleetlake.console import out, print_job
+    from fleetlake.simulate.telemetry_run import FleetSpec, write_files
+    from fleetlake.telemetry import service
+    from fleetlake.telemetry.pipeline import queue_pipeline
+
+    folder = settings.home_dir / "data" / "fleet"
+    if not folder.exists():
+        start = clock.now(UTC).date() - timedelta(days=4)  # late deliveries land before today
+        summary = write_files(folder, FleetSpec(vehicles, 2, start, seed=11))
+        out.print(f"simulated {summary.messages:,} telemetry messages of {vehicles} vehicles")
+    for job_id in (
+        service.queue_ingestion(engine, sources=[str(folder)], settings=settings),
+        service.queue_compaction(engine, day=None),
+        queue_pipeline(engine, stages=None, full_refresh=False),
+    ):
+        print_job(run_job_here(engine, job_id))
