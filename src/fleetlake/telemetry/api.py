@@ -64,7 +64,7 @@ async def push_telemetry(
     )
 
 
-async def _body_within(request: Request, *, limit: int) -> bytes:
+async def _body_within(request: Request, *, limit: int) -> bytearray:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise UploadTooLarge(
@@ -81,7 +81,7 @@ async def _body_within(request: Request, *, limit: int) -> bytes:
                 field="body",
                 limit_bytes=limit,
             )
-    return bytes(received)
+    return received
 
 
 @router.get("/vehicles")

@@ -18,7 +18,7 @@ MAX_REASONS = 100  # rejected messages described in the answer (all are counted 
 
 
 def land_push(
-    body: bytes, *, ndjson: bool, provider: str, source: str, settings: Settings
+    body: bytes | bytearray, *, ndjson: bool, provider: str, source: str, settings: Settings
 ) -> dict[str, Any]:
     """Map and land the body's messages; every record is durable in bronze on return
     (so a 200 means landed: at-least-once for the sender)."""
@@ -43,7 +43,7 @@ def land_push(
         "rows_loaded": 0,
         "rows_quarantined": 0,
     }
-    messages = list(messages_in(body, ndjson=ndjson))
+    messages = list(messages_in(bytes(body), ndjson=ndjson))
     land(messages, adapter=adapter, buffers=buffers, result=result)
     if not ndjson and messages and messages[0].error:  # kept in the quarantine, and said
         raise InvalidParameter("body", f"the body is not JSON ({messages[0].error})")
