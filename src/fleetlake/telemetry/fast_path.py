@@ -9,6 +9,7 @@ keeps unknown fields in `extra` and quarantines what it must) takes the whole bo
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import pyarrow as pa
@@ -28,6 +29,7 @@ from fleetlake.telemetry.schema import (
 TEXT_FIELDS = ("vin", "ts", "received_at", "source")  # times as text: parsed below, with zones
 INPUT_SCHEMA = pa.schema([*((name, pa.string()) for name in TEXT_FIELDS), *MEASURES.items()])
 SAFE_VIN = r"^[A-Za-z0-9_-]{1,64}$"
+WRITERS = 4
 
 
 def canonical_ndjson(body: bytes | bytearray, *, received_at: datetime) -> pa.Table | None:
@@ -84,10 +86,17 @@ def write_buffer_table(lake: Lake, table: pa.Table) -> int:
     keys = pa.table({"vin": table["vin"], "day": days, "i": pa.array(range(table.num_rows))})
     spans = keys.group_by(["vin", "day"], use_threads=False).aggregate([("i", "min"), ("i", "max")])
     name = flush_id()
-    for vin, day, low, high in zip(
-        *(spans[c].to_pylist() for c in ("vin", "day", "i_min", "i_max")), strict=True
-    ):
-        lake.write_parquet(
-            table.slice(low, high - low + 1), *BUFFER, vin, f"date={day}", f"{name}.parquet"
-        )
+    keys = zip(*(spans[c].to_pylist() for c in ("vin", "day", "i_min", "i_max")), strict=True)
+    # Threads: each file's compression and fsync release the GIL, so the writes overlap.
+    with ThreadPoolExecutor(WRITERS) as pool:
+        writes = [
+            pool.submit(
+                lake.write_parquet,
+                table.slice(low, high - low + 1),
+                *BUFFER, vin, f"date={day}", f"{name}.parquet",
+            )
+            for vin, day, low, high in keys
+        ]  # fmt: skip
+        for write in writes:
+            write.result()  # a failed write fails the push: nothing is acknowledged
     return int(spans.num_rows)
