@@ -158,6 +158,10 @@ class BronzeBuffers:
     ) -> None:
         """Hold canonical rows already checked in bulk (usable VINs), `messages` of them
         acknowledged together once every row is durable."""
+        if table.num_rows == 0:
+            if ack is not None:
+                ack()  # nothing to keep
+            return
         table = table.sort_by([("vin", "ascending")])
         positions = pa.table({"vin": table["vin"], "i": pa.array(range(table.num_rows))})
         spans = positions.group_by("vin", use_threads=False).aggregate([("i", "min"), ("i", "max")])
