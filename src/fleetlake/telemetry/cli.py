@@ -92,7 +92,6 @@ def subscribe(
     import threading
 
     from fleetlake.console import out
-    from fleetlake.platform.lake import Lake
     from fleetlake.platform.logs import configure_logging
     from fleetlake.settings import get_settings
     from fleetlake.telemetry.bronze import BronzeBuffers
@@ -101,12 +100,7 @@ def subscribe(
 
     settings = get_settings()
     configure_logging(logs_dir=settings.logs_dir, level=settings.log_level)
-    buffers = BronzeBuffers(
-        Lake(settings.resolved_lake_uri),
-        flush_messages=settings.telemetry_flush_messages,
-        flush_seconds=settings.telemetry_flush_seconds,
-        max_held=settings.telemetry_max_held,
-    )
+    buffers = BronzeBuffers.from_settings(settings)
     subscription = MqttSubscription(
         mqtt, topic, adapter=adapter_for(provider), buffers=buffers, client_id=client_id
     )

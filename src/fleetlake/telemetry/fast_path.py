@@ -9,7 +9,6 @@ keeps unknown fields in `extra` and quarantines what it must) takes the whole bo
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import pyarrow as pa
@@ -17,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from fleetlake.platform.lake import Lake
-from fleetlake.telemetry.bronze import BUFFER, flush_id
+from fleetlake.telemetry.bronze import BronzeBuffers
 from fleetlake.telemetry.schema import (
     CHARGING_STATES,
     GEARS,
@@ -29,7 +28,6 @@ from fleetlake.telemetry.schema import (
 TEXT_FIELDS = ("vin", "ts", "received_at", "source")  # times as text: parsed below, with zones
 INPUT_SCHEMA = pa.schema([*((name, pa.string()) for name in TEXT_FIELDS), *MEASURES.items()])
 SAFE_VIN = r"^[A-Za-z0-9_-]{1,64}$"
-WRITERS = 4
 
 
 def canonical_ndjson(body: bytes | bytearray, *, received_at: datetime) -> pa.Table | None:
@@ -47,7 +45,8 @@ def canonical_ndjson(body: bytes | bytearray, *, received_at: datetime) -> pa.Ta
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None
-    if raw.num_rows == 0 or not _plain(raw, ts):
+    states, gears = pc.utf8_lower(raw["charging_state"]), pc.utf8_upper(raw["gear"])
+    if raw.num_rows == 0 or not _plain(raw["vin"], ts, states, gears):
         return None
     columns = {
         "vin": raw["vin"],
@@ -55,48 +54,35 @@ def canonical_ndjson(body: bytes | bytearray, *, received_at: datetime) -> pa.Ta
         "received_at": received,
         "source": pc.coalesce(raw["source"], pa.scalar("canonical")),
         **{name: raw[name] for name in MEASURES},
-        "charging_state": pc.utf8_lower(raw["charging_state"]),
-        "gear": pc.utf8_upper(raw["gear"]),
+        "charging_state": states,
+        "gear": gears,
         "extra": pa.nulls(raw.num_rows, pa.string()),
     }
     return pa.table(columns).select(TELEMETRY_SCHEMA.names).cast(TELEMETRY_SCHEMA)
 
 
-def _plain(raw: pa.Table, ts: pa.ChunkedArray) -> bool:
+def _plain(
+    vins: pa.ChunkedArray, ts: pa.ChunkedArray, states: pa.ChunkedArray, gears: pa.ChunkedArray
+) -> bool:
     """Every row: a usable VIN, a time, canonical words (or none)."""
 
     def null_or_in(words: pa.ChunkedArray, allowed: tuple[str, ...]) -> bool:
         inside = pc.or_(pc.is_null(words), pc.is_in(words, pa.array(allowed)))
         return bool(pc.all(inside).as_py())
 
-    vin_usable = pc.fill_null(pc.match_substring_regex(raw["vin"], SAFE_VIN), False)
+    vin_usable = pc.fill_null(pc.match_substring_regex(vins, SAFE_VIN), False)
     return (
         bool(pc.all(vin_usable).as_py())
         and bool(pc.all(pc.is_valid(ts)).as_py())
-        and null_or_in(pc.utf8_lower(raw["charging_state"]), CHARGING_STATES)
-        and null_or_in(pc.utf8_upper(raw["gear"]), GEARS)
+        and null_or_in(states, CHARGING_STATES)
+        and null_or_in(gears, GEARS)
     )
 
 
 def write_buffer_table(lake: Lake, table: pa.Table) -> int:
-    """One atomic buffer file per vehicle and UTC day of `ts`, as the buffers' flushes write;
-    the number of files."""
-    table = table.sort_by([("vin", "ascending"), ("ts", "ascending")])
-    days = pc.cast(table["ts"], pa.date32())
-    keys = pa.table({"vin": table["vin"], "day": days, "i": pa.array(range(table.num_rows))})
-    spans = keys.group_by(["vin", "day"], use_threads=False).aggregate([("i", "min"), ("i", "max")])
-    name = flush_id()
-    keys = zip(*(spans[c].to_pylist() for c in ("vin", "day", "i_min", "i_max")), strict=True)
-    # Threads: each file's compression and fsync release the GIL, so the writes overlap.
-    with ThreadPoolExecutor(WRITERS) as pool:
-        writes = [
-            pool.submit(
-                lake.write_parquet,
-                table.slice(low, high - low + 1),
-                *BUFFER, vin, f"date={day}", f"{name}.parquet",
-            )
-            for vin, day, low, high in keys
-        ]  # fmt: skip
-        for write in writes:
-            write.result()  # a failed write fails the push: nothing is acknowledged
-    return int(spans.num_rows)
+    """Every row durable now, one buffer file per vehicle and UTC day of `ts`, as the
+    buffers' flushes write them; the number of files."""
+    buffers = BronzeBuffers(lake, flush_messages=table.num_rows + 1, max_held=table.num_rows + 1)
+    buffers.add_table(table, messages=table.num_rows)
+    buffers.flush_all()
+    return buffers.stats.files

@@ -1,7 +1,7 @@
 """The telemetry file ingestion job: files and URLs → provider adapter → bronze buffers.
 
 Each source is mapped message by message and flushed to bronze before it counts as done; a
-marker `bronze/telemetry/_sources/<sha256>.parquet` then records it, so the same content is not
+marker `bronze/telemetry/_sources/<sha256>.json` then records it, so the same content is not
 ingested twice unless forced. A job interrupted mid-file is retried from the file's start:
 what was flushed before is in bronze twice and silver keeps one row per (vin, ts).
 """
@@ -9,7 +9,6 @@ what was flushed before is in bronze twice and silver keeps one row per (vin, ts
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -94,19 +93,14 @@ def ingest_source(
         file_format(path)  # refuses an unknown suffix before any work
         result["bytes"] = path.stat().st_size
         result["sha256"] = sha256_of(path)
-        marker = (*SOURCES, f"{result['sha256']}.parquet")
+        marker = (*SOURCES, f"{result['sha256']}.json")
         if lake.exists(*marker) and not force:
             result.update(status="already ingested")
             return result
-        buffers = BronzeBuffers(
-            lake,
-            flush_messages=settings.telemetry_flush_messages,
-            flush_seconds=settings.telemetry_flush_seconds,
-            max_held=settings.telemetry_max_held,
-        )
+        buffers = BronzeBuffers.from_settings(settings)
         load_file(context, buffers=buffers, path=path, adapter=adapter, result=result)
         result["status"] = "loaded"
-        write_marker(lake, marker, result)
+        lake.write_json(result, *marker)  # after the last flush: the content is in bronze
     except FleetlakeError as exc:
         result.update(reason=exc.message)
     except (OSError, EOFError, ValueError) as exc:  # unreadable file, bad gzip, full disk
@@ -162,9 +156,7 @@ def land_ndjson_in_bulk(
             messages = ndjson_messages(data, first_line=first_line)
             land(messages, adapter=CANONICAL, buffers=buffers, result=result, flush=False)
         each()
-    buffers.flush_all()
-    result["rows_loaded"] = buffers.stats.records
-    result["rows_quarantined"] = buffers.stats.rejected
+    settle(buffers, result)
 
 
 def land(
@@ -190,8 +182,13 @@ def land(
             each()
     if not flush:
         return
+    settle(buffers, result)
+
+
+def settle(buffers: BronzeBuffers, result: dict[str, Any]) -> None:
+    """Flush what is held; then the counts of what is durable (the buffers' own counts also
+    hold records quarantined for an unusable VIN)."""
     buffers.flush_all()
-    # Durable now; the buffers' counts also hold records quarantined for an unusable VIN.
     result["rows_loaded"] = buffers.stats.records
     result["rows_quarantined"] = buffers.stats.rejected
 
@@ -214,15 +211,6 @@ def _report(context: JobContext, result: dict[str, Any]) -> None:
         messages=result["messages"],
         rows_quarantined=result["rows_quarantined"],
     )
-
-
-def write_marker(lake: Lake, parts: tuple[str, ...], result: dict[str, Any]) -> None:
-    """The record that this content is in bronze (written after its last flush)."""
-    import pyarrow as pa
-
-    # The lake writes Parquet atomically; a one-row table is the marker's portable form.
-    table = pa.table({"result": [json.dumps(result, default=str)]})
-    lake.write_parquet(table, *parts)
 
 
 register_job_kind(JOB_KIND, ingest_telemetry_job)

@@ -156,17 +156,23 @@ class MqttSubscription:
 
     def _on_message(self, client: Any, _: Any, message: Any) -> None:
         self.received += 1
+        item = (message.topic, message.payload, message.mid, message.qos)
         if self.batched:
             with self._inbox_lock:
-                self._inbox.append((message.topic, message.payload, message.mid, message.qos))
+                self._inbox.append(item)
             return
-        received_at = datetime.now(UTC)
-        batch = self.map_payload(message.topic, message.payload, received_at=received_at)
+        self._land_one(*item, received_at=datetime.now(UTC))
+
+    def _land_one(
+        self, topic: str, payload: bytes, mid: int, qos: int, *, received_at: datetime
+    ) -> None:
+        """One message by the per-message path, acknowledged once durable."""
+        mapped = self.map_payload(topic, payload, received_at=received_at)
         self.buffers.add(
-            batch,
-            source=f"mqtt:{message.topic}",
+            mapped,
+            source=f"mqtt:{topic}",
             received_at=received_at,
-            ack=partial(client.ack, message.mid, message.qos),
+            ack=partial(self.client.ack, mid, qos),
         )
 
     def map_payload(self, topic: str, payload: bytes, *, received_at: datetime) -> MappedBatch:
@@ -199,14 +205,8 @@ class MqttSubscription:
                 table, messages=len(batch), ack=lambda: [self.client.ack(*a) for a in acks]
             )
             return
-        for topic, payload, mid, qos in batch:  # the per-message path, which keeps everything
-            mapped = self.map_payload(topic, payload, received_at=received_at)
-            self.buffers.add(
-                mapped,
-                source=f"mqtt:{topic}",
-                received_at=received_at,
-                ack=partial(self.client.ack, mid, qos),
-            )
+        for item in batch:  # the per-message path, which keeps everything
+            self._land_one(*item, received_at=received_at)
 
     def _flush_loop(self) -> None:
         while not self._stopping.wait(self.flush_every_s):

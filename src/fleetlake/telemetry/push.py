@@ -22,21 +22,15 @@ def land_push(
 ) -> dict[str, Any]:
     """Map and land the body's messages; every record is durable in bronze on return
     (so a 200 means landed: at-least-once for the sender)."""
-    lake = Lake(settings.resolved_lake_uri)
     if ndjson and provider == "canonical":
         table = canonical_ndjson(body, received_at=datetime.now(UTC))
         if table is not None:  # every line a plain canonical record: landed in bulk
-            write_buffer_table(lake, table)
+            write_buffer_table(Lake(settings.resolved_lake_uri), table)
             count = table.num_rows
             return {"source": source, "messages": count, "rows_loaded": count,
                     "rows_quarantined": 0, "rejected": []}  # fmt: skip
     adapter = adapter_for(provider)
-    buffers = BronzeBuffers(
-        lake,
-        flush_messages=settings.telemetry_flush_messages,
-        flush_seconds=settings.telemetry_flush_seconds,
-        max_held=settings.telemetry_max_held,
-    )
+    buffers = BronzeBuffers.from_settings(settings)
     result: dict[str, Any] = {
         "source": source,
         "messages": 0,

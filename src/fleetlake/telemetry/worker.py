@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from fleetlake.platform.jobs import run_job
-from fleetlake.platform.lake import Lake
 from fleetlake.settings import Settings
 from fleetlake.telemetry.bronze import BronzeBuffers
 from fleetlake.telemetry.mqtt import MqttSubscription
@@ -66,14 +65,8 @@ class Worker:
                 subscription.stop()
 
     def _subscribe(self) -> None:
-        lake = Lake(self.settings.resolved_lake_uri)
         for source in self.config.mqtt:
-            buffers = BronzeBuffers(
-                lake,
-                flush_messages=self.settings.telemetry_flush_messages,
-                flush_seconds=self.settings.telemetry_flush_seconds,
-                max_held=self.settings.telemetry_max_held,
-            )
+            buffers = BronzeBuffers.from_settings(self.settings)
             subscription = MqttSubscription(
                 source.url, list(source.topics), adapter=adapter_for(source.provider),
                 buffers=buffers, client_id=source.client_id or f"fleetlake-{source.name}",
