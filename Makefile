@@ -11,7 +11,7 @@ RUN := $(UV) run --frozen
 
 install:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen --inexact --compile-bytecode
+	$(UV) sync --frozen --inexact --compile-bytecode --extra spark
 
 demo: install
 	$(RUN) fleetlake demo
@@ -32,7 +32,7 @@ format: install
 	$(RUN) ruff check --fix src tests benchmarks
 
 install-bench: install
-	$(UV) sync --frozen --inexact --compile-bytecode --group bench
+	$(UV) sync --frozen --inexact --compile-bytecode --extra spark --group bench
 
 bench: bench-trips
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     max_speed_kmh: float = Field(250.0, gt=0, description="Fastest believable vehicle speed.")
     future_tolerance_s: float = Field(
         300.0, ge=0, description="How far a vehicle's ts may run ahead of receipt (clock drift)."
+    )
+    query_engine: Literal["duckdb", "spark"] = Field(
+        "duckdb", description="What runs the silver and gold SQL: duckdb, or spark (extra)."
+    )
+    spark_master: str = Field(
+        "local[2]", description="Spark's master URL for the spark engine (local[N], spark://…)."
     )
     lookback_s: float = Field(
         600.0, ge=0, description="Stages reread files modified this long before their mark."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -139,6 +139,9 @@ async def top_speeds(
 class PipelineRunIn(BaseModel):
     stages: list[str] | None = Field(None, description="silver, gold; default every stage")
     full_refresh: bool = Field(False, description="recompute everything from bronze")
+    engine: Literal["duckdb", "spark"] | None = Field(
+        None, description="what runs the SQL; default the server's setting"
+    )
 
 
 @router.post("/pipeline/runs", status_code=202, dependencies=[WriteKey])
@@ -149,6 +152,8 @@ async def start_pipeline_run(
     from fleetlake.telemetry.pipeline import queue_pipeline
 
     body = body or PipelineRunIn()
-    job_id = queue_pipeline(engine, stages=body.stages, full_refresh=body.full_refresh)
+    job_id = queue_pipeline(
+        engine, stages=body.stages, full_refresh=body.full_refresh, query_engine=body.engine
+    )
     runner.submit(job_id)
     return job_accepted(request, job_id, engine)

@@ -167,6 +167,12 @@ def pipeline_run(
     full_refresh: Annotated[
         bool, typer.Option(help="Recompute everything from bronze (same results)")
     ] = False,
+    query_engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine", help="duckdb or spark (needs fleetlake[spark]); default the setting"
+        ),
+    ] = None,
     json: JsonFlag = False,
 ) -> None:
     """Run the telemetry stages over what changed since their last run."""
@@ -174,7 +180,9 @@ def pipeline_run(
     from fleetlake.telemetry.pipeline import queue_pipeline
 
     engine = open_engine()
-    job_id = queue_pipeline(engine, stages=stage, full_refresh=full_refresh)
+    job_id = queue_pipeline(
+        engine, stages=stage, full_refresh=full_refresh, query_engine=query_engine
+    )
     follow_or_detach(engine, job_id, json=json)
 
 

@@ -27,15 +27,44 @@ from sqlalchemy.engine import Engine
 
 from fleetlake.platform.db import bulk_insert
 from fleetlake.platform.lake import Lake
+from fleetlake.platform.query_engines import DuckDbEngine, QueryEngine
 from fleetlake.telemetry import gold_sql
 from fleetlake.telemetry.models import vehicle_state
 from fleetlake.telemetry.reports import write_top_speeds_report
+from fleetlake.telemetry.schema import TELEMETRY_SCHEMA
 from fleetlake.telemetry.silver import COMPACTED, SILVER
 
 GOLD = ("gold", "telemetry")
 STATE = ("_state", "telemetry", "gold.json")
 TOP = 10
 TABLES = ("hourly_max", "daily_stats")
+_KNOWN = {f.name: f.type for f in TELEMETRY_SCHEMA} | {
+    "hour": TELEMETRY_SCHEMA.field("ts").type,
+    "rank": pa.int64(),
+    "messages": pa.int64(),
+}
+
+
+def _schema(*columns: str) -> pa.Schema:
+    """Named columns with their known types; every other one is a measure (a double)."""
+    return pa.schema([(c, _KNOWN.get(c, pa.float64())) for c in columns])
+
+
+SCHEMAS = {  # what each table holds, whichever engine computed it
+    "hourly_max": _schema("vin", "hour", "speed_kmh", "ts", "lat", "lon"),
+    "top_speeds": _schema("hour", "rank", "vin", "speed_kmh", "ts", "lat", "lon"),
+    "daily_stats": _schema(
+        "vin",
+        "distance_km",
+        "max_speed_kmh",
+        "mean_speed_kmh",
+        "soc_min_pct",
+        "soc_max_pct",
+        "energy_used_kwh",
+        "energy_added_kwh",
+        "messages",
+    ),
+}
 
 
 @dataclass
@@ -51,13 +80,15 @@ class GoldResult:
 
 def run_gold(
     lake: Lake,
-    engine: Engine,
+    database: Engine,
     *,
     reports_dir: Path,
     lookback_s: float,
     full_refresh: bool = False,
+    engine: QueryEngine | None = None,
 ) -> GoldResult:
     started = time.monotonic()
+    engine = engine or DuckDbEngine(lake)
     modified = lake.modified_files(*SILVER)
     mark = 0.0 if full_refresh else float(lake.read_json(*STATE, default={}).get("mark", 0.0))
     since = mark - lookback_s if mark else float("-inf")
@@ -67,37 +98,35 @@ def run_gold(
             by_day[date.fromisoformat(match[1])].add(match[2])
     result = GoldResult(days=len(by_day))
     for day, vins in sorted(by_day.items()):
-        refresh_day(lake, day=day, vins=vins, full=full_refresh, reports_dir=reports_dir)
+        refresh_day(lake, engine, day=day, vins=vins, full=full_refresh, reports_dir=reports_dir)
         result.changed_days.append(day)
     changed_vins = sorted({vin for vins in by_day.values() for vin in vins})
     result.vehicles = len(changed_vins)
-    refresh_last_state(lake, engine, vins=changed_vins, files=modified)
+    refresh_last_state(lake, engine, database, vins=changed_vins, files=modified)
     if modified:
         lake.write_json({"mark": max(modified.values())}, *STATE)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _silver_view(lake: Lake, paths: list[str]) -> Any:
-    connection = lake.duckdb(memory_limit_mb=1024)
-    connection.execute("SET TimeZone = 'UTC'")
-    connection.read_parquet(lake.duckdb_paths(paths)).create_view("silver_rows")
-    return connection
+def _typed(table: pa.Table, name: str) -> pa.Table:
+    return table.select(SCHEMAS[name].names).cast(SCHEMAS[name])
 
 
-def refresh_day(lake: Lake, *, day: date, vins: set[str], full: bool, reports_dir: Path) -> None:
+def refresh_day(
+    lake: Lake, engine: QueryEngine, *, day: date, vins: set[str], full: bool, reports_dir: Path
+) -> None:
     """The day's maxima and stats for `vins` recomputed and merged; its ranking redone."""
     paths = [lake.path(*SILVER, f"date={day}", f"{vin}.parquet") for vin in sorted(vins)]
     paths = [p for p in paths if lake.fs.exists(p)]
     fresh: dict[str, pa.Table] = {}
     if paths:
-        connection = _silver_view(lake, paths)
-        hourly = gold_sql.HOURLY_MAX.format(hour_ts="date_trunc('hour', ts)")
-        fresh["hourly_max"] = connection.sql(hourly).to_arrow_table()
-        fresh["daily_stats"] = connection.sql(gold_sql.DAILY_STATS).to_arrow_table()
-        connection.close()
+        views = {"silver_rows": paths}
+        fresh["hourly_max"] = _typed(engine.query(gold_sql.HOURLY_MAX, views=views), "hourly_max")
+        stats = engine.query(gold_sql.DAILY_STATS, views=views)
+        fresh["daily_stats"] = _typed(stats, "daily_stats")
     merged = {name: _merge(lake, name, day, fresh.get(name), vins, full) for name in TABLES}
-    ranked = _rank(merged["hourly_max"])
+    ranked = _rank(engine, merged["hourly_max"])
     _write(lake, "top_speeds", day, ranked)
     write_top_speeds_report(ranked, day=day, reports_dir=reports_dir)
 
@@ -121,16 +150,11 @@ def _merge(
     return _write(lake, name, day, merged.sort_by(order))
 
 
-def _rank(hourly: pa.Table | None) -> pa.Table | None:
+def _rank(engine: QueryEngine, hourly: pa.Table | None) -> pa.Table | None:
     if hourly is None or hourly.num_rows == 0:
         return None
-    import duckdb
-
-    connection = duckdb.connect()
-    connection.execute("SET TimeZone = 'UTC'")
-    connection.register("hourly_rows", hourly)
-    ranked = connection.sql(gold_sql.TOP_SPEEDS.format(top=TOP)).to_arrow_table()
-    connection.close()
+    sql = gold_sql.TOP_SPEEDS.replace("{top}", str(TOP))
+    ranked = _typed(engine.query(sql, views={"hourly_rows": hourly}), "top_speeds")
     return ranked.sort_by([("hour", "ascending"), ("rank", "ascending")])
 
 
@@ -145,7 +169,12 @@ def _write(lake: Lake, name: str, day: date, table: pa.Table | None) -> pa.Table
 
 
 def refresh_last_state(
-    lake: Lake, engine: Engine, *, vins: list[str], files: dict[str, float]
+    lake: Lake,
+    engine: QueryEngine,
+    database: Engine,
+    *,
+    vins: list[str],
+    files: dict[str, float],
 ) -> None:
     """The last state of `vins` from all their silver days, replacing their rows."""
     if not vins:
@@ -154,10 +183,8 @@ def refresh_last_state(
     paths = [p for p in files if (m := COMPACTED.search(p)) and m[2] in wanted]
     state = None
     if paths:
-        connection = _silver_view(lake, sorted(paths))
-        state = connection.sql(gold_sql.last_state_sql()).to_arrow_table()
-        connection.close()
-    with engine.begin() as connection:
+        state = engine.query(gold_sql.last_state_sql(), views={"silver_rows": sorted(paths)})
+    with database.begin() as connection:
         for first in range(0, len(vins), 500):
             chunk = vins[first : first + 500]
             connection.execute(vehicle_state.delete().where(vehicle_state.c.vin.in_(chunk)))

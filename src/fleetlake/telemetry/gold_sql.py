@@ -1,7 +1,6 @@
-"""Gold transforms as SQL texts over a view `silver_rows`, for DuckDB and Spark alike.
-
-`{hour_ts}` is the engine's truncation of `ts` to the hour. Ties are broken the same way
-everywhere: higher speed first, then the earlier time, then the VIN.
+"""Gold transforms as SQL texts over a view `silver_rows`, for DuckDB and Spark alike
+(placeholders: `fleetlake.platform.query_engines`). Ties are broken the same way everywhere:
+higher speed first, then the earlier time, then the VIN.
 """
 
 from __future__ import annotations
@@ -10,17 +9,17 @@ from fleetlake.telemetry.schema import MEASURES
 
 HOURLY_MAX = """
 SELECT vin, hour, speed_kmh, ts, lat, lon FROM (
-  SELECT vin, {hour_ts} AS hour, speed_kmh, ts, lat, lon,
-    row_number() OVER (PARTITION BY vin, {hour_ts} ORDER BY speed_kmh DESC, ts) AS n
+  SELECT vin, {hour}(ts) AS hour, speed_kmh, ts, lat, lon,
+    row_number() OVER (PARTITION BY vin, {hour}(ts) ORDER BY speed_kmh DESC, ts) AS n
   FROM silver_rows WHERE speed_kmh IS NOT NULL
-) WHERE n = 1
+) AS fastest WHERE n = 1
 """
 
 TOP_SPEEDS = """
 SELECT hour, rank, vin, speed_kmh, ts, lat, lon FROM (
   SELECT *, row_number() OVER (PARTITION BY hour ORDER BY speed_kmh DESC, ts, vin) AS rank
   FROM hourly_rows
-) WHERE rank <= {top}
+) AS ranked WHERE rank <= {top}
 """
 
 DAILY_STATS = """
@@ -51,13 +50,13 @@ GROUP BY s.vin
 def last_state_sql() -> str:
     """The latest non-null value of each field per vehicle, and when it was seen; the
     position is taken as a pair (a fix with one coordinate missing is no position)."""
-    parts = ["vin", "max(ts) AS last_ts", "arg_max(source, ts) AS source"]
+    parts = ["vin", "max(ts) AS last_ts", "max_by(source, ts) AS source"]
     for name in MEASURES:
         seen = (
             "lat IS NOT NULL AND lon IS NOT NULL"
             if name in ("lat", "lon")
             else f"{name} IS NOT NULL"
         )
-        parts.append(f"arg_max({name}, ts) FILTER (WHERE {seen}) AS {name}")
+        parts.append(f"max_by({name}, ts) FILTER (WHERE {seen}) AS {name}")
         parts.append(f"max(ts) FILTER (WHERE {seen}) AS {name}_at")
     return f"SELECT {', '.join(parts)} FROM silver_rows GROUP BY vin"  # noqa: S608  (our names)

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from fleetlake.errors import InvalidParameter
 from fleetlake.platform.jobs import JobContext, create_job, register_job_kind
 from fleetlake.platform.lake import Lake
+from fleetlake.platform.query_engines import ENGINES, QueryEngine, open_query_engine
 from fleetlake.settings import Settings, get_settings
 from fleetlake.telemetry.gold import run_gold
 from fleetlake.telemetry.silver import SilverRules, run_silver
@@ -26,26 +27,47 @@ def silver_rules(settings: Settings) -> SilverRules:
     )
 
 
-def queue_pipeline(engine: Engine, *, stages: list[str] | None, full_refresh: bool) -> int:
+def queue_pipeline(
+    engine: Engine, *, stages: list[str] | None, full_refresh: bool, query_engine: str | None = None
+) -> int:
+    """Queue a run of `stages` (default: all) on `query_engine` (default: the setting)."""
     chosen = stages or list(STAGES)
     unknown = [s for s in chosen if s not in STAGES]
     if unknown:
         raise InvalidParameter("stage", f"unknown stage {unknown[0]!r}: use {', '.join(STAGES)}")
-    return create_job(
-        engine, kind=JOB_KIND, params={"stages": chosen, "full_refresh": full_refresh}
-    )
+    if query_engine is not None and query_engine not in ENGINES:
+        raise InvalidParameter(
+            "engine", f"unknown engine {query_engine!r}: use {' or '.join(ENGINES)}"
+        )
+    params = {"stages": chosen, "full_refresh": full_refresh, "engine": query_engine}
+    return create_job(engine, kind=JOB_KIND, params=params)
 
 
 def pipeline_job(context: JobContext) -> None:
     settings = get_settings()
     lake = Lake(settings.resolved_lake_uri)
+    name = context.params.get("engine") or settings.query_engine
+    context.event("engine_started", engine=name)
+    query_engine = open_query_engine(name, lake=lake, spark_master=settings.spark_master)
+    try:
+        run_stages(context, lake=lake, settings=settings, query_engine=query_engine)
+    finally:
+        query_engine.close()
+
+
+def run_stages(
+    context: JobContext, *, lake: Lake, settings: Settings, query_engine: QueryEngine
+) -> None:
     full_refresh = bool(context.params.get("full_refresh"))
     results: list[dict[str, Any]] = []
     if "silver" in context.params["stages"]:
         context.event("stage_started", stage="silver", full_refresh=full_refresh)
-        silver = run_silver(lake, rules=silver_rules(settings), full_refresh=full_refresh)
+        silver = run_silver(
+            lake, rules=silver_rules(settings), full_refresh=full_refresh, engine=query_engine
+        )
         summary = silver.to_dict() | {
             "name": "silver",
+            "engine": query_engine.name,
             "status": "done",
             "rows_loaded": silver.rows_out,
             "rows_quarantined": sum(silver.dropped.values()),
@@ -63,9 +85,11 @@ def pipeline_job(context: JobContext) -> None:
             reports_dir=settings.home_dir / "reports",
             lookback_s=settings.lookback_s,
             full_refresh=full_refresh,
+            engine=query_engine,
         )
         summary = gold.to_dict() | {
             "name": "gold",
+            "engine": query_engine.name,
             "status": "done",
             "rows_loaded": 0,
             "rows_quarantined": 0,

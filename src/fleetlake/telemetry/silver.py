@@ -23,8 +23,9 @@ from typing import Any
 import pyarrow as pa
 
 from fleetlake.platform.lake import Lake
+from fleetlake.platform.query_engines import DuckDbEngine, QueryEngine
 from fleetlake.telemetry.schema import TELEMETRY_SCHEMA
-from fleetlake.telemetry.silver_sql import silver_sql
+from fleetlake.telemetry.silver_sql import quoted, silver_sql
 
 SILVER = ("silver", "telemetry")
 SILVER_QUARANTINE = ("silver", "_quarantine", "telemetry")
@@ -34,6 +35,9 @@ VEHICLES_PER_BATCH = 200  # bounds the memory of one DuckDB pass
 COMPACTED = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/([^/]+)\.parquet$")
 BUFFERED = re.compile(r"/_buffer/([^/]+)/date=(\d{4}-\d{2}-\d{2})/[^/]+\.parquet$")
 VehicleDay = tuple[str, date]
+JUDGED = TELEMETRY_SCHEMA.append(pa.field("reason", pa.string())).append(
+    pa.field("day", pa.date32())
+)
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,15 @@ def bronze_index(lake: Lake) -> tuple[dict[VehicleDay, list[str]], dict[str, flo
     return dict(index), modified
 
 
-def run_silver(lake: Lake, *, rules: SilverRules, full_refresh: bool = False) -> SilverResult:
+def run_silver(
+    lake: Lake,
+    *,
+    rules: SilverRules,
+    full_refresh: bool = False,
+    engine: QueryEngine | None = None,
+) -> SilverResult:
     started = time.monotonic()
+    engine = engine or DuckDbEngine(lake)
     state = lake.read_json(*STATE, default={})
     index, modified = bronze_index(lake)
     mark = 0.0 if full_refresh else float(state.get("high_water_mark", 0.0))
@@ -92,7 +103,7 @@ def run_silver(lake: Lake, *, rules: SilverRules, full_refresh: bool = False) ->
         vins, again = sorted(by_vehicle), set()
         for first in range(0, len(vins), VEHICLES_PER_BATCH):
             batch = {vin: by_vehicle[vin] for vin in vins[first : first + VEHICLES_PER_BATCH]}
-            again |= _transform(lake, batch, index=index, rules=rules, result=result)
+            again |= _transform(lake, engine, batch, index=index, rules=rules, result=result)
         done |= pending
         pending = again - done
     result.vehicle_days = len(done)
@@ -104,13 +115,14 @@ def run_silver(lake: Lake, *, rules: SilverRules, full_refresh: bool = False) ->
 
 def _transform(
     lake: Lake,
+    engine: QueryEngine,
     days_by_vin: dict[str, list[date]],
     *,
     index: dict[VehicleDay, list[str]],
     rules: SilverRules,
     result: SilverResult,
 ) -> set[VehicleDay]:
-    """One DuckDB pass over these vehicle-days' bronze, with the edge rows of the days around
+    """One engine pass over these vehicle-days' bronze, with the edge rows of the days around
     them (from silver's own output) as neighbours; writes their files and returns the
     neighbouring days whose edge row is now judged otherwise (to be done again)."""
     wanted = {(vin, day) for vin, days in days_by_vin.items() for day in days}
@@ -119,29 +131,24 @@ def _transform(
     unseen = {key for key in around if not _outputs(lake, key)}
     wanted, around = wanted | unseen, around - unseen  # never computed: computed now, whole
     files = sorted(path for key in wanted for path in index[key])
-    connection = lake.duckdb(memory_limit_mb=1024)
-    connection.execute("SET TimeZone = 'UTC'")
-    columns = TELEMETRY_SCHEMA.names
-    names = ", ".join(f'"{c}"' for c in columns)  # our own column names
-    connection.read_parquet(lake.duckdb_paths(files), union_by_name=True).create_view("own")
-    edges = _edge_rows(lake, around)
+    names = quoted(TELEMETRY_SCHEMA.names)
+    views: dict[str, list[str] | pa.Table] = {"own": files}
     rows = f"SELECT {names} FROM own"  # noqa: S608  (our own names)
+    edges = _edge_rows(lake, around)
     if edges is not None:
-        connection.register("edges", edges)
+        views["edges"] = edges
         rows += f" UNION ALL SELECT {names} FROM edges"  # noqa: S608  (all: duplicates count)
-    connection.execute(f"CREATE TEMP VIEW bronze_rows AS {rows}")
     sql = silver_sql(
-        columns=columns,
+        columns=TELEMETRY_SCHEMA.names,
         max_speed_kmh=rules.max_speed_kmh,
         speed_outliers=rules.speed_outliers,
         future_s=rules.future_tolerance_s,
-        epoch="epoch",
+        source=f"({rows}) AS bronze_rows",
     )
-    query = f"SELECT *, CAST(ts AS DATE) AS day FROM ({sql})"  # noqa: S608  (our own text)
-    judged = connection.sql(query).to_arrow_table()
+    query = f"SELECT *, CAST(ts AS DATE) AS day FROM ({sql}) AS judged_rows"  # noqa: S608
+    judged = engine.query(query, views=views).select(JUDGED.names).cast(JUDGED)
     stored = {} if edges is None else _stored_reasons(edges)
-    connection.close()
-    # Sorted here: the lake's DuckDB does not keep the order of rows it hands over.
+    # Sorted here: neither engine keeps the order of the rows it hands over.
     judged = judged.sort_by(
         [("vin", "ascending"), ("ts", "ascending"), ("received_at", "ascending")]
     )

@@ -1,7 +1,8 @@
 """The silver transform as one SQL text, for DuckDB and Spark alike.
 
-Engine-specific pieces are placeholders: `{epoch}(ts)` (seconds since 1970 as a double).
-Rules, in order — each dropped row keeps the first reason that applies:
+Engine-specific pieces are the placeholders of `fleetlake.platform.query_engines` (`{epoch}`,
+`{q:name}`); the rows judged are the relation `{source}`. Rules, in order — each dropped row
+keeps the first reason that applies:
 
 1. `future`: `ts` more than `{future_s}` seconds after `received_at`.
 2. `lat_lon_out_of_range`, `soc_out_of_range`, `odometer_negative`.
@@ -28,10 +29,11 @@ WITH checked AS (
     WHEN odometer_km < 0 THEN 'odometer_negative'
     WHEN {speed_on} AND (speed_kmh < 0 OR speed_kmh > {max_speed}) THEN 'speed_over_max'
   END AS reason
-  FROM bronze_rows
+  FROM {source}
 ), ranked AS (
   SELECT *, row_number() OVER (
-    PARTITION BY vin, ts ORDER BY received_at DESC, source, extra, speed_kmh, odometer_km, lat
+    PARTITION BY vin, ts ORDER BY received_at DESC NULLS LAST, source NULLS LAST,
+      extra NULLS LAST, speed_kmh NULLS LAST, odometer_km NULLS LAST, lat NULLS LAST
   ) AS copy
   FROM checked WHERE reason IS NULL
 ), valid AS (
@@ -78,21 +80,32 @@ HAVERSINE = (
 
 
 def silver_sql(
-    *, columns: list[str], max_speed_kmh: float, speed_outliers: bool, future_s: float, epoch: str
+    *, columns: list[str], max_speed_kmh: float, speed_outliers: bool, future_s: float, source: str
 ) -> str:
-    """The transform's text for one engine (`epoch`: its seconds-since-1970 function)."""
+    """The transform's text, its parameters filled in and its dialect placeholders left."""
 
     def km(lat1: str, lon1: str, lat2: str, lon2: str) -> str:
         return HAVERSINE.format(r=KM_EARTH, lat1=lat1, lon1=lon1, lat2=lat2, lon2=lon2)
 
-    text = SILVER_SQL.replace("{km}(f.lat_before, f.lon_before, v.lat, v.lon)",
-                              km("f.lat_before", "f.lon_before", "v.lat", "v.lon"))  # fmt: skip
-    text = text.replace("{km}(v.lat, v.lon, f.lat_after, f.lon_after)",
-                        km("v.lat", "v.lon", "f.lat_after", "f.lon_after"))  # fmt: skip
-    return text.format(
-        epoch=epoch,
-        future_s=float(future_s),
-        speed_on="TRUE" if speed_outliers else "FALSE",
-        max_speed=float(max_speed_kmh),
-        columns=", ".join(f'"{c}"' for c in columns),  # our schema's own names
-    )
+    filled = {
+        "{km}(f.lat_before, f.lon_before, v.lat, v.lon)": km(
+            "f.lat_before", "f.lon_before", "v.lat", "v.lon"
+        ),
+        "{km}(v.lat, v.lon, f.lat_after, f.lon_after)": km(
+            "v.lat", "v.lon", "f.lat_after", "f.lon_after"
+        ),
+        "{future_s}": repr(float(future_s)),
+        "{speed_on}": "TRUE" if speed_outliers else "FALSE",
+        "{max_speed}": repr(float(max_speed_kmh)),
+        "{columns}": quoted(columns),
+        "{source}": source,
+    }
+    text = SILVER_SQL
+    for placeholder, value in filled.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
+def quoted(columns: list[str]) -> str:
+    """Our schema's own column names, quoted by the engine's dialect."""
+    return ", ".join(f"{{q:{c}}}" for c in columns)

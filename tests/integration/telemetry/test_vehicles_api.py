@@ -101,3 +101,5 @@ def test_pipeline_run_needs_a_key_and_known_stages(client: TestClient) -> None:
     assert client.post("/api/v1/pipeline/runs", json={}).status_code == 401
     bad = client.post("/api/v1/pipeline/runs", json={"stages": ["platinum"]}, headers=AUTH)
     assert bad.status_code == 400 and bad.json()["error"]["details"]["field"] == "stage"
+    engine = client.post("/api/v1/pipeline/runs", json={"engine": "oracle"}, headers=AUTH)
+    assert engine.status_code == 422 and engine.json()["error"]["details"]["field"] == "engine"
