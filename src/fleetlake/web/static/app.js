@@ -16,12 +16,13 @@ const esc = (text) => String(text ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp
 const fmt = (n) => Number(n || 0).toLocaleString("en");
 const row = (cells) => "<tr>" + cells.map((c) => `<td>${c}</td>`).join("") + "</tr>";
 
-// ---- pages
+// ---- pages: #name or #name/argument; each domain's script registers its loaders here.
+const pageLoaders = { trips: () => loadTrips() };
 function showPage() {
-  const page = (location.hash || "#ingestion").slice(1);
+  const [page, ...rest] = (location.hash || "#ingestion").slice(1).split("/");
   document.querySelectorAll(".page").forEach((el) => (el.hidden = el.id !== "page-" + page));
   document.querySelectorAll("nav a[data-page]").forEach((a) => a.classList.toggle("active", a.dataset.page === page));
-  if (page === "trips") loadTrips();
+  if (pageLoaders[page]) pageLoaders[page](decodeURIComponent(rest.join("/")));
 }
 window.addEventListener("hashchange", showPage);
 
@@ -120,6 +121,10 @@ function listenToAll() {
     if (!followed || followed.readyState === EventSource.CLOSED) followJob(jobId);
     loadJobs();
   });
+  // Other pages hear every job's events as a "job-event" on the document.
+  for (const type of ["queued", "started", "stage_started", "stage_finished", "completed", "failed", "cancelled"]) {
+    stream.addEventListener(type, (e) => document.dispatchEvent(new CustomEvent("job-event", { detail: JSON.parse(e.data) })));
+  }
 }
 
 // ---- trips
@@ -170,6 +175,5 @@ async function loadGroups() {
 }
 $("#groups-form").addEventListener("submit", (event) => { event.preventDefault(); loadGroups(); });
 
-showPage();
-loadJobs();
-listenToAll();
+// Started after every script has registered its pages.
+window.addEventListener("DOMContentLoaded", () => { showPage(); loadJobs(); listenToAll(); });

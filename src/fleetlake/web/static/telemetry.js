@@ -1,0 +1,169 @@
+// fleetlake dashboard, telemetry: fleet (table + offline map), vehicle day, top speeds, pipeline runs.
+"use strict";
+const num = (value, digits = 1) => (value === null || value === undefined ? "" : Number(value).toFixed(digits));
+const when = (iso) => (iso ? iso.slice(0, 19).replace("T", " ") : "");
+const vehicleLink = (vin) => `<a href="#vehicle/${encodeURIComponent(vin)}">${esc(vin)}</a>`;
+const nextDay = (day) => new Date(Date.parse(day + "T00:00:00Z") + 86400000).toISOString().slice(0, 10);
+
+// ---- fleet
+let fleet = [], fleetNext = null;
+async function loadFleet(more = false) {
+  const query = new URLSearchParams({ limit: 1000 });
+  if (more && fleetNext) query.set("after", fleetNext);
+  const page = await api("/api/v1/vehicles?" + query);
+  fleet = more ? fleet.concat(page.data) : page.data;
+  fleetNext = page.next_after;
+  $("#fleet-more").hidden = !fleetNext;
+  $("#fleet-count").textContent = `· ${fmt(fleet.length)}${fleetNext ? "+" : ""} vehicles`;
+  $("#fleet tbody").innerHTML = fleet.map((v) => row([vehicleLink(v.vin), when(v.last_ts), num(v.speed_kmh),
+    num(v.soc_pct), num(v.range_km, 0), esc(v.charging_state), num(v.odometer_km, 0),
+    v.lat === null || v.lon === null ? "" : `${num(v.lat, 5)}, ${num(v.lon, 5)}`])).join("");
+  $("#fleet-map").innerHTML = positionsMap(fleet.filter((v) => v.lat !== null && v.lon !== null));
+}
+$("#fleet-more").addEventListener("click", () => loadFleet(true));
+
+// A round grid step (1, 2 or 5 × 10^k degrees) giving a handful of lines over `span`.
+function gridStep(span) {
+  const raw = span / 5, power = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((m) => m * power).find((step) => step >= raw);
+}
+
+// Positions on an equirectangular projection scaled by cos(latitude): no tiles, no network.
+function positionsMap(placed) {
+  if (!placed.length) return "<p class='stats'>no positions yet</p>";
+  const lats = placed.map((v) => v.lat), lons = placed.map((v) => v.lon);
+  const pad = Math.max(0.005, (Math.max(...lats) - Math.min(...lats)) * 0.08, (Math.max(...lons) - Math.min(...lons)) * 0.08);
+  const south = Math.min(...lats) - pad, north = Math.max(...lats) + pad, west = Math.min(...lons) - pad, east = Math.max(...lons) + pad;
+  const squeeze = Math.cos(((south + north) / 2) * Math.PI / 180);
+  const scale = Math.min(760 / ((east - west) * squeeze), 460 / (north - south));
+  const width = (east - west) * squeeze * scale, height = (north - south) * scale;
+  const x = (lon) => ((lon - west) * squeeze * scale).toFixed(1), y = (lat) => ((north - lat) * scale).toFixed(1);
+  const step = gridStep(Math.max(north - south, east - west));
+  const digits = Math.max(0, -Math.floor(Math.log10(step)));
+  const lines = [];
+  for (let lat = Math.ceil(south / step) * step; lat <= north; lat += step) {
+    lines.push(`<line class="grid" x1="0" x2="${width}" y1="${y(lat)}" y2="${y(lat)}"/><text x="2" y="${Number(y(lat)) - 2}">${lat.toFixed(digits)}°</text>`);
+  }
+  for (let lon = Math.ceil(west / step) * step; lon <= east; lon += step) {
+    lines.push(`<line class="grid" y1="0" y2="${height}" x1="${x(lon)}" x2="${x(lon)}"/><text x="${Number(x(lon)) + 2}" y="${height - 2}">${lon.toFixed(digits)}°</text>`);
+  }
+  const dots = placed.map((v) => `<a href="#vehicle/${encodeURIComponent(v.vin)}"><circle class="vehicle ${esc(v.charging_state || "unknown")}" data-vin="${esc(v.vin)}" cx="${x(v.lon)}" cy="${y(v.lat)}" r="5"><title>${esc(v.vin)} · ${num(v.speed_kmh)} km/h · ${num(v.soc_pct)} % · ${when(v.seen_at.lat)}</title></circle></a>`);
+  $("#fleet-grid").textContent = String(Number(step.toPrecision(3)));
+  const states = [...new Set(placed.map((v) => v.charging_state || "unknown"))].sort();
+  const legend = states.map((s) => `<span><svg width="12" height="12"><circle class="vehicle ${esc(s)}" cx="6" cy="6" r="5"/></svg> ${esc(s)}</span>`);
+  return `<svg viewBox="0 0 ${width.toFixed(1)} ${height.toFixed(1)}" role="img" aria-label="last positions">` +
+    `${lines.join("")}${dots.join("")}</svg><p class="legend">${legend.join(" ")}</p>`;
+}
+
+// ---- one vehicle: its last state, and a day of speed and SoC
+async function loadVehicle(vin) {
+  $("#vehicle-vin").textContent = vin;
+  $("#vehicle-error").textContent = "";
+  try {
+    const state = await api(`/api/v1/vehicles/${encodeURIComponent(vin)}`);
+    $("#vehicle-state tbody").innerHTML = Object.keys(state.seen_at).map((name) =>
+      row([esc(name), esc(typeof state[name] === "number" ? num(state[name], 3) : state[name] ?? ""), when(state.seen_at[name])])).join("");
+    const day = $("#vehicle-day");
+    if (day.dataset.vin !== vin) { day.value = state.last_ts.slice(0, 10); day.dataset.vin = vin; }
+    await loadVehicleDay(vin, day.value);
+  } catch (error) {
+    $("#vehicle-error").textContent = error.message;
+  }
+}
+async function loadVehicleDay(vin, day) {
+  const query = new URLSearchParams({ start: day + "T00:00:00Z", end: nextDay(day) + "T00:00:00Z", fields: "speed_kmh,soc_pct", every: 60 });
+  const series = await api(`/api/v1/vehicles/${encodeURIComponent(vin)}/telemetry?` + query);
+  $("#vehicle-speed").innerHTML = dayChart(series.data, "speed_kmh", day);
+  $("#vehicle-soc").innerHTML = dayChart(series.data, "soc_pct", day, 100);
+}
+$("#vehicle-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const vin = $("#vehicle-vin").textContent;
+  loadVehicleDay(vin, $("#vehicle-day").value).catch((error) => ($("#vehicle-error").textContent = error.message));
+});
+
+// A UTC day as a line (gaps where nothing was reported), hours along the bottom.
+function dayChart(rows, field, day, top = null) {
+  const points = rows.filter((r) => r[field] !== null);
+  if (!points.length) return `<p class="stats">no ${esc(field)} on ${esc(day)}</p>`;
+  const width = 760, height = 160, start = Date.parse(day + "T00:00:00Z");
+  const max = top ?? Math.max(...points.map((r) => r[field]), 1);
+  const x = (ts) => ((width * (Date.parse(ts) - start)) / 86400000).toFixed(1);
+  const y = (value) => (height - 16 - ((height - 26) * value) / max).toFixed(1);
+  let path = "", previous = null;
+  for (const r of points) {  // a gap of over five minutes breaks the line
+    const jump = previous === null || Date.parse(r.ts) - previous > 300000;
+    path += `${jump ? "M" : "L"}${x(r.ts)},${y(r[field])} `;
+    previous = Date.parse(r.ts);
+  }
+  const hours = [0, 3, 6, 9, 12, 15, 18, 21].map((h) => `<text x="${(width * h) / 24 + 2}" y="${height - 3}">${h}:00</text>`);
+  return `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(field)}" data-points="${points.length}">` +
+    `<line class="grid" x1="0" x2="${width}" y1="${y(max)}" y2="${y(max)}"/><text x="2" y="${Number(y(max)) - 2}">${num(max, 0)}</text>` +
+    `<line class="grid" x1="0" x2="${width}" y1="${y(0)}" y2="${y(0)}"/>${hours.join("")}<path class="line" d="${path}"/></svg>`;
+}
+
+// ---- top speeds
+$("#top-hour").innerHTML += Array.from({ length: 24 }, (_, h) => `<option value="${h}">${h}:00</option>`).join("");
+async function loadTopSpeeds() {
+  $("#top-error").textContent = "";
+  if (!$("#top-day").value) {  // the newest day any vehicle reported
+    const { data } = await api("/api/v1/vehicles?limit=1000");
+    const newest = data.map((v) => v.last_ts).sort().pop();
+    if (!newest) return;
+    $("#top-day").value = newest.slice(0, 10);
+  }
+  const query = new URLSearchParams({ date: $("#top-day").value });
+  if ($("#top-hour").value) query.set("hour", $("#top-hour").value);
+  try {
+    const { data } = await api("/api/v1/reports/top-speeds?" + query);
+    $("#top-speeds tbody").innerHTML = data.map((r) => row([r.hour.slice(11, 16), r.rank, vehicleLink(r.vin),
+      num(r.speed_kmh), when(r.ts), r.lat === null ? "" : `${num(r.lat, 5)}, ${num(r.lon, 5)}`])).join("")
+      || row(["no report for this day yet: run the pipeline", "", "", "", "", ""]);
+  } catch (error) {
+    $("#top-error").textContent = error.message;
+  }
+}
+$("#top-form").addEventListener("submit", (event) => { event.preventDefault(); loadTopSpeeds(); });
+
+// ---- pipeline runs, live
+const runningStage = {};
+async function loadPipeline() {
+  const { data } = await api("/api/v1/jobs?kind=telemetry.pipeline&limit=20");
+  $("#pipeline-runs tbody").innerHTML = data.map((job) => {
+    const stages = job.results && job.results.length ? [...job.results] : [];
+    if (job.state === "running" && runningStage[job.id] && !stages.some((s) => s.name === runningStage[job.id])) {
+      stages.push({ name: runningStage[job.id], status: "running" });
+    }
+    const first = [`<span data-run="${job.id}">${job.id}</span>`, `<span class="state ${job.state}">${job.state}</span>`];
+    if (!stages.length) return row([...first, "", esc(job.params?.engine || ""), "", "", "", "", when(job.created_at)]);
+    return stages.map((s) => row([...first, esc(s.name) + (s.status === "running" ? " …" : ""), esc(s.engine || job.params?.engine || ""),
+      s.rows_in === undefined ? "" : fmt(s.rows_in), fmt(s.rows_loaded), dropped(s.dropped),
+      s.duration_s === undefined ? "" : num(s.duration_s, 2), when(job.created_at)])).join("");
+  }).join("");
+}
+const dropped = (reasons) => (reasons ? Object.entries(reasons).map(([why, n]) => `${esc(why)} ${fmt(n)}`).join(", ") || "0" : "");
+$("#pipeline-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("#pipeline-error").textContent = "";
+  const body = { full_refresh: $("#pipeline-full").checked };
+  if ($("#pipeline-engine").value) body.engine = $("#pipeline-engine").value;
+  try {
+    await api("/api/v1/pipeline/runs", { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } });
+    loadPipeline();
+  } catch (error) {
+    $("#pipeline-error").textContent = error.message;
+  }
+});
+document.addEventListener("job-event", (event) => {
+  const message = event.detail;
+  if (message.type === "stage_started") runningStage[message.job_id] = message.data.stage;
+  if (!$("#page-pipeline").hidden) loadPipeline();
+  if (message.type === "completed" && !$("#page-fleet").hidden) loadFleet();
+});
+
+Object.assign(pageLoaders, {
+  fleet: () => loadFleet(),
+  vehicle: (vin) => loadVehicle(vin),
+  "top-speeds": () => loadTopSpeeds(),
+  pipeline: () => loadPipeline(),
+});

@@ -1,0 +1,111 @@
+"""The telemetry pages in headless Chromium: a pipeline run followed live, then the fleet
+(table and map), a vehicle's day and the top speeds — each equal to what the API says."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleetlake.simulate.telemetry_run import FleetSpec, write_files
+from tests.conftest import API_KEY
+from tests.e2e.conftest import Server, cli, start_server
+from tests.e2e.test_dashboard import browser, wait_until  # noqa: F401  (the fixture)
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+DAY = date(2026, 11, 16)
+
+
+@pytest.fixture
+def fleet_server(tmp_path: Path) -> Iterator[Server]:
+    home = tmp_path / "home"
+    home.mkdir()
+    server = start_server(home, f"sqlite:///{home / 'fleetlake.db'}", FLEETLAKE_LOOKBACK_S="0")
+    try:
+        write_files(tmp_path / "drop", FleetSpec(6, 1, DAY, seed=8, interval_s=30))
+        loaded = cli(server.env, "ingest", "telemetry", str(tmp_path / "drop"))
+        assert loaded.returncode == 0, loaded.stderr
+        yield server
+    finally:
+        server.process.terminate()
+        server.process.wait(10)
+
+
+def test_pipeline_fleet_vehicle_and_top_speed_pages(browser: Any, fleet_server: Server) -> None:  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    find, find_all = browser.find_element, browser.find_elements
+    browser.get(fleet_server.url + "/#pipeline")
+    wait_until(lambda: "on" in find(By.ID, "live").get_attribute("class"))
+    browser.execute_script("window.__sameDocument = 'yes'")
+    key = find(By.ID, "api-key")
+    key.clear()
+    key.send_keys(API_KEY)
+    Select(find(By.ID, "pipeline-engine")).select_by_visible_text("duckdb")
+    find(By.CSS_SELECTOR, "#pipeline-form button").click()
+
+    def stages_done() -> bool:
+        cells = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+                 for tr in find_all(By.CSS_SELECTOR, "#pipeline-runs tbody tr")]  # fmt: skip
+        return [c[1:4] for c in cells] == [["succeeded", "silver", "duckdb"],
+                                           ["succeeded", "gold", "duckdb"]]  # fmt: skip
+
+    wait_until(stages_done, timeout=60)
+    assert browser.execute_script("return window.__sameDocument") == "yes"  # pushed, not reloaded
+    with fleet_server.client() as client:
+        [job] = client.get("/api/v1/jobs", params={"kind": "telemetry.pipeline"}).json()["data"]
+        vehicles = client.get("/api/v1/vehicles").json()["data"]
+        silver = job["results"][0]
+        first = vehicles[0]
+        series = client.get(f"/api/v1/vehicles/{first['vin']}/telemetry", params={
+            "start": f"{DAY}T00:00:00Z", "end": f"{DAY}T23:59:59.999999Z",
+            "fields": "speed_kmh,soc_pct", "every": 60}).json()["data"]  # fmt: skip
+        top = client.get("/api/v1/reports/top-speeds", params={"date": str(DAY)}).json()["data"]
+    row = find(By.CSS_SELECTOR, "#pipeline-runs tbody tr").find_elements(By.TAG_NAME, "td")
+    assert row[4].text == f"{silver['rows_in']:,}" and row[5].text == f"{silver['rows_loaded']:,}"
+
+    browser.get(fleet_server.url + "/#fleet")
+    wait_until(lambda: len(find_all(By.CSS_SELECTOR, "#fleet tbody tr")) == len(vehicles))
+    table = [
+        tr.find_elements(By.TAG_NAME, "td") for tr in find_all(By.CSS_SELECTOR, "#fleet tbody tr")
+    ]
+    assert [cells[0].text for cells in table] == [v["vin"] for v in vehicles]
+    assert [cells[3].text for cells in table] == [f"{v['soc_pct']:.1f}" for v in vehicles]
+    dots = find_all(By.CSS_SELECTOR, "#fleet-map circle[data-vin]")
+    placed = [v for v in vehicles if v["lat"] is not None]
+    assert sorted(d.get_attribute("data-vin") for d in dots) == sorted(v["vin"] for v in placed)
+    Path(fleet_server.home.parent / "fleet.png").write_bytes(browser.get_screenshot_as_png())
+    west = min(placed, key=lambda v: v["lon"])["vin"]  # the westernmost dot is leftmost
+    by_x = min(dots, key=lambda d: float(d.get_attribute("cx")))
+    assert by_x.get_attribute("data-vin") == west
+
+    browser.get(fleet_server.url + f"/#vehicle/{first['vin']}")
+    wait_until(lambda: find_all(By.CSS_SELECTOR, "#vehicle-soc svg"))
+    assert find(By.ID, "vehicle-day").get_attribute("value") == first["last_ts"][:10]
+    soc = [r for r in series if r["soc_pct"] is not None]
+    assert int(find(By.CSS_SELECTOR, "#vehicle-soc svg").get_attribute("data-points")) == len(soc)
+    speeds = [r for r in series if r["speed_kmh"] is not None]
+    chart = find_all(By.CSS_SELECTOR, "#vehicle-speed svg")
+    assert (int(chart[0].get_attribute("data-points")) if chart else 0) == len(speeds)
+    cells = [
+        tr.find_elements(By.TAG_NAME, "td") for tr in find_all(By.CSS_SELECTOR, "#vehicle-state tr")
+    ]
+    state = {c[0].text: c[1].text for c in cells if c}
+    Path(fleet_server.home.parent / "vehicle.png").write_bytes(browser.get_screenshot_as_png())
+    assert state["odometer_km"] == f"{first['odometer_km']:.3f}"
+
+    browser.get(fleet_server.url + "/#top-speeds")
+    wait_until(lambda: find_all(By.CSS_SELECTOR, "#top-speeds tbody tr"))
+    assert find(By.ID, "top-day").get_attribute("value") == str(DAY)
+    shown = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")][1:4]
+             for tr in find_all(By.CSS_SELECTOR, "#top-speeds tbody tr")]  # fmt: skip
+    assert shown == [[str(r["rank"]), r["vin"], f"{r['speed_kmh']:.1f}"] for r in top]
+    Select(find(By.ID, "top-hour")).select_by_value("12")
+    find(By.CSS_SELECTOR, "#top-form button").click()
+    noon = [r for r in top if r["hour"][11:13] == "12"]
+    wait_until(lambda: len(find_all(By.CSS_SELECTOR, "#top-speeds tbody tr")) == max(len(noon), 1))
+    Path(fleet_server.home.parent / "top-speeds.png").write_bytes(browser.get_screenshot_as_png())
