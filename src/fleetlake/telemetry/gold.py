@@ -1,19 +1,22 @@
-"""Gold: answers from silver — per vehicle-hour maxima, the top speeds of every hour, daily
-stats per vehicle, and the last state of every vehicle (in the serving database).
+"""Gold: answers from silver — per vehicle-hour maxima, stats and states, the top speeds of
+every hour, daily stats per vehicle, and the last state of every vehicle (serving database).
 
-    gold/telemetry/hourly_max/date=D/part.parquet   each vehicle's fastest valid moment per hour
-    gold/telemetry/top_speeds/date=D/part.parquet   hour, rank, vin, speed_kmh, ts, lat, lon
-    gold/telemetry/daily_stats/date=D/part.parquet  distance, speeds, SoC, energy, messages
-    <home>/reports/top-speeds-D.csv and .html       the day's report
+    gold/telemetry/hourly_max/date=D/part.parquet    each vehicle's fastest valid moment per hour
+    gold/telemetry/hourly_stats/date=D/part.parquet  per vehicle-hour sums, extremes and counts
+    gold/telemetry/hourly_state/date=D/part.parquet  per vehicle-hour latest value of each field
+    gold/telemetry/top_speeds/date=D/part.parquet    hour, rank, vin, speed_kmh, ts, lat, lon
+    gold/telemetry/daily_stats/date=D/part.parquet   distance, speeds, SoC, energy, messages
+    <home>/reports/top-speeds-D.csv and .html        the day's report
 
-Incremental like silver: its high-water mark is over silver's files. A run recomputes the
-changed vehicles' rows of each changed day, merges them into that day's files (the other
-vehicles' rows stay), ranks the day's hours again from the merged maxima, and refreshes the
-changed vehicles' last state.
+Incremental like silver: its high-water mark is over silver's hour files. A run recomputes the
+per vehicle-hour tables of the changed hours and merges them into their days (the other hours
+stay), ranks the day again, sums its stats from its hours, and brings the vehicles of those
+hours up to date in the serving table from the stored state (see `gold_state`).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -25,23 +28,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.engine import Engine
 
-from fleetlake.platform.db import bulk_insert
 from fleetlake.platform.lake import Lake
 from fleetlake.platform.query_engines import DuckDbEngine, QueryEngine
 from fleetlake.telemetry import gold_sql
-from fleetlake.telemetry.models import vehicle_state
+from fleetlake.telemetry.gold_state import refresh_last_state
 from fleetlake.telemetry.reports import write_top_speeds_report
-from fleetlake.telemetry.schema import TELEMETRY_SCHEMA
-from fleetlake.telemetry.silver import COMPACTED, SILVER
+from fleetlake.telemetry.schema import MEASURES, TELEMETRY_SCHEMA
+from fleetlake.telemetry.silver import SILVER, hour_parts
 
 GOLD = ("gold", "telemetry")
 STATE = ("_state", "telemetry", "gold.json")
 TOP = 10
-TABLES = ("hourly_max", "daily_stats")
+HOUR_FILE = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/part\.parquet$")
 _KNOWN = {f.name: f.type for f in TELEMETRY_SCHEMA} | {
     "hour": TELEMETRY_SCHEMA.field("ts").type,
+    "last_ts": TELEMETRY_SCHEMA.field("ts").type,
     "rank": pa.int64(),
     "messages": pa.int64(),
+    "speeds": pa.int64(),
+    **{f"{name}_at": TELEMETRY_SCHEMA.field("ts").type for name in MEASURES},
 }
 
 
@@ -50,8 +55,35 @@ def _schema(*columns: str) -> pa.Schema:
     return pa.schema([(c, _KNOWN.get(c, pa.float64())) for c in columns])
 
 
+def _exact_sums(schema: pa.Schema) -> pa.Schema:
+    """The hourly sums stay exact decimals (see gold_sql.HOURLY_STATS)."""
+    for name in ("speed_sum_kmh", "energy_used_kwh", "energy_added_kwh"):
+        schema = schema.set(schema.get_field_index(name), pa.field(name, pa.decimal128(38, 9)))
+    return schema
+
+
+STATE_COLUMNS = ("vin", "last_ts", "source", *(c for m in MEASURES for c in (m, f"{m}_at")))
 SCHEMAS = {  # what each table holds, whichever engine computed it
     "hourly_max": _schema("vin", "hour", "speed_kmh", "ts", "lat", "lon"),
+    "hourly_stats": _exact_sums(
+        _schema(
+            "vin",
+            "hour",
+            "odometer_min_km",
+            "odometer_max_km",
+            "max_speed_kmh",
+            "speed_sum_kmh",
+            "speeds",
+            "soc_min_pct",
+            "soc_max_pct",
+            "energy_used_kwh",
+            "energy_added_kwh",
+            "energy_first_kwh",
+            "energy_last_kwh",
+            "messages",
+        )
+    ),
+    "hourly_state": _schema("vin", "hour", *STATE_COLUMNS[1:]),
     "top_speeds": _schema("hour", "rank", "vin", "speed_kmh", "ts", "lat", "lon"),
     "daily_stats": _schema(
         "vin",
@@ -64,6 +96,11 @@ SCHEMAS = {  # what each table holds, whichever engine computed it
         "energy_added_kwh",
         "messages",
     ),
+}
+HOURLY = {
+    "hourly_max": gold_sql.HOURLY_MAX,
+    "hourly_stats": gold_sql.HOURLY_STATS,
+    "hourly_state": gold_sql.hourly_state_sql(),
 }
 
 
@@ -90,23 +127,39 @@ def run_gold(
     started = time.monotonic()
     engine = engine or DuckDbEngine(lake)
     modified = lake.modified_files(*SILVER)
-    mark = 0.0 if full_refresh else float(lake.read_json(*STATE, default={}).get("mark", 0.0))
+    state = {} if full_refresh else lake.read_json(*STATE, default={})
+    mark = float(state.get("mark", 0.0))
     since = mark - lookback_s if mark else float("-inf")
-    by_day: dict[date, set[str]] = defaultdict(set)
-    for path, when in modified.items():
-        if (full_refresh or when > since) and (match := COMPACTED.search(path)):
-            by_day[date.fromisoformat(match[1])].add(match[2])
+    present = {_hour_of(path): when for path, when in modified.items() if HOUR_FILE.search(path)}
+    gone = set(state.get("hours", [])) - {h.isoformat() for h in present}  # all rows dropped
+    by_day: dict[date, set[datetime]] = defaultdict(set)
+    for hour in [h for h, when in present.items() if when > since] + [
+        datetime.fromisoformat(h) for h in gone
+    ]:
+        by_day[hour.date()].add(hour)
+    if full_refresh:
+        lake.remove_dir(*GOLD)
     result = GoldResult(days=len(by_day))
-    for day, vins in sorted(by_day.items()):
-        refresh_day(lake, engine, day=day, vins=vins, full=full_refresh, reports_dir=reports_dir)
+    changed_vins: set[str] = set()
+    for day, hours in sorted(by_day.items()):
+        changed_vins |= refresh_day(lake, engine, day=day, hours=hours, reports_dir=reports_dir)
         result.changed_days.append(day)
-    changed_vins = sorted({vin for vins in by_day.values() for vin in vins})
     result.vehicles = len(changed_vins)
-    refresh_last_state(lake, engine, database, vins=changed_vins, files=modified)
+    refresh_last_state(lake, engine, database, vins=sorted(changed_vins),
+                       days=sorted(by_day), full=full_refresh)  # fmt: skip
     if modified:
-        lake.write_json({"mark": max(modified.values())}, *STATE)
+        lake.write_json(
+            {"mark": max(modified.values()), "hours": sorted(h.isoformat() for h in present)},
+            *STATE,
+        )
     result.seconds = time.monotonic() - started
     return result
+
+
+def _hour_of(path: str) -> datetime:
+    match = HOUR_FILE.search(path)
+    assert match is not None  # the caller filtered by HOUR_FILE
+    return datetime.fromisoformat(f"{match[1]}T{match[2]}:00:00+00:00").astimezone(UTC)
 
 
 def _typed(table: pa.Table, name: str) -> pa.Table:
@@ -114,40 +167,51 @@ def _typed(table: pa.Table, name: str) -> pa.Table:
 
 
 def refresh_day(
-    lake: Lake, engine: QueryEngine, *, day: date, vins: set[str], full: bool, reports_dir: Path
-) -> None:
-    """The day's maxima and stats for `vins` recomputed and merged; its ranking redone."""
-    paths = [lake.path(*SILVER, f"date={day}", f"{vin}.parquet") for vin in sorted(vins)]
+    lake: Lake, engine: QueryEngine, *, day: date, hours: set[datetime], reports_dir: Path
+) -> set[str]:
+    """The day's per vehicle-hour tables for `hours` recomputed and merged; its ranking and
+    stats redone. Returns the vehicles seen in those hours, before or now."""
+    paths = [lake.path(*hour_parts(SILVER, h)) for h in sorted(hours)]
     paths = [p for p in paths if lake.fs.exists(p)]
-    fresh: dict[str, pa.Table] = {}
-    if paths:
-        views = {"silver_rows": paths}
-        fresh["hourly_max"] = _typed(engine.query(gold_sql.HOURLY_MAX, views=views), "hourly_max")
-        stats = engine.query(gold_sql.DAILY_STATS, views=views)
-        fresh["daily_stats"] = _typed(stats, "daily_stats")
-    merged = {name: _merge(lake, name, day, fresh.get(name), vins, full) for name in TABLES}
+    vins: set[str] = set()
+    merged: dict[str, pa.Table | None] = {}
+    for name, sql in HOURLY.items():
+        fresh = _typed(engine.query(sql, views={"silver_rows": paths}), name) if paths else None
+        merged[name], touched = _merge(lake, name, day, fresh, hours)
+        vins |= touched
     ranked = _rank(engine, merged["hourly_max"])
     _write(lake, "top_speeds", day, ranked)
     write_top_speeds_report(ranked, day=day, reports_dir=reports_dir)
+    stats = merged["hourly_stats"]
+    daily = None
+    if stats is not None:
+        daily = engine.query(gold_sql.DAILY_STATS, views={"hourly_stats": stats})
+        daily = _typed(daily, "daily_stats").sort_by("vin")
+    _write(lake, "daily_stats", day, daily)
+    return vins
 
 
 def _merge(
-    lake: Lake, name: str, day: date, fresh: pa.Table | None, vins: set[str], full: bool
-) -> pa.Table | None:
-    """The day's table with `vins`' rows replaced by `fresh` (sorted by vin, then hour)."""
+    lake: Lake, name: str, day: date, fresh: pa.Table | None, hours: set[datetime]
+) -> tuple[pa.Table | None, set[str]]:
+    """The day's table with the rows of `hours` replaced by `fresh` (sorted by vin, hour);
+    and the vehicles whose rows were replaced or added."""
     parts = (*GOLD, name, f"date={day}", "part.parquet")
-    kept = None
-    if not full and lake.exists(*parts):
+    tables, vins = [], set()
+    changed = pa.array(sorted(hours), SCHEMAS[name].field("hour").type)
+    if lake.exists(*parts):
         old = lake.read_parquet(*parts)
-        kept = old.filter(pc.invert(pc.is_in(old["vin"], pa.array(sorted(vins)))))
-    tables = [t for t in (kept, fresh) if t is not None and t.num_rows]
+        replaced = pc.is_in(old["hour"], changed)
+        vins |= set(pc.unique(old.filter(replaced)["vin"]).to_pylist())
+        tables.append(old.filter(pc.invert(replaced)))
+    if fresh is not None:
+        vins |= set(pc.unique(fresh["vin"]).to_pylist())
+        tables.append(fresh)
+    tables = [t for t in tables if t.num_rows]
     if not tables:
-        return _write(lake, name, day, None)
-    merged = pa.concat_tables(tables, promote_options="permissive")
-    order = [("vin", "ascending")] + (
-        [("hour", "ascending")] if "hour" in merged.column_names else []
-    )
-    return _write(lake, name, day, merged.sort_by(order))
+        return _write(lake, name, day, None), vins
+    merged = pa.concat_tables(tables).sort_by([("vin", "ascending"), ("hour", "ascending")])
+    return _write(lake, name, day, merged), vins
 
 
 def _rank(engine: QueryEngine, hourly: pa.Table | None) -> pa.Table | None:
@@ -166,28 +230,3 @@ def _write(lake: Lake, name: str, day: date, table: pa.Table | None) -> pa.Table
         return None
     lake.write_parquet(table, *parts)
     return table
-
-
-def refresh_last_state(
-    lake: Lake,
-    engine: QueryEngine,
-    database: Engine,
-    *,
-    vins: list[str],
-    files: dict[str, float],
-) -> None:
-    """The last state of `vins` from all their silver days, replacing their rows."""
-    if not vins:
-        return
-    wanted = set(vins)
-    paths = [p for p in files if (m := COMPACTED.search(p)) and m[2] in wanted]
-    state = None
-    if paths:
-        state = engine.query(gold_sql.last_state_sql(), views={"silver_rows": sorted(paths)})
-    with database.begin() as connection:
-        for first in range(0, len(vins), 500):
-            chunk = vins[first : first + 500]
-            connection.execute(vehicle_state.delete().where(vehicle_state.c.vin.in_(chunk)))
-        if state is not None and state.num_rows:
-            now = pa.array([datetime.now(UTC)] * state.num_rows, pa.timestamp("us", tz="UTC"))
-            bulk_insert(connection, vehicle_state, state.append_column("updated_at", now))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fleetlake.errors import InvalidParameter
 from fleetlake.platform.lake import Lake
 from fleetlake.telemetry.models import TEXT_MEASURES
 from fleetlake.telemetry.schema import MEASURES
-from fleetlake.telemetry.silver import SILVER
+from fleetlake.telemetry.silver import SILVER, hour_parts
 
 MAX_ROWS = 100_000  # one answer; narrow the time range or use `every` for more
 MAX_DAYS = 366
@@ -31,19 +31,18 @@ def vehicle_series(
         raise InvalidParameter("end", f"end {end.isoformat()} must be after start")
     if end - start > timedelta(days=MAX_DAYS):
         raise InvalidParameter("end", f"at most {MAX_DAYS} days in one request")
-    day, paths = start.date(), []
-    while day <= end.date():
-        parts = (*SILVER, f"date={day}", f"{vin}.parquet")
-        if lake.exists(*parts):
-            paths.append(lake.path(*parts))
-        day += timedelta(days=1)
+    hour, paths = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0), []
+    while hour < end:
+        if lake.exists(*hour_parts(SILVER, hour)):
+            paths.append(lake.path(*hour_parts(SILVER, hour)))
+        hour += timedelta(hours=1)
     if not paths:
         return {"vin": vin, "fields": chosen, "every_s": every_s, "data": []}
     connection = lake.duckdb(memory_limit_mb=512)
     connection.execute("SET TimeZone = 'UTC'")
     connection.read_parquet(lake.duckdb_paths(paths)).create_view("rows")
     # Arrow, not fetchall: DuckDB hands out aware datetimes only through pytz otherwise.
-    table = connection.sql(_query(chosen, every_s), params=[start, end]).to_arrow_table()
+    table = connection.sql(_query(chosen, every_s), params=[vin, start, end]).to_arrow_table()
     connection.close()
     if table.num_rows > MAX_ROWS:
         raise InvalidParameter(
@@ -68,7 +67,7 @@ def _fields(fields: list[str] | None) -> list[str]:
 
 
 def _query(fields: list[str], every_s: int | None) -> str:
-    where = "WHERE ts >= ? AND ts < ?"
+    where = "WHERE vin = ? AND ts >= ? AND ts < ?"  # hour files hold every vehicle
     if every_s is None:
         return f"SELECT ts, {', '.join(fields)} FROM rows {where} ORDER BY ts LIMIT {MAX_ROWS + 1}"  # noqa: S608
     bucket = (

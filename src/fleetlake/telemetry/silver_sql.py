@@ -12,13 +12,16 @@ keeps the first reason that applies:
 6. `gps_jump` (speed outliers on): reaching the fix from the previous one, and the next
    fix from it, both need more than `{max_speed}` km/h (a jump out and back).
 
-Rules 5 and 6 compare a row with its neighbours among the rows that pass 1 to 4, so a row's
-outcome depends only on its own day and the nearest rows of the days around it.
+Rules 5 and 6 compare a row with its neighbours among the rows that pass 1 to 4, and only
+with neighbours at most `NEAR_S` (an hour) away: a reading after a longer silence says
+nothing about a glitch. So a row's outcome depends only on its own UTC hour and the nearest
+rows of the hours around it — what lets silver recompute an hour alone.
 """
 
 from __future__ import annotations
 
 KM_EARTH = 6371.0088
+NEAR_S = 3600  # rows further apart are no neighbours (silver's partitions are hours)
 
 SILVER_SQL = """
 WITH checked AS (
@@ -40,7 +43,10 @@ WITH checked AS (
   SELECT * FROM ranked WHERE copy = 1
 ), odometer AS (
   SELECT vin, ts,
-    lag(odometer_km) OVER w AS km_before, lead(odometer_km) OVER w AS km_after
+    CASE WHEN {epoch}(ts) - {epoch}(lag(ts) OVER w) <= {near_s}
+      THEN lag(odometer_km) OVER w END AS km_before,
+    CASE WHEN {epoch}(lead(ts) OVER w) - {epoch}(ts) <= {near_s}
+      THEN lead(odometer_km) OVER w END AS km_after
   FROM valid WHERE odometer_km IS NOT NULL
   WINDOW w AS (PARTITION BY vin ORDER BY ts)
 ), fixes AS (
@@ -54,7 +60,8 @@ WITH checked AS (
     WHEN o.km_before IS NOT NULL AND v.odometer_km < o.km_before - 0.001
          AND (o.km_after IS NULL OR v.odometer_km < o.km_after - 0.001)
       THEN 'odometer_decreasing'
-    WHEN {speed_on} AND f.ts_before IS NOT NULL AND f.ts_after IS NOT NULL
+    WHEN {speed_on} AND {epoch}(v.ts) - {epoch}(f.ts_before) <= {near_s}
+         AND {epoch}(f.ts_after) - {epoch}(v.ts) <= {near_s}
          AND {km}(f.lat_before, f.lon_before, v.lat, v.lon) * 3600
              > {max_speed} * ({epoch}(v.ts) - {epoch}(f.ts_before))
          AND {km}(v.lat, v.lon, f.lat_after, f.lon_after) * 3600
@@ -97,6 +104,7 @@ def silver_sql(
         "{future_s}": repr(float(future_s)),
         "{speed_on}": "TRUE" if speed_outliers else "FALSE",
         "{max_speed}": repr(float(max_speed_kmh)),
+        "{near_s}": repr(float(NEAR_S)),
         "{columns}": quoted(columns),
         "{source}": source,
     }

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -20,13 +21,7 @@ from fleetlake.telemetry.compaction import compact
 from fleetlake.telemetry.files import read_messages
 from fleetlake.telemetry.ingest import land
 from fleetlake.telemetry.providers import adapter_for
-from fleetlake.telemetry.silver import (
-    SILVER,
-    SILVER_QUARANTINE,
-    SilverRules,
-    bronze_index,
-    run_silver,
-)
+from fleetlake.telemetry.silver import SILVER, SILVER_QUARANTINE, SilverRules, run_silver
 from tests.telemetry_truth import expected_dropped
 
 RULES = SilverRules(lookback_s=0)
@@ -45,6 +40,14 @@ def land_files(lake: Lake, files: list[Path]) -> None:
         result = {"source": str(path), "messages": 0, "rows_loaded": 0, "rows_quarantined": 0}
         land(read_messages(path), adapter=adapter_for("canonical"),
              buffers=BronzeBuffers(lake), result=result)  # fmt: skip
+
+
+def vehicle_hours(lake: Lake, folder: str) -> set[tuple[str, Any]]:
+    rows = pa.concat_tables(
+        pq.read_table(p, columns=["vin", "ts"]) for p in lake.list_files(folder)
+    )
+    hours = pc.floor_temporal(rows["ts"], unit="hour").to_pylist()
+    return set(zip(rows["vin"].to_pylist(), hours, strict=True))
 
 
 def table(lake: Lake, *parts: str) -> pa.Table:
@@ -95,16 +98,18 @@ def test_incremental_runs_equal_a_full_refresh(simulated: Path, tmp_path: Path) 
         runs.append(run_silver(lake, rules=RULES).to_dict())
         compact(lake, before=date(2026, 11, 18))
     run_silver(lake, rules=RULES)  # takes in the last compaction's files
-    assert run_silver(lake, rules=RULES).vehicle_days == 0  # nothing new, nothing redone
+    assert run_silver(lake, rules=RULES).vehicle_hours == 0  # nothing new, nothing redone
     vin = table(lake, *SILVER)["vin"][0].as_py()
     late = tmp_path / "late.ndjson"
     late.write_text(f'{{"vin": "{vin}", "ts": "2026-11-17T12:00:05Z", "speed_kmh": 20}}\n')
     land_files(lake, [late])
     one = run_silver(lake, rules=RULES)
-    assert one.changed == [(vin, date(2026, 11, 17))]  # its neighbours' edges judged the same
+    noon = datetime(2026, 11, 17, 12, tzinfo=UTC)
+    assert one.changed == {(vin, noon)}  # its neighbours' edges judged the same
     incremental = {p: pq.read_table(p) for p in lake.list_files("silver")}
     full = run_silver(lake, rules=RULES, full_refresh=True)
-    assert full.vehicle_days == len(bronze_index(lake)[0])  # every vehicle-day in bronze
+    assert full.vehicle_hours >= len(vehicle_hours(lake, "bronze"))
+    assert vehicle_hours(lake, "silver") == vehicle_hours(lake, "bronze")  # each one judged
     after = {p: pq.read_table(p) for p in lake.list_files("silver")}
     assert sorted(after) == sorted(incremental)
     for path, content in after.items():
@@ -125,7 +130,8 @@ def test_a_later_day_can_expose_a_jump_at_the_end_of_the_day_before(tmp_path: Pa
     second.write_text('{"vin": "J1", "ts": "2026-11-17T00:00:00Z", "lat": 45.0002, "lon": 7.0}\n')
     land_files(lake, [second])
     later = run_silver(lake, rules=RULES)
-    assert sorted(later.changed) == [("J1", date(2026, 11, 16)), ("J1", date(2026, 11, 17))]
+    assert sorted(later.changed) == [("J1", datetime(2026, 11, 16, 23, tzinfo=UTC)),
+                                     ("J1", datetime(2026, 11, 17, tzinfo=UTC))]  # fmt: skip
     assert table(lake, *SILVER_QUARANTINE)["reason"].to_pylist() == ["gps_jump"]
     incremental = {p: pq.read_table(p) for p in lake.list_files("silver")}
     run_silver(lake, rules=RULES, full_refresh=True)
