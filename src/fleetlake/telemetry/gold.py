@@ -34,7 +34,7 @@ from fleetlake.telemetry import gold_sql
 from fleetlake.telemetry.gold_state import refresh_last_state
 from fleetlake.telemetry.reports import write_top_speeds_report
 from fleetlake.telemetry.schema import MEASURES, TELEMETRY_SCHEMA
-from fleetlake.telemetry.silver import SILVER, hour_parts
+from fleetlake.telemetry.silver_hours import SILVER, hour_parts
 
 GOLD = ("gold", "telemetry")
 STATE = ("_state", "telemetry", "gold.json")

@@ -9,7 +9,7 @@ from fleetlake.errors import InvalidParameter
 from fleetlake.platform.lake import Lake
 from fleetlake.telemetry.models import TEXT_MEASURES
 from fleetlake.telemetry.schema import MEASURES
-from fleetlake.telemetry.silver import SILVER, hour_parts
+from fleetlake.telemetry.silver_hours import SILVER, hour_parts
 
 MAX_ROWS = 100_000  # one answer; narrow the time range or use `every` for more
 MAX_DAYS = 366

@@ -18,31 +18,30 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from fleetlake.platform.lake import Lake
 from fleetlake.platform.query_engines import DuckDbEngine, QueryEngine
 from fleetlake.telemetry.bronze_hours import HOUR, BronzeFile, HourIndex, bronze_files
 from fleetlake.telemetry.schema import TELEMETRY_SCHEMA
 from fleetlake.telemetry.silver_edges import edge_rows, judged_otherwise
+from fleetlake.telemetry.silver_hours import (
+    JUDGED,
+    SILVER,
+    SILVER_QUARANTINE,
+    UTC_HOUR,
+    HeldHours,
+    SilverResult,
+    VehicleHour,
+)
 from fleetlake.telemetry.silver_sql import quoted, silver_sql
 
-SILVER = ("silver", "telemetry")
-SILVER_QUARANTINE = ("silver", "_quarantine", "telemetry")
 STATE = ("_state", "telemetry", "silver.json")
-KEYS_PER_PASS = 3000  # vehicle-hours in one engine pass (about a million rows at 10 s)
-VehicleHour = tuple[str, datetime]
-UTC_HOUR = TELEMETRY_SCHEMA.field("ts").type
-JUDGED = TELEMETRY_SCHEMA.append(pa.field("reason", pa.string())).append(pa.field("hour", UTC_HOUR))
-
-
-def hour_parts(folder: tuple[str, ...], hour: datetime) -> tuple[str, ...]:
-    return (*folder, f"date={hour.date()}", f"hour={hour:%H}", "part.parquet")
+KEYS_PER_PASS = 4800  # vehicle-hours in one engine pass (200 vehicle-days: 1.7 M rows at 10 s)
+HELD_ROWS = 5_000_000  # recomputed rows held before their hour files are rewritten
 
 
 @dataclass(frozen=True)
@@ -54,25 +53,6 @@ class SilverRules:
 
 
 @dataclass
-class SilverResult:
-    vehicle_hours: int = 0
-    rows_in: int = 0
-    rows_out: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    changed: set[VehicleHour] = field(default_factory=set)  # what gold must look at again
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "vehicle_hours": self.vehicle_hours,
-            "rows_in": self.rows_in,
-            "rows_out": self.rows_out,
-            "dropped": dict(sorted(self.dropped.items())),
-            "seconds": round(self.seconds, 3),
-        }
-
-
-@dataclass
 class _Run:
     """What one run knows: the bronze files of each vehicle-hour, and the rules."""
 
@@ -80,7 +60,7 @@ class _Run:
     engine: QueryEngine
     rules: SilverRules
     files: dict[VehicleHour, list[str]]
-    result: SilverResult
+    held: HeldHours
 
 
 def run_silver(
@@ -107,16 +87,18 @@ def run_silver(
     changed = [f for f in fresh if full_refresh or not hours.is_known(f)]
     pending = {(f.vin, h) for f in changed for h in hours.spans[f.day][f.path].hours()}
     result = SilverResult()
-    run = _Run(lake, engine or DuckDbEngine(lake), rules, files, result)
+    run = _Run(lake, engine or DuckDbEngine(lake), rules, files, HeldHours(lake, result))
     if full_refresh:  # every hour is written anew from bronze
         for folder in (SILVER, SILVER_QUARANTINE):
             lake.remove_dir(*folder)
     done: set[VehicleHour] = set()
     while pending:  # a neighbour whose edge row is judged anew is done again, whole
-        ordered = sorted(pending, key=lambda key: (key[1], key[0]))
         again: set[VehicleHour] = set()
-        for first in range(0, len(ordered), KEYS_PER_PASS):
-            again |= _transform(run, set(ordered[first : first + KEYS_PER_PASS]))
+        for chunk in _by_vehicles(pending):  # bronze is per vehicle: each file read once
+            again |= _transform(run, chunk)
+            if run.held.rows >= HELD_ROWS:
+                run.held.flush()
+        run.held.flush()  # what is done again reads these as its edges
         done |= pending
         pending = again - done
     result.vehicle_hours = len(done)
@@ -133,9 +115,22 @@ def _days_around(everything: list[BronzeFile], fresh: list[BronzeFile]) -> list[
     return [f for f in everything if f.day in days]
 
 
+def _by_vehicles(keys: set[VehicleHour]) -> list[set[VehicleHour]]:
+    """The keys in chunks of whole vehicles, about KEYS_PER_PASS each."""
+    hours: dict[str, list[datetime]] = defaultdict(list)
+    for vin, hour in keys:
+        hours[vin].append(hour)
+    chunks: list[set[VehicleHour]] = [set()]
+    for vin in sorted(hours):
+        if len(chunks[-1]) >= KEYS_PER_PASS:
+            chunks.append(set())
+        chunks[-1].update((vin, hour) for hour in hours[vin])
+    return chunks
+
+
 def _transform(run: _Run, wanted: set[VehicleHour]) -> set[VehicleHour]:
     """One engine pass over these vehicle-hours' bronze, with the edge rows of the hours
-    around them (from silver's own output) as neighbours; merges them into their hour files
+    around them (from silver's own output) as neighbours; holds them for their hour files
     and returns the neighbouring vehicle-hours whose edge row is now judged otherwise."""
     around = {(vin, hour + d * HOUR) for vin, hour in wanted for d in (-1, 1)} - wanted
     edges, seen = edge_rows(run.lake, {k for k in around if k in run.files}, SILVER,
@@ -171,45 +166,5 @@ def _transform(run: _Run, wanted: set[VehicleHour]) -> set[VehicleHour]:
     judged = judged.sort_by(
         [("vin", "ascending"), ("ts", "ascending"), ("received_at", "ascending")]
     )
-    _write_hours(run, judged, wanted)
+    run.held.hold(judged, wanted)
     return judged_otherwise(judged, edges, wanted)
-
-
-def _write_hours(run: _Run, judged: pa.Table, wanted: set[VehicleHour]) -> None:
-    """Each hour's file: its other vehicles' rows as they were, these vehicles' rows anew."""
-    by_hour: dict[datetime, list[str]] = defaultdict(list)
-    for vin, hour in wanted:
-        by_hour[hour].append(vin)
-    result = run.result
-    for hour, vins in sorted(by_hour.items()):
-        mine = judged.filter(
-            pc.and_(
-                pc.equal(judged["hour"], pa.scalar(hour, UTC_HOUR)),
-                pc.is_in(judged["vin"], pa.array(vins)),
-            )
-        )
-        result.rows_in += mine.num_rows
-        kept = mine.filter(pc.is_null(mine["reason"])).select(TELEMETRY_SCHEMA.names)
-        dropped = mine.filter(pc.is_valid(mine["reason"])).drop_columns(["hour"])
-        _merge(run, hour, vins, kept.cast(TELEMETRY_SCHEMA), SILVER)
-        _merge(run, hour, vins, dropped, SILVER_QUARANTINE)
-        result.rows_out += kept.num_rows
-        for reason in dropped["reason"].to_pylist():
-            result.dropped[reason] = result.dropped.get(reason, 0) + 1
-        result.changed.update((vin, hour) for vin in vins)
-
-
-def _merge(
-    run: _Run, hour: datetime, vins: list[str], fresh: pa.Table, folder: tuple[str, ...]
-) -> None:
-    parts = hour_parts(folder, hour)
-    tables = [fresh]
-    if run.lake.exists(*parts):
-        old = run.lake.read_parquet(*parts)
-        tables.insert(0, old.filter(pc.invert(pc.is_in(old["vin"], pa.array(vins)))))
-    merged = pa.concat_tables(tables, promote_options="permissive")
-    if merged.num_rows:
-        order = [("vin", "ascending"), ("ts", "ascending"), ("received_at", "ascending")]
-        run.lake.write_parquet(merged.sort_by(order), *parts)
-    elif run.lake.exists(*parts):
-        run.lake.fs.rm(run.lake.path(*parts))

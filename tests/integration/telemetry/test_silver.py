@@ -21,7 +21,8 @@ from fleetlake.telemetry.compaction import compact
 from fleetlake.telemetry.files import read_messages
 from fleetlake.telemetry.ingest import land
 from fleetlake.telemetry.providers import adapter_for
-from fleetlake.telemetry.silver import SILVER, SILVER_QUARANTINE, SilverRules, run_silver
+from fleetlake.telemetry.silver import SilverRules, run_silver
+from fleetlake.telemetry.silver_hours import SILVER, SILVER_QUARANTINE
 from tests.telemetry_truth import expected_dropped
 
 RULES = SilverRules(lookback_s=0)
