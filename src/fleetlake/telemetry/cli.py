@@ -86,8 +86,27 @@ def subscribe(
     client_id: Annotated[
         str, typer.Option(help="Keep it across restarts: the broker resends what was not landed")
     ] = "fleetlake-telemetry",
+    processes: Annotated[
+        int, typer.Option(min=1, max=64, help="Subscriber processes sharing the topics")
+    ] = 1,
+    share: Annotated[
+        str | None,
+        typer.Option(help="MQTT 5 shared-subscription group (default 'fleetlake' with processes)"),
+    ] = None,
 ) -> None:
-    """Land MQTT messages in bronze until stopped (Ctrl-C); at-least-once."""
+    """Land MQTT messages in bronze until stopped (Ctrl-C); at-least-once. With --processes N
+    (or --share on several machines) the broker splits the stream among the subscribers."""
+    from fleetlake.telemetry.mqtt import shared_topics
+
+    group = share or ("fleetlake" if processes > 1 else None)
+    if processes > 1:
+        _run_subscribers(mqtt, topic, provider=provider, client_id=client_id,
+                         processes=processes, share=str(group))  # fmt: skip
+        return
+    _subscribe_here(mqtt, shared_topics(topic, group), provider=provider, client_id=client_id)
+
+
+def _subscribe_here(mqtt: str, topics: list[str], *, provider: str, client_id: str) -> None:
     import signal
     import threading
 
@@ -102,21 +121,56 @@ def subscribe(
     configure_logging(logs_dir=settings.logs_dir, level=settings.log_level)
     buffers = BronzeBuffers.from_settings(settings)
     subscription = MqttSubscription(
-        mqtt, topic, adapter=adapter_for(provider), buffers=buffers, client_id=client_id
+        mqtt, topics, adapter=adapter_for(provider), buffers=buffers, client_id=client_id
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     subscription.start()
-    out.print(f"subscribed to {', '.join(topic)} on {mqtt}; Ctrl-C to stop")
+    out.print(f"{client_id}: subscribed to {', '.join(topics)} on {mqtt}; Ctrl-C to stop")
     try:
         while not stop.wait(5.0):
             stats = buffers.stats
-            out.print(f"{subscription.received:,} messages, {stats.rows_flushed:,} rows landed")
+            out.print(f"{client_id}: {subscription.received:,} messages, "
+                      f"{stats.rows_flushed:,} rows landed")  # fmt: skip
     except KeyboardInterrupt:
         pass
     finally:
         subscription.stop()
-    out.print(f"stopped: {buffers.stats.rows_flushed:,} rows landed, all acknowledged")
+    out.print(f"{client_id} stopped: {buffers.stats.rows_flushed:,} rows landed, all acknowledged")
+
+
+def _run_subscribers(
+    mqtt: str, topics: list[str], *, provider: str, client_id: str, processes: int, share: str
+) -> None:
+    """One subscriber process per share, each with its own persistent session; stopping
+    this stops them (each flushes and acknowledges what it holds first)."""
+    import signal
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "fleetlake", "telemetry", "subscribe", "--mqtt", mqtt,
+               "--provider", provider, "--share", share]  # fmt: skip
+    for name in topics:
+        command += ["--topic", name]
+    children = [
+        subprocess.Popen([*command, "--client-id", f"{client_id}-{n}"])  # noqa: S603
+        for n in range(processes)
+    ]
+
+    def stop_all(*_: object) -> None:
+        for child in children:
+            child.terminate()
+
+    signal.signal(signal.SIGTERM, stop_all)
+    try:
+        for child in children:
+            child.wait()
+    except KeyboardInterrupt:
+        stop_all()
+        for child in children:
+            child.wait()
+    if any(child.returncode not in (0, -signal.SIGTERM) for child in children):
+        raise typer.Exit(1)
 
 
 def simulate_telemetry(

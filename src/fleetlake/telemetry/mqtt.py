@@ -6,6 +6,10 @@ gets it again from the broker on reconnect (silver drops the duplicate). The cli
 broker for the largest window of unacknowledged messages (Receive Maximum) and the buffers
 flush all when `max_held` is reached, so delivery never stalls on the window.
 
+Several subscribers (processes or machines) split a stream through an MQTT 5 shared
+subscription (`shared_topics`); each keeps its own persistent session, so what one of them
+had not acknowledged when it died is delivered again to it when it reconnects.
+
 Payloads: plain JSON per message for any adapter, or Tesla fleet-telemetry's one field per
 message on `<base>/<VIN>/v/<Field>` (`--provider tesla_fleet_telemetry`).
 """
@@ -59,6 +63,16 @@ class BrokerAddress:
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
         )
+
+
+def shared_topics(topics: list[str], group: str | None) -> list[str]:
+    """Topic filters as members of an MQTT 5 shared subscription (`$share/<group>/<filter>`):
+    the broker hands each message to one member of the group."""
+    if group is None:
+        return list(topics)
+    if not group or any(c in group for c in "/+#"):
+        raise InvalidParameter("share", f"{group!r}: a share group is a name without / + #")
+    return [topic if topic.startswith("$share/") else f"$share/{group}/{topic}" for topic in topics]
 
 
 class MqttSubscription:

@@ -13,10 +13,11 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from fleetlake.errors import InvalidParameter
 from fleetlake.platform.lake import Lake
 from fleetlake.telemetry import bronze
 from fleetlake.telemetry.bronze import BronzeBuffers
-from fleetlake.telemetry.mqtt import BrokerAddress, MqttSubscription
+from fleetlake.telemetry.mqtt import BrokerAddress, MqttSubscription, shared_topics
 from fleetlake.telemetry.providers import adapter_for
 from tests.conftest import require_service
 
@@ -130,6 +131,38 @@ def test_tesla_fleet_telemetry_one_field_per_message(
     last = max(rows(lake), key=lambda r: r["received_at"])
     assert (last["lat"], last["lon"]) == (37.77, -122.41)
     assert last["speed_kmh"] == pytest.approx(100.0, abs=1e-3)  # merged state, mph → km/h
+
+
+def test_a_shared_subscription_splits_the_stream_among_subscribers(
+    tmp_path: Path, publish: Callable[[str, Any], None]
+) -> None:
+    lake, base = Lake(str(tmp_path)), f"fleet/{uuid.uuid4().hex[:8]}"
+    group = f"g{uuid.uuid4().hex[:6]}"
+    subs = []
+    for n in range(2):
+        buffers = BronzeBuffers(lake, flush_messages=50, flush_seconds=0.3)
+        subs.append(MqttSubscription(
+            BROKER, shared_topics([f"{base}/#"], group), adapter=adapter_for("canonical"),
+            buffers=buffers, client_id=f"fl-{group}-{n}", flush_every_s=0.1,
+        ))  # fmt: skip
+        subs[-1].start()
+    try:
+        for n in range(300):
+            publish(f"{base}/V{n % 6}", {"vin": f"V{n % 6}", "ts": 1795255200 + n, "speed_kmh": n})
+        wait_until(lambda: sum(s.buffers.stats.rows_flushed for s in subs) == 300)
+    finally:
+        for sub in subs:
+            sub.stop()
+    assert all(sub.received > 0 for sub in subs)  # both members took a share
+    assert sum(sub.received for sub in subs) == 300  # each message to one member
+    assert sorted(r["speed_kmh"] for r in rows(lake)) == [float(n) for n in range(300)]
+
+
+def test_share_groups_are_names() -> None:
+    assert shared_topics(["a/#", "$share/x/b"], "g") == ["$share/g/a/#", "$share/x/b"]
+    assert shared_topics(["a/#"], None) == ["a/#"]
+    with pytest.raises(InvalidParameter, match="share group"):
+        shared_topics(["a/#"], "g/h")
 
 
 def test_broker_urls() -> None:
