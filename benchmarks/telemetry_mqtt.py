@@ -15,6 +15,7 @@ subscribers sustain.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -23,7 +24,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +39,8 @@ allow_anonymous true
 persistence false
 max_queued_messages 0
 max_inflight_messages 0
-log_dest file {log}
+log_dest stderr
+sys_interval 1
 """
 
 
@@ -44,7 +48,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=600_000)
     parser.add_argument("--subscribers", type=int, default=2, help="subscriber processes")
-    parser.add_argument("--publishers", type=int, default=2)
+    parser.add_argument("--publishers", type=int, default=4)
+    parser.add_argument(
+        "--backlog", action="store_true",
+        help="publish everything first, then time the subscribers taking the broker's backlog",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     for tool in ("mosquitto", "mosquitto_pub"):
@@ -58,14 +66,16 @@ def main() -> None:
             "messages": len(lines),
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": f"{platform.node()}, {os.cpu_count()} cores, {platform.python_version()}",
-        } | run(lines, scratch, subscribers=args.subscribers, publishers=args.publishers)
-    target = args.out / f"telemetry_mqtt-{args.messages}-{args.subscribers}.json"
+        } | run(lines, scratch, subscribers=args.subscribers, publishers=args.publishers,
+                backlog=args.backlog)  # fmt: skip
+    mode = "backlog" if args.backlog else "live"
+    target = args.out / f"telemetry_mqtt-{mode}-{args.messages}-{args.subscribers}.json"
     target.write_text(json.dumps(result, indent=1))
     print(
-        f"{result['messages']:,} messages, {args.publishers} publishers, {args.subscribers} "
-        f"subscriber processes: {result['messages_per_s']:,.0f} messages/s durable "
-        f"({result['seconds']:.1f} s; publishers done after {result['publish_seconds']:.1f} s; "
-        f"{result['landed']:,} rows landed)"
+        f"{mode}: {result['messages']:,} messages, {args.publishers} publishers, "
+        f"{args.subscribers} subscriber processes: "
+        f"{result['messages_per_s']:,.0f} messages/s durable "
+        f"({result['seconds']:.1f} s; {result['landed']:,} rows landed)"
     )
     print(f"result: {target}")
 
@@ -84,33 +94,61 @@ def wait_for(condition: Any, seconds: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def run(lines: list[bytes], scratch: Path, *, subscribers: int, publishers: int) -> dict[str, Any]:
+def run(
+    lines: list[bytes], scratch: Path, *, subscribers: int, publishers: int, backlog: bool
+) -> dict[str, Any]:
     port = free_port()
     config = scratch / "mosquitto.conf"
-    config.write_text(BROKER_CONFIG.format(port=port, log=scratch / "mosquitto.log"))
-    broker = subprocess.Popen(["mosquitto", "-c", str(config)])
+    config.write_text(BROKER_CONFIG.format(port=port))
+    broker = subprocess.Popen(["mosquitto", "-c", str(config)], stderr=subprocess.DEVNULL)
     home = scratch / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETLAKE_")}
-    env |= {"FLEETLAKE_HOME": str(home), "FLEETLAKE_TELEMETRY_FLUSH_SECONDS": "2"}
-    log = (scratch / "subscribers.log").open("w")
-    subscriber = None
     try:
         wait_for(lambda: _open(port), 10, "the broker")
-        subscriber = subprocess.Popen(
+        if not backlog:
+            with _subscribers(scratch, port=port, count=subscribers, home=home):
+                return _publish_and_wait(lines, port=port, publishers=publishers, home=home)
+        with _subscribers(scratch, port=port, count=subscribers, home=home):
+            pass  # their sessions now exist: the broker queues for them while they are away
+        feeding = _publish(lines, port=port, publishers=publishers)
+        wait_for(lambda: _broker_received(port) >= len(lines), 600, "the broker taking it all")
+        feeding.set()
+        started = time.perf_counter()  # the subscribers' start-up counts too
+        with _subscribers(scratch, port=port, count=subscribers, home=home):
+            return _wait_landed(len(lines), home=home, started=started)
+    finally:
+        broker.terminate()
+        broker.wait(10)
+
+
+@contextlib.contextmanager
+def _subscribers(scratch: Path, *, port: int, count: int, home: Path) -> Iterator[None]:
+    """`fleetlake telemetry subscribe --processes count` until the block ends."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETLAKE_")}
+    env |= {"FLEETLAKE_HOME": str(home), "FLEETLAKE_TELEMETRY_FLUSH_SECONDS": "2"}
+    path = scratch / f"subscribers-{time.monotonic_ns()}.log"
+    with path.open("w") as log:
+        process = subprocess.Popen(
             [sys.executable, "-m", "fleetlake", "telemetry", "subscribe", "--mqtt",
-             f"mqtt://127.0.0.1:{port}", "--topic", "bench/#", "--processes", str(subscribers),
+             f"mqtt://127.0.0.1:{port}", "--topic", "bench/#", "--processes", str(count),
              "--client-id", "bench"],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        subscribed = lambda: (scratch / "subscribers.log").read_text().count("subscribed to")  # noqa: E731
-        wait_for(lambda: subscribed() >= subscribers, 30, "the subscribers")
-        return _publish_and_wait(lines, scratch, port=port, publishers=publishers, home=home)
-    finally:
-        if subscriber is not None:
-            subscriber.terminate()
-            subscriber.wait(60)
-        broker.terminate()
-        broker.wait(10)
+        try:
+            wait_for(lambda: path.read_text().count("subscribed to") >= count, 30, "subscribers")
+            yield
+        finally:
+            process.terminate()
+            process.wait(60)
+
+
+def _broker_received(port: int) -> int:
+    """PUBLISH packets the broker has taken (its $SYS counter, updated every second)."""
+    answer = subprocess.run(
+        ["mosquitto_sub", "-p", str(port), "-C", "1", "-W", "5", "-t",
+         "$SYS/broker/publish/messages/received"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return int(answer.stdout.strip() or 0)
 
 
 def _open(port: int) -> bool:
@@ -121,41 +159,48 @@ def _open(port: int) -> bool:
     return True
 
 
+def _publish(lines: list[bytes], *, port: int, publishers: int) -> threading.Event:
+    """Start the publishers; set the event returned to end their input."""
+    shares = [b"\n".join(lines[i::publishers]) + b"\n" for i in range(publishers)]
+    command = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-V", "mqttv5",
+               "-M", "100"]  # fmt: skip
+    # mosquitto_pub -l drops what it still queues when its input ends: the input stays open
+    # until every message has landed (or reached the broker).
+    finished = threading.Event()
+    for index, share in enumerate(shares):
+        process = subprocess.Popen([*command, "-t", f"bench/p{index}", "-l"], stdin=subprocess.PIPE)
+        threading.Thread(target=_feed, args=(process, share, finished), daemon=True).start()
+    return finished
+
+
 def _publish_and_wait(
-    lines: list[bytes], scratch: Path, *, port: int, publishers: int, home: Path
+    lines: list[bytes], *, port: int, publishers: int, home: Path
 ) -> dict[str, Any]:
-    inputs = []
-    for index in range(publishers):
-        path = scratch / f"publish-{index}.ndjson"
-        path.write_bytes(b"\n".join(lines[index::publishers]) + b"\n")
-        inputs.append(path.open("rb"))
     started = time.perf_counter()
-    command = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-V", "mqttv5"]
-    running = [
-        subprocess.Popen([*command, "-t", f"bench/p{index}", "-l"], stdin=handle)
-        for index, handle in enumerate(inputs)
-    ]
-    published_at = None
+    feeding = _publish(lines, port=port, publishers=publishers)
+    try:
+        return _wait_landed(len(lines), home=home, started=started)
+    finally:
+        feeding.set()
+
+
+def _wait_landed(count: int, *, home: Path, started: float) -> dict[str, Any]:
     counted: dict[Path, int] = {}
     landed = 0
-    deadline = started + 600
-    while landed < len(lines) and time.perf_counter() < deadline:
-        if published_at is None and all(p.poll() is not None for p in running):
-            published_at = time.perf_counter()
+    while landed < count and time.perf_counter() - started < 600:
         landed = _landed(home / "lake" / "bronze" / "telemetry" / "_buffer", counted)
-        time.sleep(0.2)
-    done = time.perf_counter()
-    for process in running:
-        process.wait(60)
-    seconds = done - started
-    return {
-        "seconds": seconds,
-        "messages_per_s": landed / seconds,
-        "publish_seconds": (published_at or done) - started,
-        "landed": landed,
-        "publishers": publishers,
-        "publisher_exit": [p.returncode for p in running],
-    }
+        time.sleep(0.1)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "messages_per_s": landed / seconds, "landed": landed}
+
+
+def _feed(process: subprocess.Popen[bytes], data: bytes, finished: threading.Event) -> None:
+    assert process.stdin is not None
+    process.stdin.write(data)
+    process.stdin.flush()
+    finished.wait()
+    process.stdin.close()
+    process.wait(60)
 
 
 def _landed(buffers: Path, counted: dict[Path, int]) -> int:

@@ -1,10 +1,10 @@
 """MQTT subscription → bronze, at-least-once.
 
-MQTT 5, QoS 1, a persistent session and manual acknowledgement: a message is acknowledged
-only when every record made of it is in a bronze buffer file, so a process that dies first
-gets it again from the broker on reconnect (silver drops the duplicate). The client asks the
-broker for the largest window of unacknowledged messages (Receive Maximum) and the buffers
-flush all when `max_held` is reached, so delivery never stalls on the window.
+MQTT 5, QoS 1, a persistent session (`mqtt_wire`) and acknowledgements sent by us: a message
+is acknowledged only when every record made of it is in a bronze buffer file, so a process
+that dies first gets it again from the broker on reconnect (silver drops the duplicate). The
+session asks the broker for the largest window of unacknowledged messages (Receive Maximum)
+and the buffers flush all when `max_held` is reached, so delivery never stalls on the window.
 
 Several subscribers (processes or machines) split a stream through an MQTT 5 shared
 subscription (`shared_topics`); each keeps its own persistent session, so what one of them
@@ -22,19 +22,18 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from fleetlake.errors import InvalidParameter, ServiceError
+from fleetlake.errors import InvalidParameter
 from fleetlake.telemetry.bronze import BronzeBuffers
 from fleetlake.telemetry.fast_path import canonical_ndjson
+from fleetlake.telemetry.mqtt_wire import MqttSession, Received
 from fleetlake.telemetry.providers.base import Adapter, rejected
 from fleetlake.telemetry.providers.mapping import CANONICAL
 from fleetlake.telemetry.providers.tesla_telemetry import TeslaFleetTelemetry
 from fleetlake.telemetry.schema import MappedBatch
 
 log = logging.getLogger(__name__)
-RECEIVE_MAXIMUM = 65_535  # the protocol's largest window of unacknowledged messages
 SESSION_EXPIRY_S = 7 * 24 * 3600  # unacknowledged messages wait this long for us
 BATCH_EVERY_S = 0.05
 
@@ -88,60 +87,35 @@ class MqttSubscription:
         client_id: str,
         flush_every_s: float = 1.0,
     ) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
         self.address = BrokerAddress.parse(url)
         self.topics, self.adapter, self.buffers = topics, adapter, buffers
         self.flush_every_s = flush_every_s
         self.received = 0
-        self._subscribed = threading.Event()
         self._stopping = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name="mqtt-flush", daemon=True)
-        # Canonical payloads are landed in batches by another thread: the callback only
+        # Canonical payloads are landed in batches by another thread: the reader only
         # queues them, the batch goes through the bulk path (per message when it must).
         self.batched = adapter is CANONICAL
-        self._inbox: list[tuple[str, bytes, int, int]] = []
+        self._inbox: list[Received] = []
         self._inbox_lock = threading.Lock()
         self._lander = threading.Thread(target=self._land_loop, name="mqtt-land", daemon=True)
-        self.client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
+        self.session = MqttSession(
+            host=self.address.host,
+            port=self.address.port,
+            tls=self.address.tls,
             client_id=client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
+            topics=topics,
+            on_messages=self._on_messages,
+            username=self.address.username,
+            password=self.address.password,
+            session_expiry_s=SESSION_EXPIRY_S,
         )
-        self.client.enable_logger(logging.getLogger(f"{__name__}.paho"))  # not to stderr
-        if self.address.username:
-            self.client.username_pw_set(self.address.username, self.address.password)
-        if self.address.tls:
-            self.client.tls_set()
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_message = self._on_message
 
     def start(self, *, timeout_s: float = 10.0) -> None:
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
-
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = SESSION_EXPIRY_S
-        properties.ReceiveMaximum = RECEIVE_MAXIMUM
-        try:
-            self.client.connect(
-                self.address.host, self.address.port, clean_start=False, properties=properties
-            )
-        except OSError as exc:
-            raise ServiceError(
-                f"cannot reach the MQTT broker at {self.address.host}:{self.address.port} "
-                f"({exc}); check the URL and that the broker runs"
-            ) from exc
-        self.client.loop_start()
+        self.session.start(timeout_s=timeout_s)
         self._flusher.start()
         if self.batched:
             self._lander.start()
-        if not self._subscribed.wait(timeout_s):
-            self.stop()
-            raise ServiceError(f"the MQTT broker did not accept the subscription in {timeout_s} s")
 
     def stop(self) -> None:
         """Flush what is held (so it is acknowledged), then disconnect."""
@@ -150,43 +124,26 @@ class MqttSubscription:
             self._lander.join()
         self._land_inbox()
         self.buffers.flush_all()
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.session.close()
 
-    def _on_connect(self, client: Any, _: Any, __: Any, reason: Any, ___: Any) -> None:
-        if reason.is_failure:
-            log.error("MQTT connection refused: %s", reason)
-            return
-        client.subscribe([(topic, 1) for topic in self.topics])
-
-    def _on_subscribe(self, _: Any, __: Any, ___: Any, reasons: Any, ____: Any) -> None:
-        """Subscribed once the broker says so (SUBACK): a message published before that
-        would not be delivered to this session."""
-        refused = [reason for reason in reasons if reason.is_failure]
-        if refused:
-            log.error("MQTT subscription refused: %s", refused)
-            return
-        self._subscribed.set()
-
-    def _on_message(self, client: Any, _: Any, message: Any) -> None:
-        self.received += 1
-        item = (message.topic, message.payload, message.mid, message.qos)
+    def _on_messages(self, batch: list[Received]) -> None:
+        self.received += len(batch)
         if self.batched:
             with self._inbox_lock:
-                self._inbox.append(item)
+                self._inbox.extend(batch)
             return
-        self._land_one(*item, received_at=datetime.now(UTC))
+        now = datetime.now(UTC)
+        for message in batch:
+            self._land_one(message, received_at=now)
 
-    def _land_one(
-        self, topic: str, payload: bytes, mid: int, qos: int, *, received_at: datetime
-    ) -> None:
+    def _land_one(self, message: Received, *, received_at: datetime) -> None:
         """One message by the per-message path, acknowledged once durable."""
-        mapped = self.map_payload(topic, payload, received_at=received_at)
+        mapped = self.map_payload(message.topic, message.payload, received_at=received_at)
         self.buffers.add(
             mapped,
-            source=f"mqtt:{topic}",
+            source=f"mqtt:{message.topic}",
             received_at=received_at,
-            ack=partial(self.client.ack, mid, qos),
+            ack=partial(self.session.ack, [message]),
         )
 
     def map_payload(self, topic: str, payload: bytes, *, received_at: datetime) -> MappedBatch:
@@ -209,18 +166,15 @@ class MqttSubscription:
         if not batch:
             return
         received_at = datetime.now(UTC)
-        payloads = [payload for _, payload, _, _ in batch]
+        payloads = [message.payload for message in batch]
         table = None
         if not any(b"\n" in payload for payload in payloads):
             table = canonical_ndjson(b"\n".join(payloads) + b"\n", received_at=received_at)
         if table is not None and table.num_rows == len(batch):
-            acks = [(mid, qos) for _, _, mid, qos in batch]
-            self.buffers.add_table(
-                table, messages=len(batch), ack=lambda: [self.client.ack(*a) for a in acks]
-            )
+            self.buffers.add_table(table, messages=len(batch), ack=partial(self.session.ack, batch))
             return
-        for item in batch:  # the per-message path, which keeps everything
-            self._land_one(*item, received_at=received_at)
+        for message in batch:  # the per-message path, which keeps everything
+            self._land_one(message, received_at=received_at)
 
     def _flush_loop(self) -> None:
         while not self._stopping.wait(self.flush_every_s):

@@ -100,8 +100,7 @@ def test_messages_not_durable_before_a_crash_are_delivered_again(
     for n in range(100):
         publish(topic, {"vin": "V7", "ts": 1795255200 + n, "soc_pct": n % 100})
     wait_until(lambda: first.received == 100)
-    first.client.disconnect()  # the process "dies": nothing flushed, nothing acknowledged
-    first.client.loop_stop()
+    first.session.close(graceful=False)  # the process "dies": nothing flushed, nothing acked
     assert rows(lake) == []
     second = subscription(lake, topic, client_id)  # same session: the broker resends
     second.start()
@@ -110,6 +109,28 @@ def test_messages_not_durable_before_a_crash_are_delivered_again(
     finally:
         second.stop()
     assert sorted(r["ts"].timestamp() for r in rows(lake)) == [1795255200 + n for n in range(100)]
+
+
+def test_a_lost_connection_is_made_again_and_nothing_is_lost(
+    tmp_path: Path, publish: Callable[[str, Any], None]
+) -> None:
+    lake, topic = Lake(str(tmp_path)), f"fleet/{uuid.uuid4().hex[:8]}/V8"
+    sub = subscription(lake, topic, f"fl-{uuid.uuid4().hex[:8]}")
+    sub.start()
+    try:
+        for n in range(50):
+            publish(topic, {"vin": "V8", "ts": 1795255200 + n, "speed_kmh": n})
+        wait_until(lambda: sub.buffers.stats.rows_flushed == 50)
+        first = sub.session.connection
+        assert sub.session._socket is not None
+        sub.session._socket.shutdown(socket.SHUT_RDWR)  # the network drops the connection
+        for n in range(50, 100):  # queued by the broker for the session meanwhile
+            publish(topic, {"vin": "V8", "ts": 1795255200 + n, "speed_kmh": n})
+        wait_until(lambda: sub.buffers.stats.rows_flushed >= 100)
+        assert sub.session.connection == first + 1
+    finally:
+        sub.stop()
+    assert {r["speed_kmh"] for r in rows(lake)} == {float(n) for n in range(100)}
 
 
 def test_tesla_fleet_telemetry_one_field_per_message(
