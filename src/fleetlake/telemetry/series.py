@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,7 +10,9 @@ from fleetlake.errors import InvalidParameter
 from fleetlake.platform.lake import Lake
 from fleetlake.telemetry.models import TEXT_MEASURES
 from fleetlake.telemetry.schema import MEASURES
-from fleetlake.telemetry.silver_hours import SILVER, hour_parts
+from fleetlake.telemetry.silver_hours import SILVER
+
+HOUR_FILE = re.compile(r"/hour=(\d{2})/part\.parquet$")
 
 MAX_ROWS = 100_000  # one answer; narrow the time range or use `every` for more
 MAX_DAYS = 366
@@ -31,11 +34,7 @@ def vehicle_series(
         raise InvalidParameter("end", f"end {end.isoformat()} must be after start")
     if end - start > timedelta(days=MAX_DAYS):
         raise InvalidParameter("end", f"at most {MAX_DAYS} days in one request")
-    hour, paths = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0), []
-    while hour < end:
-        if lake.exists(*hour_parts(SILVER, hour)):
-            paths.append(lake.path(*hour_parts(SILVER, hour)))
-        hour += timedelta(hours=1)
+    paths = _hour_files(lake, start=start, end=end)
     if not paths:
         return {"vin": vin, "fields": chosen, "every_s": every_s, "data": []}
     connection = lake.duckdb(memory_limit_mb=512)
@@ -53,6 +52,20 @@ def vehicle_series(
         for row in table.rename_columns(["ts", *chosen]).to_pylist()
     ]
     return {"vin": vin, "fields": chosen, "every_s": every_s, "data": data}
+
+
+def _hour_files(lake: Lake, *, start: datetime, end: datetime) -> list[str]:
+    """Silver's hour files between start and end: one listing a day, not a look an hour."""
+    first = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    day, found = first.date(), []
+    while day <= end.astimezone(UTC).date():
+        for path in lake.list_files(*SILVER, f"date={day}"):
+            match = HOUR_FILE.search(path)
+            hour = datetime.fromisoformat(f"{day}T{match[1]}:00:00+00:00") if match else None
+            if hour is not None and first <= hour < end:
+                found.append(path)
+        day += timedelta(days=1)
+    return found
 
 
 def _fields(fields: list[str] | None) -> list[str]:
