@@ -88,7 +88,7 @@ def test_subscribe_with_two_processes_lands_every_message_once(tmp_path: Path) -
         buffers = tmp_path / "home" / "lake" / "bronze" / "telemetry" / "_buffer"
 
         def landed() -> list[float]:
-            files = list(buffers.rglob("*.parquet")) if buffers.exists() else []
+            files = [f for f in buffers.rglob("*.parquet") if not f.name.startswith(".tmp-")]
             return [s for f in files for s in pq.read_table(f)["speed_kmh"].to_pylist()]
 
         while len(landed()) < 200 and time.monotonic() < deadline + 30:

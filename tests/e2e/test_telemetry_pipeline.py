@@ -44,7 +44,9 @@ def bronze_rows(home: Path) -> int:
     return sum(
         pq.read_metadata(f).num_rows
         for f in files
-        if "/_sources/" not in str(f) and "/_quarantine/" not in str(f)
+        if "/_sources/" not in str(f)
+        and "/_quarantine/" not in str(f)
+        and not f.name.startswith(".tmp-")  # still being written: renamed into place when whole
     )
 
 
