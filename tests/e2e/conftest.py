@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,25 @@ class Server:
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"X-API-Key": API_KEY}, timeout=30)
 
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@contextmanager
+def running_server(tmp_path: Path, db_url: str | None = None, **extra_env: str) -> Iterator[Server]:
+    """A server on a fresh `<tmp_path>/home` (SQLite there unless `db_url`), stopped after."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    server = start_server(home, db_url or f"sqlite:///{home / 'fleetlake.db'}", **extra_env)
+    try:
+        yield server
+    finally:
+        server.stop()
+
 
 def start_server(home: Path, db_url: str, *serve_args: str, **extra_env: str) -> Server:
     port = free_port()
@@ -89,14 +109,5 @@ def start_server(home: Path, db_url: str, *serve_args: str, **extra_env: str) ->
 
 @pytest.fixture
 def server(tmp_path: Path, db_url: str) -> Iterator[Server]:
-    home = tmp_path / "home"
-    home.mkdir()
-    running = start_server(home, db_url, FLEETLAKE_CHUNK_BYTES="100000")
-    try:
+    with running_server(tmp_path, db_url, FLEETLAKE_CHUNK_BYTES="100000") as running:
         yield running
-    finally:
-        running.process.terminate()
-        try:
-            running.process.wait(10)
-        except subprocess.TimeoutExpired:
-            running.process.kill()

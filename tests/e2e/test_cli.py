@@ -114,8 +114,7 @@ def test_postgres_pushes_events_across_processes(tmp_path: Path, pg_url: str) ->
         listener.join(120)
         finished = time.monotonic()
     finally:
-        server.process.terminate()
-        server.process.wait(10)
+        server.stop()
     types = [t for _, t in received]
     assert types[-1] == "completed" and types.count("progress") >= 5
     first_progress = next(at for at, t in received if t == "progress")
@@ -189,8 +188,7 @@ def test_server_processes_share_the_connections_and_refuse_a_taken_port(
     finally:
         for client in clients:
             client.close()
-        server.process.terminate()
-        server.process.wait(10)
+        server.stop()
 
 
 def latest_migration() -> str:

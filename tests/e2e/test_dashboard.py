@@ -12,7 +12,7 @@ import pytest
 
 from fleetlake.simulate.trips import simulate_trips
 from tests.conftest import require_service
-from tests.e2e.conftest import Server, start_server
+from tests.e2e.conftest import Server, running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -55,14 +55,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def sqlite_server(tmp_path: Path) -> Iterator[Server]:
-    home = tmp_path / "home"
-    home.mkdir()
-    server = start_server(home, f"sqlite:///{home / 'fleetlake.db'}", FLEETLAKE_CHUNK_BYTES="60000")
-    try:
+    with running_server(tmp_path, FLEETLAKE_CHUNK_BYTES="60000") as server:
         yield server
-    finally:
-        server.process.terminate()
-        server.process.wait(10)
 
 
 def test_ingestion_page_updates_live(browser: Any, sqlite_server: Server) -> None:

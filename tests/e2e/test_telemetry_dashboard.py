@@ -12,7 +12,7 @@ import pytest
 
 from fleetlake.simulate.telemetry_run import FleetSpec, write_files
 from tests.conftest import API_KEY
-from tests.e2e.conftest import Server, cli, start_server
+from tests.e2e.conftest import Server, cli, running_server
 from tests.e2e.test_dashboard import browser, wait_until  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -21,17 +21,11 @@ DAY = date(2026, 11, 16)
 
 @pytest.fixture
 def fleet_server(tmp_path: Path) -> Iterator[Server]:
-    home = tmp_path / "home"
-    home.mkdir()
-    server = start_server(home, f"sqlite:///{home / 'fleetlake.db'}", FLEETLAKE_LOOKBACK_S="0")
-    try:
+    with running_server(tmp_path, FLEETLAKE_LOOKBACK_S="0") as server:
         write_files(tmp_path / "drop", FleetSpec(6, 1, DAY, seed=8, interval_s=30))
         loaded = cli(server.env, "ingest", "telemetry", str(tmp_path / "drop"))
         assert loaded.returncode == 0, loaded.stderr
         yield server
-    finally:
-        server.process.terminate()
-        server.process.wait(10)
 
 
 def test_pipeline_fleet_vehicle_and_top_speed_pages(browser: Any, fleet_server: Server) -> None:  # noqa: F811

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from fleetlake.platform.lake import Lake
+from fleetlake.telemetry.bronze import BUFFER
+from fleetlake.telemetry.compaction import MERGED_KEY
 
 BRONZE = ("bronze", "telemetry")
 STATE = ("_state", "telemetry", "bronze_hours")
-MERGED_KEY = b"fleetlake.merged_buffers"  # the compaction's own metadata key
 COMPACTED = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/([^/]+)\.parquet$")
 BUFFERED = re.compile(r"/_buffer/([^/]+)/date=(\d{4}-\d{2}-\d{2})/[^/]+\.parquet$")
 HOUR = timedelta(hours=1)
@@ -74,7 +75,9 @@ class HourIndex:
         for file in files:
             by_day[file.day].append(file)
         for day, day_files in by_day.items():
-            stored = self.stored.setdefault(day, self._read_state(day))
+            if day not in self.stored:
+                self.stored[day] = self._read_state(day)
+            stored = self.stored[day]
             spans = self.spans.setdefault(day, {})
             for file in day_files:
                 known = stored.get(file.path)
@@ -89,7 +92,7 @@ class HourIndex:
             return True
         if "/_buffer/" in file.path:
             return False
-        folder = f"{self.lake.path(*BRONZE, '_buffer', file.vin)}/date={file.day}/"
+        folder = f"{self.lake.path(*BUFFER, file.vin)}/date={file.day}/"
         seen = {posixpath.basename(p): s.rows for p, s in stored.items() if p.startswith(folder)}
         merged = self._merged(file.path)
         if not merged or not merged <= seen.keys():

@@ -16,11 +16,10 @@ hours up to date in the serving table from the stored state (see `gold_state`).
 
 from __future__ import annotations
 
-import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +33,11 @@ from fleetlake.telemetry import gold_sql
 from fleetlake.telemetry.gold_state import refresh_last_state
 from fleetlake.telemetry.reports import write_top_speeds_report
 from fleetlake.telemetry.schema import MEASURES, TELEMETRY_SCHEMA
-from fleetlake.telemetry.silver_hours import SILVER, hour_parts
+from fleetlake.telemetry.silver_hours import SILVER, hour_of_file, hour_parts
 
 GOLD = ("gold", "telemetry")
 STATE = ("_state", "telemetry", "gold.json")
 TOP = 10
-HOUR_FILE = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/part\.parquet$")
 _KNOWN = {f.name: f.type for f in TELEMETRY_SCHEMA} | {
     "hour": TELEMETRY_SCHEMA.field("ts").type,
     "last_ts": TELEMETRY_SCHEMA.field("ts").type,
@@ -130,7 +128,9 @@ def run_gold(
     state = {} if full_refresh else lake.read_json(*STATE, default={})
     mark = float(state.get("mark", 0.0))
     since = mark - lookback_s if mark else float("-inf")
-    present = {_hour_of(path): when for path, when in modified.items() if HOUR_FILE.search(path)}
+    present = {
+        hour: when for path, when in modified.items() if (hour := hour_of_file(path)) is not None
+    }
     gone = set(state.get("hours", [])) - {h.isoformat() for h in present}  # all rows dropped
     by_day: dict[date, set[datetime]] = defaultdict(set)
     for hour in [h for h, when in present.items() if when > since] + [
@@ -154,12 +154,6 @@ def run_gold(
         )
     result.seconds = time.monotonic() - started
     return result
-
-
-def _hour_of(path: str) -> datetime:
-    match = HOUR_FILE.search(path)
-    assert match is not None  # the caller filtered by HOUR_FILE
-    return datetime.fromisoformat(f"{match[1]}T{match[2]}:00:00+00:00").astimezone(UTC)
 
 
 def _typed(table: pa.Table, name: str) -> pa.Table:

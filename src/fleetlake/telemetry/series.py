@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,9 +9,7 @@ from fleetlake.errors import InvalidParameter
 from fleetlake.platform.lake import Lake
 from fleetlake.telemetry.models import TEXT_MEASURES
 from fleetlake.telemetry.schema import MEASURES
-from fleetlake.telemetry.silver_hours import SILVER
-
-HOUR_FILE = re.compile(r"/hour=(\d{2})/part\.parquet$")
+from fleetlake.telemetry.silver_hours import SILVER, hour_of_file
 
 MAX_ROWS = 100_000  # one answer; narrow the time range or use `every` for more
 MAX_DAYS = 366
@@ -60,8 +57,7 @@ def _hour_files(lake: Lake, *, start: datetime, end: datetime) -> list[str]:
     day, found = first.date(), []
     while day <= end.astimezone(UTC).date():
         for path in lake.list_files(*SILVER, f"date={day}"):
-            match = HOUR_FILE.search(path)
-            hour = datetime.fromisoformat(f"{day}T{match[1]}:00:00+00:00") if match else None
+            hour = hour_of_file(path)
             if hour is not None and first <= hour < end:
                 found.append(path)
         day += timedelta(days=1)

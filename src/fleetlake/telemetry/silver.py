@@ -30,6 +30,7 @@ from fleetlake.telemetry.schema import TELEMETRY_SCHEMA
 from fleetlake.telemetry.silver_edges import edge_rows, judged_otherwise
 from fleetlake.telemetry.silver_hours import (
     JUDGED,
+    JUDGED_ORDER,
     SILVER,
     SILVER_QUARANTINE,
     UTC_HOUR,
@@ -133,8 +134,7 @@ def _transform(run: _Run, wanted: set[VehicleHour]) -> set[VehicleHour]:
     around them (from silver's own output) as neighbours; holds them for their hour files
     and returns the neighbouring vehicle-hours whose edge row is now judged otherwise."""
     around = {(vin, hour + d * HOUR) for vin, hour in wanted for d in (-1, 1)} - wanted
-    edges, seen = edge_rows(run.lake, {k for k in around if k in run.files}, SILVER,
-                            SILVER_QUARANTINE)  # fmt: skip
+    edges, seen = edge_rows(run.lake, {k for k in around if k in run.files})
     unseen = {key for key in around if key in run.files and key not in seen}
     wanted = wanted | unseen  # never computed: computed now, whole
     keys = sorted(wanted)
@@ -162,9 +162,6 @@ def _transform(run: _Run, wanted: set[VehicleHour]) -> set[VehicleHour]:
     )
     query = f"SELECT *, {{hour}}(ts) AS hour FROM ({sql}) AS judged_rows"  # noqa: S608
     judged = run.engine.query(query, views=views).select(JUDGED.names).cast(JUDGED)
-    # Sorted here: neither engine keeps the order of the rows it hands over.
-    judged = judged.sort_by(
-        [("vin", "ascending"), ("ts", "ascending"), ("received_at", "ascending")]
-    )
+    judged = judged.sort_by(JUDGED_ORDER)  # neither engine keeps the order it hands over
     run.held.hold(judged, wanted)
     return judged_otherwise(judged, edges, wanted)

@@ -18,21 +18,15 @@ import pyarrow.compute as pc
 from fleetlake.platform.lake import Lake
 from fleetlake.telemetry.bronze_hours import HOUR
 from fleetlake.telemetry.schema import TELEMETRY_SCHEMA
+from fleetlake.telemetry.silver_hours import SILVER, SILVER_QUARANTINE, VehicleHour, hour_parts
 
 NEIGHBOUR_REASONS = ("odometer_decreasing", "gps_jump")  # dropped after passing rules 1-4
 EDGE_ROWS = 2  # an edge row and its own neighbour inside its hour
 JUDGING = ("vin", "ts", "received_at", "source", "extra", "lat", "lon", "odometer_km",
            "speed_kmh", "soc_pct")  # fmt: skip  # the columns rules 1-6 read
-VehicleHour = tuple[str, datetime]
 
 
-def _parts(folder: tuple[str, ...], hour: datetime) -> tuple[str, ...]:
-    return (*folder, f"date={hour.date()}", f"hour={hour:%H}", "part.parquet")
-
-
-def edge_rows(
-    lake: Lake, around: set[VehicleHour], kept: tuple[str, ...], dropped: tuple[str, ...]
-) -> tuple[pa.Table | None, set[VehicleHour]]:
+def edge_rows(lake: Lake, around: set[VehicleHour]) -> tuple[pa.Table | None, set[VehicleHour]]:
     """The edge rows of these vehicle-hours with their `stored_reason` (null when kept; the
     columns the rules do not read null), and which of them silver has any output for."""
     by_hour: dict[datetime, list[str]] = defaultdict(list)
@@ -43,11 +37,11 @@ def edge_rows(
     for hour, vins in sorted(by_hour.items()):
         wanted = pa.array(sorted(vins))
         pieces = []
-        if lake.exists(*_parts(kept, hour)):
-            rows = _read(lake, _parts(kept, hour), list(JUDGING), wanted)
+        if lake.exists(*hour_parts(SILVER, hour)):
+            rows = _read(lake, hour_parts(SILVER, hour), list(JUDGING), wanted)
             pieces.append(rows.append_column("stored_reason", pa.nulls(rows.num_rows, pa.string())))
-        if lake.exists(*_parts(dropped, hour)):
-            rows = _read(lake, _parts(dropped, hour), [*JUDGING, "reason"], wanted)
+        if lake.exists(*hour_parts(SILVER_QUARANTINE, hour)):
+            rows = _read(lake, hour_parts(SILVER_QUARANTINE, hour), [*JUDGING, "reason"], wanted)
             seen.update((vin, hour) for vin in pc.unique(rows["vin"]).to_pylist())
             rows = rows.filter(pc.is_in(rows["reason"], pa.array(NEIGHBOUR_REASONS)))
             pieces.append(rows.rename_columns([*JUDGING, "stored_reason"]))

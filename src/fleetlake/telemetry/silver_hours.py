@@ -6,6 +6,7 @@ hour file is rewritten once: its other vehicles' rows as they were, these vehicl
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,10 +25,18 @@ VehicleHour = tuple[str, datetime]
 UTC_HOUR = TELEMETRY_SCHEMA.field("ts").type
 JUDGED = TELEMETRY_SCHEMA.append(pa.field("reason", pa.string())).append(pa.field("hour", UTC_HOUR))
 ORDER = [("vin", "ascending"), ("ts", "ascending"), ("received_at", "ascending")]
+JUDGED_ORDER = [("hour", "ascending"), *ORDER]  # a pass's rows: an hour, then its vehicles
+HOUR_FILE = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/part\.parquet$")
 
 
 def hour_parts(folder: tuple[str, ...], hour: datetime) -> tuple[str, ...]:
     return (*folder, f"date={hour.date()}", f"hour={hour:%H}", "part.parquet")
+
+
+def hour_of_file(path: str) -> datetime | None:
+    """The UTC hour an hour file (silver's layout) holds; None for any other path."""
+    match = HOUR_FILE.search(path)
+    return datetime.fromisoformat(f"{match[1]}T{match[2]}:00:00+00:00") if match else None
 
 
 @dataclass
@@ -59,13 +68,14 @@ class HeldHours:
         self.rows = 0
 
     def hold(self, judged: pa.Table, wanted: set[VehicleHour]) -> None:
-        """Keep the judged rows of `wanted` (the edge rows around them are not theirs)."""
+        """Keep the judged rows of `wanted` (the edge rows around them are not theirs);
+        `judged` is in JUDGED_ORDER."""
         mine: dict[datetime, set[str]] = defaultdict(set)
         for vin, hour in wanted:
             mine[hour].add(vin)
             self.vins[hour].add(vin)
         self.result.changed |= wanted
-        by_hour = judged.sort_by([("hour", "ascending"), *ORDER])
+        by_hour = judged
         hours = pc.cast(by_hour["hour"], pa.int64()).to_numpy()
         if not len(hours):
             return
