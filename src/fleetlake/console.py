@@ -24,6 +24,8 @@ def follow_job(engine: Any, job_id: int, *, quiet: bool = False) -> dict[str, An
     from fleetlake.platform import jobs as job_service
     from fleetlake.platform.events import bus
 
+    with engine.connect() as connection:
+        job_service.get_job(connection, job_id=job_id)  # no such job: fail now, not wait
     after = 0
     columns = (
         TextColumn("{task.description}"),

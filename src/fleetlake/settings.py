@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -53,6 +54,13 @@ class Settings(BaseSettings):
     telemetry_max_push_bytes: int = Field(
         64 * 1024**2, ge=1, description="Largest body of one POST /api/v1/telemetry (413 past)."
     )
+    telemetry_earliest_ts: datetime = Field(
+        datetime(2000, 1, 1, tzinfo=UTC),
+        description="Messages with an earlier ts are quarantined when they land.",
+    )
+    telemetry_max_ahead_s: float = Field(
+        86_400.0, ge=0, description="Messages whose ts runs further ahead of receipt: quarantined."
+    )
     telemetry_max_held: int = Field(
         50_000, ge=1, description="Messages held unflushed in all buffers before all flush."
     )
@@ -92,6 +100,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
+
+    @field_validator("telemetry_earliest_ts")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     @property
     def home_dir(self) -> Path:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from fleetlake.errors import Conflict, NotFound
 from fleetlake.platform.events import CHANNEL, bus
+from fleetlake.platform.failures import failure_reason
 from fleetlake.platform.priority import lower_thread_priority
 from fleetlake.platform.tables import job_events, jobs
 
@@ -344,7 +345,8 @@ def run_job(engine: Engine, *, job_id: int, logs_dir: Any = None, nice: int = 0)
         finish_job(engine, job_id=job_id, state="cancelled", results=context.results)
     except Exception as exc:
         log.exception("job %s failed", job_id, extra={"job_id": job_id})
-        finish_job(engine, job_id=job_id, state="failed", error=str(exc), results=context.results)
+        reason = failure_reason(exc)
+        finish_job(engine, job_id=job_id, state="failed", error=reason, results=context.results)
     else:
         finish_job(engine, job_id=job_id, state="succeeded", results=context.results)
     finally:

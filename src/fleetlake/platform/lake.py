@@ -23,6 +23,22 @@ def parquet_options(schema: pa.Schema) -> dict[str, Any]:
     return {"compression": "zstd", "use_dictionary": text}
 
 
+def is_data_file(path: str, base: str, suffix: str = ".parquet") -> bool:
+    """Whether `path` under `base` is data: buffers, quarantine, state and temporaries live in
+    folders or files named `_…` or `.…` (the Hive convention Spark and DuckDB users know)."""
+    if not path.endswith(suffix):
+        return False
+    path, base = path.lstrip("/"), base.lstrip("/")
+    relative = path[len(base) :] if path.startswith(base) else path
+    return not any(part.startswith(("_", ".")) for part in relative.split("/"))
+
+
+def temporary_path(parent: str) -> str:
+    """Where a file is written before its rename into place: hidden (`.…`) and without a data
+    suffix, so that no reader's glob (`**/*.parquet`) sees a half-written or crashed file."""
+    return f"{parent}/.tmp-{uuid.uuid4().hex}.partial"
+
+
 def _modified(info: dict[str, Any]) -> float:
     """A file's modification time whatever the filesystem calls it."""
     for key in ("mtime", "LastModified", "last_modified", "created"):
@@ -54,7 +70,7 @@ class Lake:
             with self.fs.open(target, "wb") as out:
                 pq.write_table(table, out, **options)
             return target
-        temp = f"{parent}/.tmp-{uuid.uuid4().hex}.parquet"
+        temp = temporary_path(parent)
         try:
             pq.write_table(table, temp, **options)
             with open(temp, "rb+") as handle:
@@ -74,7 +90,7 @@ class Lake:
         if not self.is_local:
             self.fs.pipe_file(target, data)
             return
-        temp = f"{parent}/.tmp-{uuid.uuid4().hex}.json"
+        temp = temporary_path(parent)
         try:
             with open(temp, "wb") as handle:
                 handle.write(data)
@@ -90,7 +106,7 @@ class Lake:
         return json.loads(self.fs.cat_file(self.path(*parts)))
 
     def modified_files(self, *parts: str, suffix: str = ".parquet") -> dict[str, float]:
-        """Path → modification time (epoch seconds) of every file under `parts`."""
+        """Path → modification time (epoch seconds) of every data file under `parts`."""
         base = self.path(*parts)
         if not self.fs.exists(base):
             return {}
@@ -98,7 +114,7 @@ class Lake:
         return {
             str(path): _modified(info)
             for path, info in found.items()
-            if str(path).endswith(suffix) and "/.tmp-" not in str(path)
+            if is_data_file(str(path), base, suffix)
         }
 
     def read_parquet(self, *parts: str) -> pa.Table:
@@ -138,8 +154,9 @@ class Lake:
         return bool(self.fs.exists(self.path(*parts)))
 
     def list_files(self, *parts: str, suffix: str = ".parquet") -> list[str]:
+        """The data files under `parts`, sorted (see `is_data_file`)."""
         base = self.path(*parts)
         if not self.fs.exists(base):
             return []
         found: list[Any] = self.fs.find(base)
-        return sorted(str(p) for p in found if str(p).endswith(suffix) and "/.tmp-" not in str(p))
+        return sorted(str(p) for p in found if is_data_file(str(p), base, suffix))

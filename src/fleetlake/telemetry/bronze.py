@@ -7,7 +7,8 @@ Parquet file per UTC day of the records' `ts`:
 `_buffer/<VIN>/date=YYYY-MM-DD/<flush id>.parquet`, whole or not at all. A message is
 acknowledged once every record made of it is in such a file (at-least-once: a crash before
 the acknowledgement redelivers it, and silver removes the duplicate). Messages no record
-could be made of go to `_quarantine/date=…/` the same way, with their reason.
+could be made of go to `bronze/_quarantine/telemetry/date=…/` the same way, with their
+reason (outside `bronze/telemetry/`, so that a reader's glob there sees records only).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -34,7 +35,7 @@ from fleetlake.telemetry.schema import (
 )
 
 BUFFER = ("bronze", "telemetry", "_buffer")
-QUARANTINE = ("bronze", "telemetry", "_quarantine")
+QUARANTINE = ("bronze", "_quarantine", "telemetry")  # beside bronze/telemetry: not in its glob
 QUARANTINE_SCHEMA = pa.schema(
     [
         ("received_at", pa.timestamp("us", tz="UTC")),
@@ -44,10 +45,45 @@ QUARANTINE_SCHEMA = pa.schema(
         ("raw", pa.string()),
     ]
 )
-SAFE_VIN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # a VIN becomes a folder name
+# A VIN becomes a folder and file name; one starting with _ or . would be hidden from readers.
+SAFE_VIN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+SAFE_VIN = re.compile(SAFE_VIN_PATTERN)
+VIN_RULE = "1-64 letters, digits, - or _, starting with a letter or digit"
 KEEP_REASONS = 1000
 WRITERS = 4  # vehicles' files written at once
 REJECTED_KEY = ""  # the quarantine's buffer: no VIN is empty
+
+
+@dataclass(frozen=True)
+class LandingRules:
+    """What a record must be to land in bronze; anything else is quarantined with its reason."""
+
+    earliest: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    max_ahead: timedelta = timedelta(days=1)  # past receipt: a clock far ahead is not data
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LandingRules:
+        return cls(
+            earliest=settings.telemetry_earliest_ts,
+            max_ahead=timedelta(seconds=settings.telemetry_max_ahead_s),
+        )
+
+    def problem(self, record: TelemetryRecord) -> str | None:
+        """Why the record cannot land, or None."""
+        if not SAFE_VIN.match(record.vin):
+            return f"vin {record.vin[:80]!r} is not {VIN_RULE}"
+        if record.ts < self.earliest:
+            earliest = self.earliest.isoformat()
+            return (
+                f"ts {record.ts.isoformat()} is before {earliest} (FLEETLAKE_TELEMETRY_EARLIEST_TS)"
+            )
+        if record.ts > record.received_at + self.max_ahead:
+            ahead = self.max_ahead.total_seconds()
+            return (
+                f"ts {record.ts.isoformat()} is more than {ahead:g} s after its receipt at "
+                f"{record.received_at.isoformat()} (FLEETLAKE_TELEMETRY_MAX_AHEAD_S)"
+            )
+        return None
 
 
 @dataclass
@@ -94,9 +130,11 @@ class BronzeBuffers:
         flush_messages: int = 1000,
         flush_seconds: float = 30.0,
         max_held: int = 50_000,
+        rules: LandingRules | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.lake = lake
+        self.rules = rules or LandingRules()
         self.flush_messages = flush_messages
         self.flush_seconds = flush_seconds
         self.max_held = max_held
@@ -115,6 +153,7 @@ class BronzeBuffers:
             flush_messages=settings.telemetry_flush_messages,
             flush_seconds=settings.telemetry_flush_seconds,
             max_held=settings.telemetry_max_held,
+            rules=LandingRules.from_settings(settings),
         )
 
     def add(
@@ -130,10 +169,9 @@ class BronzeBuffers:
         flush the buffers that became due."""
         by_key: dict[str, list[Any]] = {}
         for record in batch.records:
-            if SAFE_VIN.match(record.vin):
+            if (reason := self.rules.problem(record)) is None:
                 by_key.setdefault(record.vin, []).append(record)
             else:
-                reason = f"vin {record.vin[:80]!r} is not 1-64 letters, digits, - or _"
                 by_key.setdefault(REJECTED_KEY, []).append(
                     _quarantine_row(
                         RejectedPayload(position, reason, repr(record)), source, received_at
@@ -167,7 +205,7 @@ class BronzeBuffers:
         messages: int,
         ack: Callable[[], object] | None = None,
     ) -> None:
-        """Hold canonical rows already checked in bulk (usable VINs), `messages` of them
+        """Hold canonical rows already checked in bulk (`rules` hold), `messages` of them
         acknowledged together once every row is durable."""
         if table.num_rows == 0:
             if ack is not None:

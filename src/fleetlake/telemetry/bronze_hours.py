@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from fleetlake.platform.failures import working_on
 from fleetlake.platform.lake import Lake
 from fleetlake.telemetry.bronze import BUFFER
 from fleetlake.telemetry.compaction import MERGED_KEY
@@ -54,11 +55,12 @@ class Span:
 def bronze_files(lake: Lake) -> list[BronzeFile]:
     """Every bronze data file with its vehicle, day and modification time."""
     found = []
-    for path, modified in lake.modified_files(*BRONZE).items():
+    for path, modified in lake.modified_files(*BUFFER).items():
         if match := BUFFERED.search(path):
             found.append(BronzeFile(path, match[1], date.fromisoformat(match[2]), modified))
-        elif "/_" not in path.split("/bronze/telemetry/", 1)[-1] and (m := COMPACTED.search(path)):
-            found.append(BronzeFile(path, m[2], date.fromisoformat(m[1]), modified))
+    for path, modified in lake.modified_files(*BRONZE).items():
+        if match := COMPACTED.search(path):
+            found.append(BronzeFile(path, match[2], date.fromisoformat(match[1]), modified))
     return found
 
 
@@ -81,9 +83,11 @@ class HourIndex:
             spans = self.spans.setdefault(day, {})
             for file in day_files:
                 known = stored.get(file.path)
-                spans[file.path] = (
-                    known if known and known.modified == file.modified else self._span(file)
-                )
+                if known and known.modified == file.modified:
+                    spans[file.path] = known
+                    continue
+                with working_on(file=file.path):
+                    spans[file.path] = self._span(file)
 
     def is_known(self, file: BronzeFile) -> bool:
         """Whether the file brings no rows the stored state has not seen already."""

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fleetlake.errors import ServiceError
+from fleetlake.platform.failures import working_on
 from fleetlake.platform.jobs import JobContext, register_job_kind
 from fleetlake.platform.lake import Lake
 from fleetlake.telemetry.bronze import BUFFER
@@ -85,9 +86,11 @@ def compact(lake: Lake, *, day: date | None = None, before: date | None = None) 
         for vin, buffered_day in buffered_vehicle_days(lake, day=day):
             if day is None and buffered_day >= limit:
                 continue  # today's buffer is still being written
-            result.days.append(
-                compact_vehicle_day(lake, vin=vin, day=buffered_day, connection=connection)
-            )
+            with working_on(stage="compaction", vehicle=vin, day=buffered_day):
+                day_result = compact_vehicle_day(
+                    lake, vin=vin, day=buffered_day, connection=connection
+                )
+            result.days.append(day_result)
     finally:
         connection.close()
     return result

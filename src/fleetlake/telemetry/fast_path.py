@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from fleetlake.platform.lake import Lake
-from fleetlake.telemetry.bronze import BronzeBuffers
+from fleetlake.telemetry.bronze import SAFE_VIN_PATTERN, BronzeBuffers, LandingRules
 from fleetlake.telemetry.schema import (
     CHARGING_STATES,
     GEARS,
@@ -27,11 +27,13 @@ from fleetlake.telemetry.schema import (
 
 TEXT_FIELDS = ("vin", "ts", "received_at", "source")  # times as text: parsed below, with zones
 INPUT_SCHEMA = pa.schema([*((name, pa.string()) for name in TEXT_FIELDS), *MEASURES.items()])
-SAFE_VIN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
-def canonical_ndjson(body: bytes | bytearray, *, received_at: datetime) -> pa.Table | None:
-    """The body as a TELEMETRY_SCHEMA table, or None when a line needs the per-message path."""
+def canonical_ndjson(
+    body: bytes | bytearray, *, received_at: datetime, rules: LandingRules
+) -> pa.Table | None:
+    """The body as a TELEMETRY_SCHEMA table, or None when a line needs the per-message path
+    (which quarantines what `rules` refuse)."""
     try:
         raw = pa_json.read_json(
             pa.BufferReader(pa.py_buffer(body)),  # read in place, no copy of the body
@@ -39,14 +41,16 @@ def canonical_ndjson(body: bytes | bytearray, *, received_at: datetime) -> pa.Ta
                 explicit_schema=INPUT_SCHEMA, unexpected_field_behavior="error"
             ),
         )
+        for column in raw.itercolumns():
+            column.validate(full=True)  # the reader does not check UTF-8: a bad string fails here
         ts = raw["ts"].cast(UTC_MICROS)
         received = pc.coalesce(
             raw["received_at"].cast(UTC_MICROS), pa.scalar(received_at, UTC_MICROS)
         )
+        states, gears = pc.utf8_lower(raw["charging_state"]), pc.utf8_upper(raw["gear"])
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None
-    states, gears = pc.utf8_lower(raw["charging_state"]), pc.utf8_upper(raw["gear"])
-    if raw.num_rows == 0 or not _plain(raw["vin"], ts, states, gears):
+    if raw.num_rows == 0 or not _plain(raw["vin"], ts, received, states, gears, rules):
         return None
     columns = {
         "vin": raw["vin"],
@@ -62,18 +66,28 @@ def canonical_ndjson(body: bytes | bytearray, *, received_at: datetime) -> pa.Ta
 
 
 def _plain(
-    vins: pa.ChunkedArray, ts: pa.ChunkedArray, states: pa.ChunkedArray, gears: pa.ChunkedArray
+    vins: pa.ChunkedArray,
+    ts: pa.ChunkedArray,
+    received: pa.ChunkedArray,
+    states: pa.ChunkedArray,
+    gears: pa.ChunkedArray,
+    rules: LandingRules,
 ) -> bool:
-    """Every row: a usable VIN, a time, canonical words (or none)."""
+    """Every row: a usable VIN, a time inside the rules' window, canonical words (or none)."""
 
     def null_or_in(words: pa.ChunkedArray, allowed: tuple[str, ...]) -> bool:
         inside = pc.or_(pc.is_null(words), pc.is_in(words, pa.array(allowed)))
         return bool(pc.all(inside).as_py())
 
-    vin_usable = pc.fill_null(pc.match_substring_regex(vins, SAFE_VIN), False)
+    vin_usable = pc.fill_null(pc.match_substring_regex(vins, SAFE_VIN_PATTERN), False)
+    if not bool(pc.all(vin_usable).as_py()) or not bool(pc.all(pc.is_valid(ts)).as_py()):
+        return False
+    latest = pc.add(received, pa.scalar(rules.max_ahead, pa.duration("us")))
+    inside = pc.and_(
+        pc.greater_equal(ts, pa.scalar(rules.earliest, UTC_MICROS)), pc.less_equal(ts, latest)
+    )
     return (
-        bool(pc.all(vin_usable).as_py())
-        and bool(pc.all(pc.is_valid(ts)).as_py())
+        bool(pc.all(inside).as_py())
         and null_or_in(states, CHARGING_STATES)
         and null_or_in(gears, GEARS)
     )

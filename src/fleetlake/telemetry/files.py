@@ -31,6 +31,19 @@ class Message:
     raw: str = ""
 
 
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(data: bytes | str) -> Any:
+    """Strict JSON (no NaN or Infinity); too deep a nesting is a ValueError like any other
+    bad JSON, so that it is quarantined instead of failing its neighbours."""
+    try:
+        return json.loads(data, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def file_format(path: Path) -> str:
     name = path.name.lower().removesuffix(".gz")
     for suffix, kind in ((".ndjson", "ndjson"), (".jsonl", "ndjson"), (".json", "json"),
@@ -89,7 +102,7 @@ def _ndjson(raw: IO[bytes], *, first_line: int = 1) -> Iterator[Message]:
         if not line.strip():
             continue
         try:
-            yield Message(line_number, json.loads(line))
+            yield Message(line_number, parse_json(line))
         except ValueError as exc:  # bad UTF-8 is a ValueError too
             text = line.decode("utf-8", errors="replace").rstrip("\n")
             yield Message(line_number, error=f"invalid JSON: {exc}", raw=text[:MAX_RAW])
@@ -98,7 +111,7 @@ def _ndjson(raw: IO[bytes], *, first_line: int = 1) -> Iterator[Message]:
 def _json_document(raw: IO[bytes]) -> Iterator[Message]:
     data = raw.read()
     try:
-        document = json.loads(data)
+        document = parse_json(data)
     except ValueError as exc:
         text = data[:MAX_RAW].decode("utf-8", errors="replace")
         yield Message(1, error=f"invalid JSON: {exc}", raw=text)

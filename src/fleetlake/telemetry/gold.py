@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.engine import Engine
 
+from fleetlake.platform.failures import working_on
 from fleetlake.platform.lake import Lake
 from fleetlake.platform.query_engines import DuckDbEngine, QueryEngine
 from fleetlake.telemetry import gold_sql
@@ -106,11 +107,19 @@ HOURLY = {
 class GoldResult:
     days: int = 0
     vehicles: int = 0
+    rows_in: int = 0  # silver rows of the hours recomputed
+    rows_written: int = 0  # rows of the gold files written (each day's tables, whole)
     seconds: float = 0.0
     changed_days: list[date] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"days": self.days, "vehicles": self.vehicles, "seconds": round(self.seconds, 3)}
+        return {
+            "days": self.days,
+            "vehicles": self.vehicles,
+            "rows_in": self.rows_in,
+            "rows_written": self.rows_written,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def run_gold(
@@ -142,7 +151,10 @@ def run_gold(
     result = GoldResult(days=len(by_day))
     changed_vins: set[str] = set()
     for day, hours in sorted(by_day.items()):
-        changed_vins |= refresh_day(lake, engine, day=day, hours=hours, reports_dir=reports_dir)
+        with working_on(day=day):
+            changed_vins |= refresh_day(
+                lake, engine, day=day, hours=hours, reports_dir=reports_dir, result=result
+            )
         result.changed_days.append(day)
     result.vehicles = len(changed_vins)
     refresh_last_state(lake, engine, database, vins=sorted(changed_vins),
@@ -161,12 +173,19 @@ def _typed(table: pa.Table, name: str) -> pa.Table:
 
 
 def refresh_day(
-    lake: Lake, engine: QueryEngine, *, day: date, hours: set[datetime], reports_dir: Path
+    lake: Lake,
+    engine: QueryEngine,
+    *,
+    day: date,
+    hours: set[datetime],
+    reports_dir: Path,
+    result: GoldResult,
 ) -> set[str]:
     """The day's per vehicle-hour tables for `hours` recomputed and merged; its ranking and
-    stats redone. Returns the vehicles seen in those hours, before or now."""
+    stats redone (rows counted in `result`). Returns the vehicles seen in those hours."""
     paths = [lake.path(*hour_parts(SILVER, h)) for h in sorted(hours)]
     paths = [p for p in paths if lake.fs.exists(p)]
+    result.rows_in += sum(_rows_of(lake, path) for path in paths)
     vins: set[str] = set()
     merged: dict[str, pa.Table | None] = {}
     for name, sql in HOURLY.items():
@@ -182,7 +201,16 @@ def refresh_day(
         daily = engine.query(gold_sql.DAILY_STATS, views={"hourly_stats": stats})
         daily = _typed(daily, "daily_stats").sort_by("vin")
     _write(lake, "daily_stats", day, daily)
+    written = [*merged.values(), ranked, daily]
+    result.rows_written += sum(table.num_rows for table in written if table is not None)
     return vins
+
+
+def _rows_of(lake: Lake, path: str) -> int:
+    import pyarrow.parquet as pq
+
+    with lake.fs.open(path, "rb") as handle:
+        return int(pq.read_metadata(handle).num_rows)
 
 
 def _merge(

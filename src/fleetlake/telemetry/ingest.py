@@ -147,7 +147,7 @@ def land_ndjson_in_bulk(
     """Canonical NDJSON a chunk of lines at a time through the bulk path; a chunk it declines
     goes through the per-message path with its lines' numbers."""
     for first_line, data in ndjson_chunks(path, lines=lines):
-        table = canonical_ndjson(data, received_at=datetime.now(UTC))
+        table = canonical_ndjson(data, received_at=datetime.now(UTC), rules=buffers.rules)
         if table is not None:
             buffers.add_table(table, messages=table.num_rows)
             result["messages"] += table.num_rows

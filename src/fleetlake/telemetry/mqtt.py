@@ -16,7 +16,6 @@ message on `<base>/<VIN>/v/<Field>` (`--provider tesla_fleet_telemetry`).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 from fleetlake.errors import InvalidParameter
 from fleetlake.telemetry.bronze import BronzeBuffers
 from fleetlake.telemetry.fast_path import canonical_ndjson
+from fleetlake.telemetry.files import parse_json
 from fleetlake.telemetry.mqtt_wire import MqttSession, Received
 from fleetlake.telemetry.providers.base import Adapter, rejected
 from fleetlake.telemetry.providers.mapping import CANONICAL
@@ -148,7 +148,7 @@ class MqttSubscription:
 
     def map_payload(self, topic: str, payload: bytes, *, received_at: datetime) -> MappedBatch:
         try:
-            value = json.loads(payload)
+            value = parse_json(payload)
         except ValueError as exc:
             text = payload[:10_000].decode("utf-8", errors="replace")
             return MappedBatch(rejected=[rejected(0, f"invalid JSON: {exc}", text)])
@@ -169,7 +169,8 @@ class MqttSubscription:
         payloads = [message.payload for message in batch]
         table = None
         if not any(b"\n" in payload for payload in payloads):
-            table = canonical_ndjson(b"\n".join(payloads) + b"\n", received_at=received_at)
+            body = b"\n".join(payloads) + b"\n"
+            table = canonical_ndjson(body, received_at=received_at, rules=self.buffers.rules)
         if table is not None and table.num_rows == len(batch):
             self.buffers.add_table(table, messages=len(batch), ack=partial(self.session.ack, batch))
             return

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from fleetlake.errors import InvalidParameter
+from fleetlake.platform.failures import working_on
 from fleetlake.platform.jobs import JobContext, create_job, register_job_kind
 from fleetlake.platform.lake import Lake
 from fleetlake.platform.query_engines import ENGINES, QueryEngine, open_query_engine
@@ -62,9 +63,10 @@ def run_stages(
     results: list[dict[str, Any]] = []
     if "silver" in context.params["stages"]:
         context.event("stage_started", stage="silver", full_refresh=full_refresh)
-        silver = run_silver(
-            lake, rules=silver_rules(settings), full_refresh=full_refresh, engine=query_engine
-        )
+        with working_on(stage="silver"):
+            silver = run_silver(
+                lake, rules=silver_rules(settings), full_refresh=full_refresh, engine=query_engine
+            )
         summary = silver.to_dict() | {
             "name": "silver",
             "engine": query_engine.name,
@@ -79,19 +81,20 @@ def run_stages(
         context.log("silver: %s", silver.to_dict())
     if "gold" in context.params["stages"]:
         context.event("stage_started", stage="gold", full_refresh=full_refresh)
-        gold = run_gold(
-            lake,
-            context.engine,
-            reports_dir=settings.home_dir / "reports",
-            lookback_s=settings.lookback_s,
-            full_refresh=full_refresh,
-            engine=query_engine,
-        )
+        with working_on(stage="gold"):
+            gold = run_gold(
+                lake,
+                context.engine,
+                reports_dir=settings.home_dir / "reports",
+                lookback_s=settings.lookback_s,
+                full_refresh=full_refresh,
+                engine=query_engine,
+            )
         summary = gold.to_dict() | {
             "name": "gold",
             "engine": query_engine.name,
             "status": "done",
-            "rows_loaded": 0,
+            "rows_loaded": gold.rows_written,
             "rows_quarantined": 0,
             "duration_s": round(gold.seconds, 3),
         }

@@ -8,7 +8,7 @@ from typing import Any
 from fleetlake.errors import InvalidParameter
 from fleetlake.platform.lake import Lake
 from fleetlake.settings import Settings
-from fleetlake.telemetry.bronze import BronzeBuffers
+from fleetlake.telemetry.bronze import BronzeBuffers, LandingRules
 from fleetlake.telemetry.fast_path import canonical_ndjson, write_buffer_table
 from fleetlake.telemetry.files import messages_in
 from fleetlake.telemetry.ingest import land
@@ -23,7 +23,8 @@ def land_push(
     """Map and land the body's messages; every record is durable in bronze on return
     (so a 200 means landed: at-least-once for the sender)."""
     if ndjson and provider == "canonical":
-        table = canonical_ndjson(body, received_at=datetime.now(UTC))
+        rules = LandingRules.from_settings(settings)
+        table = canonical_ndjson(body, received_at=datetime.now(UTC), rules=rules)
         if table is not None:  # every line a plain canonical record: landed in bulk
             write_buffer_table(Lake(settings.resolved_lake_uri), table)
             count = table.num_rows

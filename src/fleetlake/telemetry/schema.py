@@ -7,6 +7,7 @@ null means "not reported" (a parked Tesla's speed is null, not 0).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -115,13 +116,30 @@ class MappedBatch:
         self.rejected.extend(other.rejected)
 
 
+def json_safe(value: Any) -> Any:
+    """`value` with non-finite numbers as the texts "NaN", "Infinity", "-Infinity": JSON has
+    no such numbers, and a reader of `extra` must get valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def extra_json(extra: dict[str, Any]) -> str | None:
+    """`extra` as stored: a JSON object text, null when empty."""
+    if not extra:
+        return None
+    return json.dumps(json_safe(extra), sort_keys=True, default=str, allow_nan=False)
+
+
 def records_to_table(records: Iterable[TelemetryRecord]) -> pa.Table:
     """Records → an Arrow table of TELEMETRY_SCHEMA (`extra` as a JSON text, null when empty)."""
     records = list(records)
     columns = {name: [getattr(r, name) for r in records] for name in COLUMNS}
-    columns["extra"] = [
-        json.dumps(r.extra, sort_keys=True, default=str) if r.extra else None for r in records
-    ]
+    columns["extra"] = [extra_json(r.extra) for r in records]
     return pa.Table.from_pydict(columns, schema=TELEMETRY_SCHEMA)
 
 

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
+from fleetlake.platform.failures import short_list, working_on
 from fleetlake.platform.lake import Lake
 from fleetlake.platform.query_engines import DuckDbEngine, QueryEngine
 from fleetlake.telemetry.bronze_hours import HOUR, BronzeFile, HourIndex, bronze_files
@@ -161,7 +162,11 @@ def _transform(run: _Run, wanted: set[VehicleHour]) -> set[VehicleHour]:
         source=f"({rows}) AS bronze_rows",
     )
     query = f"SELECT *, {{hour}}(ts) AS hour FROM ({sql}) AS judged_rows"  # noqa: S608
-    judged = run.engine.query(query, views=views).select(JUDGED.names).cast(JUDGED)
+    own = views["own"]
+    first, last = min(k[1] for k in keys), max(k[1] for k in keys)
+    files = short_list(own if isinstance(own, list) else [])
+    with working_on(hours=f"{first:%Y-%m-%dT%H}…{last:%Y-%m-%dT%H}", files=files):
+        judged = run.engine.query(query, views=views).select(JUDGED.names).cast(JUDGED)
     judged = judged.sort_by(JUDGED_ORDER)  # neither engine keeps the order it hands over
     run.held.hold(judged, wanted)
     return judged_otherwise(judged, edges, wanted)

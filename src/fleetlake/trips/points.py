@@ -9,7 +9,6 @@ is the number of trips in those cells, not the size of the table.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from fleetlake.platform.lake import Lake
+from fleetlake.platform.lake import Lake, temporary_path
 
 BATCH_ROWS = 1 << 20
 COLUMNS = [
@@ -46,7 +45,7 @@ def write_points(lake: Lake, *, sha256: str, bronze_files: list[str]) -> None:
     for endpoint, key in SORT_KEY.items():
         target = points_path(lake, sha256, endpoint)
         lake.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-        temp = f"{target}.tmp-{uuid.uuid4().hex}"
+        temp = temporary_path(target.rsplit("/", 1)[0])
         query = db.sql(f"SELECT {', '.join(COLUMNS)} FROM chunk ORDER BY {key}")
         batches = query.to_arrow_reader(BATCH_ROWS)
         with lake.fs.open(temp, "wb") as sink, pa.ipc.new_file(sink, batches.schema) as writer:

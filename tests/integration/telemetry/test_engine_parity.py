@@ -62,8 +62,8 @@ def run_in_steps(
 
 def outputs(lake: Lake) -> dict[str, pa.Table]:
     found = {}
-    for stage in ("silver", "gold"):
-        for path in lake.list_files(stage):
+    for stage in (("silver",), ("silver", "_quarantine"), ("gold",)):
+        for path in lake.list_files(*stage):
             table = pq.read_table(path)
             found[path.removeprefix(lake.root)] = table.sort_by(
                 [(c, "ascending") for c in table.column_names if c != "extra"]

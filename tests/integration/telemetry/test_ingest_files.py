@@ -69,7 +69,10 @@ def test_ndjson_lines_land_and_bad_lines_are_kept_with_their_line(
     assert [position for position, _ in kept] == [2, 5, 6]
     assert kept[0][1].startswith("invalid JSON: Expecting value")
     assert kept[1][1] == "no vin at 'vin'"
-    assert kept[2][1] == "vin '../V2' is not 1-64 letters, digits, - or _"
+    assert (
+        kept[2][1]
+        == "vin '../V2' is not 1-64 letters, digits, - or _, starting with a letter or digit"
+    )
     assert {q["source"] for q in quarantined()} == {str(path)}
 
 

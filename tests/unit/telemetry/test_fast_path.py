@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from fleetlake.platform.lake import Lake
 from fleetlake.telemetry import bronze
-from fleetlake.telemetry.bronze import BronzeBuffers
+from fleetlake.telemetry.bronze import BronzeBuffers, LandingRules
 from fleetlake.telemetry.fast_path import canonical_ndjson, write_buffer_table
 from fleetlake.telemetry.files import messages_in
 from fleetlake.telemetry.ingest import land
@@ -68,7 +68,7 @@ def test_bulk_equals_per_message_or_declines(
         if with_receipt:
             message["received_at"] = record.received_at.isoformat()
         body += line(message)
-    bulk = canonical_ndjson(body, received_at=NOW)
+    bulk = canonical_ndjson(body, received_at=NOW, rules=LandingRules())
     if any(record.extra for record in batch):
         assert bulk is None  # unknown fields belong in extra: the per-message path's work
         return
@@ -94,7 +94,7 @@ def test_bulk_equals_per_message_or_declines(
 )
 def test_what_needs_the_per_message_path_is_declined(message: dict[str, Any]) -> None:
     good = line({"vin": "V2", "ts": "2026-11-21T10:00:00Z", "soc_pct": 50})
-    assert canonical_ndjson(good + line(message), received_at=NOW) is None
+    assert canonical_ndjson(good + line(message), received_at=NOW, rules=LandingRules()) is None
 
 
 def test_a_plain_body_lands_per_vehicle_and_day(tmp_path: Path) -> None:
@@ -103,7 +103,7 @@ def test_a_plain_body_lands_per_vehicle_and_day(tmp_path: Path) -> None:
         for vin in ("A1", "B2")
         for ts in ("2026-11-20T23:59:59Z", "2026-11-21T00:00:01+00:00")
     )
-    table = canonical_ndjson(body, received_at=NOW)
+    table = canonical_ndjson(body, received_at=NOW, rules=LandingRules())
     assert table is not None and table.num_rows == 4
     assert set(table["charging_state"].to_pylist()) == {"charging"}
     assert set(table["gear"].to_pylist()) == {"D"}
