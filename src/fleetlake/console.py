@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
@@ -16,35 +16,40 @@ from rich.table import Table
 
 console = Console(stderr=True)
 out = Console()
+for _stream in (console, out):
+    _stream.soft_wrap = not _stream.is_terminal  # logs and pipes get whole lines, never folded
 TERMINAL_TYPES = {"completed", "failed", "cancelled"}
 
 
 def follow_job(engine: Any, job_id: int, *, quiet: bool = False) -> dict[str, Any]:
-    """Render a job's events as a progress bar until its final event; return its summary."""
+    """Render a job's events as a progress bar (plain lines without a terminal) until its
+    final event; return its summary."""
     from fleetlake.platform import jobs as job_service
     from fleetlake.platform.events import bus
 
     with engine.connect() as connection:
         job_service.get_job(connection, job_id=job_id)  # no such job: fail now, not wait
     after = 0
+    live = console.is_terminal and not quiet
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
-        DownloadColumn(),
+        TextColumn("{task.fields[amount]}"),
         TextColumn("{task.fields[rows]:>12,} rows  {task.fields[rate]:>10,.0f} rows/s"),
         TimeElapsedColumn(),
     )
+    lines = PlainLines(job_id, enabled=not live and not quiet)
     with (
         bus.subscribe(job_id) as subscription,
-        Progress(*columns, console=console, disable=quiet, transient=False) as bar,
+        Progress(*columns, console=console, disable=not live, transient=False) as bar,
     ):
-        task = bar.add_task(f"job {job_id}", total=None, rows=0, rate=0.0)
+        task = bar.add_task(f"job {job_id}", total=None, rows=0, rate=0.0, amount="")
         while True:
             with engine.connect() as connection:
                 events = job_service.list_events(connection, job_id=job_id, after_id=after)
             for event in events:
                 after = event["id"]
-                _apply(bar, task, event)
+                _apply(bar, task, event, lines)
                 if event["type"] in TERMINAL_TYPES:
                     with engine.connect() as connection:
                         return job_service.job_summary(
@@ -55,22 +60,65 @@ def follow_job(engine: Any, job_id: int, *, quiet: bool = False) -> dict[str, An
                 subscription.wait_blocking(0.5)
 
 
-def _apply(bar: Progress, task: Any, event: dict[str, Any]) -> None:
+class PlainLines:
+    """Progress as a line every few seconds, for logs and pipes (no bar to redraw)."""
+
+    def __init__(self, job_id: int, *, enabled: bool, every_s: float = 5.0) -> None:
+        self.job_id, self.enabled, self.every_s = job_id, enabled, every_s
+        self.last, self.where = 0.0, ""
+
+    def progress(self, where: str, text: str) -> None:
+        """A line when `where` (stage or source) changes, or every `every_s` seconds."""
+        now = time.monotonic()
+        if self.enabled and (where != self.where or now - self.last >= self.every_s):
+            console.print(f"job {self.job_id}: {text}", soft_wrap=True, highlight=False)
+            self.last, self.where = now, where
+
+
+def progress_text(data: dict[str, Any]) -> tuple[str, float | None, float | None]:
+    """What a progress event measured — files, hours, vehicle-days or bytes — as
+    (amount text, done, total)."""
+    unit = data.get("unit") or "bytes"
+    if unit == "bytes":
+        done, total = data.get("bytes_done") or 0, data.get("bytes_total") or None
+        if not done and not total:
+            return "", None, None
+        shown = f"{_size(done)}/{_size(total)}" if total else _size(done)
+        return shown, done, total
+    done, total = data.get("done") or 0, data.get("total") or None
+    return (f"{done:,}/{total:,} {unit}" if total else f"{done:,} {unit}"), done, total
+
+
+def _size(count: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:,.0f} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
+        count /= 1000
+    return f"{count:,.1f} GB"
+
+
+def _apply(bar: Progress, task: Any, event: dict[str, Any], lines: PlainLines) -> None:
     data = event["data"]
     if event["type"] == "progress":
+        amount, done, total = progress_text(data)
+        where = data.get("stage") or data.get("current_source") or ""
         bar.update(
             task,
-            completed=data["bytes_done"],
-            total=data.get("bytes_total") or None,
+            completed=done or 0,
+            total=total,
             rows=data["rows_done"],
             rate=data.get("rows_per_s", 0.0),
-            description=_short(data.get("current_source") or ""),
+            amount=amount,
+            description=_short(where) or bar.tasks[0].description,
         )
+        text = ", ".join(p for p in (where, amount, f"{data['rows_done']:,} rows") if p)
+        lines.progress(where, text)
     elif event["type"] == "source_finished":
         bar.console.print(
             f"  {data['name']}: {data['status']}, {data['rows_loaded']:,} rows, "
             f"{data['rows_quarantined']:,} quarantined"
-            + (f" — {data['reason']}" if data.get("reason") else "")
+            + (f" — {data['reason']}" if data.get("reason") else ""),
+            highlight=False,
         )
 
 

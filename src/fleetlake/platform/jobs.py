@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -249,6 +250,7 @@ class JobContext:
     params: dict[str, Any]
     results: list[dict[str, Any]] = field(default_factory=list)
     logger: logging.LoggerAdapter[logging.Logger] | None = None
+    _counted_at: float = 0.0
 
     def progress(
         self,
@@ -270,6 +272,18 @@ class JobContext:
             connection.execute(jobs.update().where(jobs.c.id == self.job_id).values(**values))
         data = {k: v for k, v in values.items() if k != "heartbeat_at"} | extra
         append_event(self.engine, job_id=self.job_id, type="progress", data=data)
+
+    def counted(
+        self, *, stage: str, unit: str, done: int, total: int, rows_done: int, force: bool = False
+    ) -> None:
+        """Progress of a job that counts `unit`s (files, hours, vehicle-days), not bytes;
+        at most one event a second unless `force`d (the last one)."""
+        now = time.monotonic()
+        if not force and now - self._counted_at < 1.0:
+            return
+        self._counted_at = now
+        self.progress(rows_done=rows_done, bytes_done=0, bytes_total=None, current_source=None,
+                      stage=stage, unit=unit, done=done, total=total)  # fmt: skip
 
     def log(self, message: str, *args: Any) -> None:
         """A line in the job's persistent log (`<home>/logs/jobs/job-<id>.jsonl`)."""

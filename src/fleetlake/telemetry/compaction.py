@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import posixpath
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -75,22 +77,34 @@ def buffered_vehicle_days(lake: Lake, *, day: date | None = None) -> list[tuple[
     return sorted(found)
 
 
-def compact(lake: Lake, *, day: date | None = None, before: date | None = None) -> CompactionResult:
-    """Compact one day, or every buffered day before `before` (default: today, UTC)."""
+def compact(
+    lake: Lake,
+    *,
+    day: date | None = None,
+    before: date | None = None,
+    on_progress: Callable[[CompactionResult, int], None] | None = None,
+) -> CompactionResult:
+    """Compact one day, or every buffered day before `before` (default: today, UTC);
+    `on_progress(result, vehicle-days to do)` after each vehicle-day."""
     import duckdb
 
     limit = before or datetime.now(UTC).date()
     result = CompactionResult()
     connection = duckdb.connect()  # one for every fingerprint of the run (~20 ms to open)
     try:
-        for vin, buffered_day in buffered_vehicle_days(lake, day=day):
-            if day is None and buffered_day >= limit:
-                continue  # today's buffer is still being written
+        todo = [
+            (vin, buffered_day)
+            for vin, buffered_day in buffered_vehicle_days(lake, day=day)
+            if day is not None or buffered_day < limit  # today's buffer is still being written
+        ]
+        for vin, buffered_day in todo:
             with working_on(stage="compaction", vehicle=vin, day=buffered_day):
                 day_result = compact_vehicle_day(
                     lake, vin=vin, day=buffered_day, connection=connection
                 )
             result.days.append(day_result)
+            if on_progress is not None:
+                on_progress(result, len(todo))
     finally:
         connection.close()
     return result
@@ -173,13 +187,21 @@ def compact_job(context: JobContext) -> None:
     from fleetlake.settings import get_settings
 
     day = date.fromisoformat(context.params["date"]) if context.params.get("date") else None
-    result = compact(Lake(get_settings().resolved_lake_uri), day=day)
+
+    def counted(result: CompactionResult, total: int, *, force: bool = False) -> None:
+        context.counted(stage="compaction", unit="vehicle-days", done=len(result.days),
+                        total=total, rows_done=result.rows_added, force=force)  # fmt: skip
+
+    started = time.monotonic()
+    result = compact(Lake(get_settings().resolved_lake_uri), day=day, on_progress=counted)
+    counted(result, len(result.days), force=True)
     summary = result.to_dict() | {
         "name": f"compaction of {day.isoformat() if day else 'every day before today'}",
         "status": "compacted",
         "rows_loaded": result.rows_added,
         "rows_quarantined": 0,
         "date": day.isoformat() if day else None,
+        "duration_s": round(time.monotonic() - started, 3),
     }
     context.set_results([summary])
     context.event("compacted", **summary)

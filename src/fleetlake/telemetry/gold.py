@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -130,7 +131,9 @@ def run_gold(
     lookback_s: float,
     full_refresh: bool = False,
     engine: QueryEngine | None = None,
+    on_progress: Callable[[GoldResult, int], None] | None = None,
 ) -> GoldResult:
+    """Recompute the changed hours' days; `on_progress(result, days to do)` after each."""
     started = time.monotonic()
     engine = engine or DuckDbEngine(lake)
     modified = lake.modified_files(*SILVER)
@@ -156,6 +159,8 @@ def run_gold(
                 lake, engine, day=day, hours=hours, reports_dir=reports_dir, result=result
             )
         result.changed_days.append(day)
+        if on_progress is not None:
+            on_progress(result, len(by_day))
     result.vehicles = len(changed_vins)
     refresh_last_state(lake, engine, database, vins=sorted(changed_vins),
                        days=sorted(by_day), full=full_refresh)  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ def ingest_telemetry_job(context: JobContext) -> None:
     mapping = Path(params["mapping"]) if params.get("mapping") else None
     lake = Lake(settings.resolved_lake_uri)
     results: list[dict[str, Any]] = []
+    earlier = Totals()
     for source in params["sources"]:
         context.check_cancelled()
         adapter = adapter_for(params.get("provider") or "canonical", mapping=mapping)
@@ -55,7 +57,10 @@ def ingest_telemetry_job(context: JobContext) -> None:
             source=source,
             adapter=adapter,
             force=bool(params.get("force")),
+            earlier=earlier,
         )
+        earlier.add(result)
+        _report(context, None, earlier)
         results.append(result)
         context.set_results(results)
         context.event("source_finished", **result)
@@ -73,8 +78,10 @@ def ingest_source(
     source: str,
     adapter: Adapter,
     force: bool,
+    earlier: Totals,
 ) -> dict[str, Any]:
-    """One source, every outcome a result (failures included), never an exception."""
+    """One source, every outcome a result (failures included), never an exception;
+    progress counts it on top of the `earlier` sources of the job."""
     started = time.monotonic()
     result: dict[str, Any] = {
         "source": source,
@@ -98,7 +105,9 @@ def ingest_source(
             result.update(status="already ingested")
             return result
         buffers = BronzeBuffers.from_settings(settings)
-        load_file(context, buffers=buffers, path=path, adapter=adapter, result=result)
+        load_file(
+            context, buffers=buffers, path=path, adapter=adapter, result=result, earlier=earlier
+        )
         result["status"] = "loaded"
         lake.write_json(result, *marker)  # after the last flush: the content is in bronze
     except FleetlakeError as exc:
@@ -117,6 +126,7 @@ def load_file(
     path: Path,
     adapter: Adapter,
     result: dict[str, Any],
+    earlier: Totals | None = None,
 ) -> None:
     """Every message of the file mapped and held; all of it durable in bronze on return."""
     last_report = time.monotonic()
@@ -125,7 +135,7 @@ def load_file(
         nonlocal last_report
         if time.monotonic() - last_report >= PROGRESS_EVERY_S:
             context.check_cancelled()
-            _report(context, result)
+            _report(context, result, earlier or Totals())
             last_report = time.monotonic()
 
     if adapter is CANONICAL and file_format(path) == "ndjson":
@@ -133,7 +143,7 @@ def load_file(
         land_ndjson_in_bulk(path, buffers=buffers, result=result, each=report, lines=lines)
     else:
         land(read_messages(path), adapter=adapter, buffers=buffers, result=result, each=report)
-    _report(context, result)
+    _report(context, result, earlier or Totals())
 
 
 def land_ndjson_in_bulk(
@@ -202,14 +212,35 @@ def map_message(adapter: Adapter, message: Message, *, received_at: datetime) ->
     return batch
 
 
-def _report(context: JobContext, result: dict[str, Any]) -> None:
+@dataclass
+class Totals:
+    """What the job's finished sources landed: progress counts the whole job, not a file."""
+
+    rows: int = 0
+    quarantined: int = 0
+    messages: int = 0
+    bytes: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, result: dict[str, Any]) -> None:
+        self.rows += result["rows_loaded"]
+        self.quarantined += result["rows_quarantined"]
+        self.messages += result["messages"]
+        self.bytes += result["bytes"]
+
+
+def _report(context: JobContext, result: dict[str, Any] | None, earlier: Totals) -> None:
+    """The job's progress: `earlier` sources plus the one being read (`result`)."""
+    current = result or {"rows_loaded": 0, "rows_quarantined": 0, "messages": 0, "bytes": 0}
+    rows = earlier.rows + current["rows_loaded"]
     context.progress(
-        rows_done=result["rows_loaded"],
-        bytes_done=result["bytes"],
-        bytes_total=result["bytes"],
-        current_source=result["source"],
-        messages=result["messages"],
-        rows_quarantined=result["rows_quarantined"],
+        rows_done=rows,
+        bytes_done=earlier.bytes + current["bytes"],
+        bytes_total=earlier.bytes + current["bytes"],
+        current_source=result["source"] if result else None,
+        messages=earlier.messages + current["messages"],
+        rows_quarantined=earlier.quarantined + current["rows_quarantined"],
+        rows_per_s=round(rows / max(time.monotonic() - earlier.started, 1e-6), 1),
     )
 
 

@@ -12,8 +12,9 @@ from fleetlake.platform.jobs import JobContext, create_job, register_job_kind
 from fleetlake.platform.lake import Lake
 from fleetlake.platform.query_engines import ENGINES, QueryEngine, open_query_engine
 from fleetlake.settings import Settings, get_settings
-from fleetlake.telemetry.gold import run_gold
+from fleetlake.telemetry.gold import GoldResult, run_gold
 from fleetlake.telemetry.silver import SilverRules, run_silver
+from fleetlake.telemetry.silver_hours import SilverResult
 
 JOB_KIND = "telemetry.pipeline"
 STAGES = ("silver", "gold")
@@ -63,10 +64,15 @@ def run_stages(
     results: list[dict[str, Any]] = []
     if "silver" in context.params["stages"]:
         context.event("stage_started", stage="silver", full_refresh=full_refresh)
+
+        def silver_passed(result: SilverResult, done: int, total: int, force: bool = False) -> None:
+            context.counted(stage="silver", unit="vehicle-hours", done=done, total=total,
+                            rows_done=result.rows_in, force=force)  # fmt: skip
+
         with working_on(stage="silver"):
-            silver = run_silver(
-                lake, rules=silver_rules(settings), full_refresh=full_refresh, engine=query_engine
-            )
+            silver = run_silver(lake, rules=silver_rules(settings), full_refresh=full_refresh,
+                                engine=query_engine, on_progress=silver_passed)  # fmt: skip
+        silver_passed(silver, silver.vehicle_hours, silver.vehicle_hours, force=True)
         summary = silver.to_dict() | {
             "name": "silver",
             "engine": query_engine.name,
@@ -81,6 +87,11 @@ def run_stages(
         context.log("silver: %s", silver.to_dict())
     if "gold" in context.params["stages"]:
         context.event("stage_started", stage="gold", full_refresh=full_refresh)
+
+        def gold_day(result: GoldResult, total: int, force: bool = False) -> None:
+            context.counted(stage="gold", unit="days", done=len(result.changed_days),
+                            total=total, rows_done=result.rows_in, force=force)  # fmt: skip
+
         with working_on(stage="gold"):
             gold = run_gold(
                 lake,
@@ -89,7 +100,9 @@ def run_stages(
                 lookback_s=settings.lookback_s,
                 full_refresh=full_refresh,
                 engine=query_engine,
+                on_progress=gold_day,
             )
+        gold_day(gold, gold.days, force=True)
         summary = gold.to_dict() | {
             "name": "gold",
             "engine": query_engine.name,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -71,7 +72,10 @@ def run_silver(
     rules: SilverRules,
     full_refresh: bool = False,
     engine: QueryEngine | None = None,
+    on_progress: Callable[[SilverResult, int, int], None] | None = None,
 ) -> SilverResult:
+    """Recompute what bronze changed (or everything); `on_progress(result, vehicle-hours
+    done, vehicle-hours known to do)` after each engine pass."""
     started = time.monotonic()
     state = lake.read_json(*STATE, default={})
     everything = bronze_files(lake)
@@ -96,10 +100,14 @@ def run_silver(
     done: set[VehicleHour] = set()
     while pending:  # a neighbour whose edge row is judged anew is done again, whole
         again: set[VehicleHour] = set()
+        passed = 0
         for chunk in _by_vehicles(pending):  # bronze is per vehicle: each file read once
             again |= _transform(run, chunk)
             if run.held.rows >= HELD_ROWS:
                 run.held.flush()
+            passed += len(chunk)
+            if on_progress is not None:
+                on_progress(result, len(done) + passed, len(done) + len(pending))
         run.held.flush()  # what is done again reads these as its edges
         done |= pending
         pending = again - done

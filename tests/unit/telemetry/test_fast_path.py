@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,9 +69,20 @@ def test_bulk_equals_per_message_or_declines(
         if with_receipt:
             message["received_at"] = record.received_at.isoformat()
         body += line(message)
-    bulk = canonical_ndjson(body, received_at=NOW, rules=LandingRules())
+    rules = LandingRules()
+    bulk = canonical_ndjson(body, received_at=NOW, rules=rules)
     if any(record.extra for record in batch):
         assert bulk is None  # unknown fields belong in extra: the per-message path's work
+        return
+    received = [r.received_at if with_receipt else NOW for r in batch]
+    refused = [
+        rules.problem(replace(r, received_at=at)) for r, at in zip(batch, received, strict=True)
+    ]
+    if any(refused):  # out of the landing window: the per-message path quarantines it
+        assert bulk is None
+        slow_lake = Lake(str(tmp_path_factory.mktemp("refused")))
+        kept = [r for r, why in zip(batch, refused, strict=True) if why is None]
+        assert slow(body, slow_lake, monkeypatch).num_rows == len(kept)
         return
     assert bulk is not None
     fast_lake = Lake(str(tmp_path_factory.mktemp("fast")))
