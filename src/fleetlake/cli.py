@@ -6,11 +6,15 @@ Heavy libraries are imported inside the commands so that start-up stays fast.
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from fleetlake.cli_common import finish, open_engine, run_job_here, start_detached
 from fleetlake.errors import FleetlakeError
+from fleetlake.simulate.cli import simulate_app
+from fleetlake.telemetry import cli as telemetry_cli
+from fleetlake.trips import cli as trips_cli
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -23,13 +27,19 @@ jobs_app = typer.Typer(
     no_args_is_help=True, help="Durable jobs: list, show, follow, cancel, retry."
 )
 ingest_app = typer.Typer(no_args_is_help=True, help="Ingest data from files, folders or URLs.")
-simulate_app = typer.Typer(no_args_is_help=True, help="Realistic synthetic data for every domain.")
 pipeline_app = typer.Typer(no_args_is_help=True, help="Lake transforms: bronze → silver → gold.")
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(pipeline_app, name="pipeline")
+# Each domain's commands, mounted here: a domain never imports this module.
+app.add_typer(trips_cli.trips_app, name="trips")
+app.add_typer(telemetry_cli.telemetry_app, name="telemetry")
+ingest_app.command("trips")(trips_cli.ingest_trips)
+ingest_app.command("telemetry")(telemetry_cli.ingest_telemetry)
+pipeline_app.command("run")(telemetry_cli.pipeline_run)
+app.command("worker")(telemetry_cli.worker)
 
 _state = {"debug": False}
 
@@ -39,81 +49,6 @@ def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     _state["debug"] = debug
-
-
-def open_engine(*, require_schema: bool = True) -> Any:
-    """The configured database; PostgreSQL must already be at the current schema."""
-    from fleetlake.platform.db import get_engine, require_current_schema
-    from fleetlake.platform.logs import configure_logging
-    from fleetlake.settings import get_settings
-
-    settings = get_settings()
-    configure_logging(logs_dir=settings.logs_dir, level=settings.log_level)
-    engine = get_engine(settings.resolved_database_url)
-    if require_schema:
-        from fleetlake.platform.jobs import recover_interrupted
-
-        require_current_schema(engine)
-        recover_interrupted(engine)  # a job whose process died is marked failed at next start
-    return engine
-
-
-def run_job_here(engine: Any, job_id: int, *, quiet: bool = False) -> dict[str, Any]:
-    """Run a queued job in this process with a live progress bar; webhooks fire too."""
-    import threading
-
-    from fleetlake.console import follow_job
-    from fleetlake.domains import register_job_kinds
-    from fleetlake.platform.jobs import run_job
-    from fleetlake.platform.webhooks import WebhookDispatcher
-    from fleetlake.settings import get_settings
-
-    register_job_kinds()
-    settings = get_settings()
-    dispatcher = WebhookDispatcher.from_settings(engine, settings)
-    dispatcher.start()
-    worker = threading.Thread(
-        target=run_job,
-        args=(engine,),
-        name="job",
-        kwargs={"job_id": job_id, "logs_dir": settings.logs_dir, "nice": settings.job_nice},
-    )
-    worker.start()
-    try:
-        summary = follow_job(engine, job_id, quiet=quiet)
-    finally:
-        worker.join()
-        dispatcher.stop(drain_s=settings.webhook_timeout_s)
-    return summary
-
-
-def start_detached(job_id: int) -> None:
-    """Run the job in a background process that outlives this command."""
-    import subprocess
-
-    from fleetlake.settings import get_settings
-
-    logs = get_settings().logs_dir
-    logs.mkdir(parents=True, exist_ok=True)
-    with (logs / f"job-{job_id}.out").open("ab") as output:
-        subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "fleetlake", "jobs", "run", str(job_id)],
-            stdout=output,
-            stderr=output,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-
-def finish(summary: dict[str, Any], *, as_json: bool = False) -> None:
-    from fleetlake.console import out, print_job
-
-    if as_json:
-        out.print_json(data=summary)
-    else:
-        print_job(summary)
-    if summary["state"] != "succeeded":
-        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")
@@ -268,19 +203,6 @@ def demo(
     )
     out.print(f"API key for uploads and other writes: [bold]{settings.api_keys[0]}[/]")
     serve(host=host, port=port)
-
-
-def _register_domains() -> None:
-    from fleetlake.telemetry import cli as telemetry_cli
-    from fleetlake.trips import cli as trips_cli
-
-    trips_cli.register(app, ingest_app=ingest_app, simulate_app=simulate_app)
-    telemetry_cli.register(
-        app, ingest_app=ingest_app, simulate_app=simulate_app, pipeline_app=pipeline_app
-    )
-
-
-_register_domains()
 
 
 def main() -> None:

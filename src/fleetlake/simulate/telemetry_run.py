@@ -3,10 +3,12 @@ truth beside them, an MQTT broker, or (see `telemetry_api`) a provider-style HTT
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -95,6 +97,27 @@ def write_files(out: Path, spec: FleetSpec) -> SimulationSummary:
     return summary
 
 
+PUBLISH_WINDOW = 1000  # messages sent but not yet acknowledged by the broker (QoS 1)
+ACK_TIMEOUT_S = 60.0
+
+
+def _acknowledged(info: Any, url: str) -> None:
+    """Wait for the broker's PUBACK of one message; a message it refused or never
+    acknowledged stops the run with the reason (the count printed so far is then wrong)."""
+    import paho.mqtt.client as mqtt
+
+    from fleetlake.errors import ServiceError
+
+    if info.rc != mqtt.MQTT_ERR_SUCCESS:
+        raise ServiceError(f"{url}: publishing failed ({mqtt.error_string(info.rc)})")
+    try:
+        info.wait_for_publish(ACK_TIMEOUT_S)
+    except (RuntimeError, ValueError) as exc:  # the connection went away
+        raise ServiceError(f"{url}: publishing failed ({exc}); is the broker running?") from exc
+    if not info.is_published():
+        raise ServiceError(f"{url}: the broker acknowledged nothing for {ACK_TIMEOUT_S:g} s")
+
+
 def publish_mqtt(url: str, spec: FleetSpec, *, topic_base: str) -> SimulationSummary:
     """Every delivered message as JSON on `<topic_base>/<VIN>`, QoS 1, in order of receipt."""
     import json
@@ -102,25 +125,36 @@ def publish_mqtt(url: str, spec: FleetSpec, *, topic_base: str) -> SimulationSum
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
+    from fleetlake.errors import ServiceError
     from fleetlake.telemetry.mqtt import BrokerAddress
 
     address = BrokerAddress.parse(url)
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     if address.username:
         client.username_pw_set(address.username, address.password)
-    client.max_queued_messages_set(10_000)  # publish() waits when the broker lags behind
-    client.connect(address.host, address.port)
+    try:
+        client.connect(address.host, address.port)
+    except OSError as exc:
+        raise ServiceError(
+            f"cannot reach the MQTT broker at {url} ({exc}): is it running?"
+        ) from exc
     client.loop_start()
     summary = SimulationSummary(vehicles=spec.vehicles, days=spec.days)
-    last = None
-    for _, truth, delivered, faults in simulated_days(spec):
-        _tally(summary, truth, faults)
-        for row in delivered.drop_columns(["extra"]).to_pylist():
-            row["ts"], row["received_at"] = row["ts"].isoformat(), row["received_at"].isoformat()
-            last = client.publish(f"{topic_base}/{row['vin']}", json.dumps(row), qos=1)
-            summary.messages += 1
-    if last is not None:
-        last.wait_for_publish(60)
-    client.disconnect()
-    client.loop_stop()
+    in_flight: deque[mqtt.MQTTMessageInfo] = deque()
+    try:
+        for _, truth, delivered, faults in simulated_days(spec):
+            _tally(summary, truth, faults)
+            for row in delivered.drop_columns(["extra"]).to_pylist():
+                row["ts"] = row["ts"].isoformat()
+                row["received_at"] = row["received_at"].isoformat()
+                topic = f"{topic_base}/{row['vin']}"
+                in_flight.append(client.publish(topic, json.dumps(row), qos=1))
+                summary.messages += 1
+                while len(in_flight) > PUBLISH_WINDOW:  # wait for the broker, never drop
+                    _acknowledged(in_flight.popleft(), url)
+        while in_flight:
+            _acknowledged(in_flight.popleft(), url)
+    finally:
+        client.disconnect()
+        client.loop_stop()
     return summary

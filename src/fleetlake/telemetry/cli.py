@@ -8,23 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from fleetlake.cli_options import DetachFlag, JsonFlag, follow_or_detach
+from fleetlake.cli_common import DetachFlag, JsonFlag, follow_or_detach, open_engine, run_job_here
 
 telemetry_app = typer.Typer(no_args_is_help=True, help="Vehicle telemetry: bronze, silver, gold.")
-
-
-def register(
-    app: typer.Typer,
-    *,
-    ingest_app: typer.Typer,
-    simulate_app: typer.Typer,
-    pipeline_app: typer.Typer,
-) -> None:
-    app.add_typer(telemetry_app, name="telemetry")
-    app.command("worker")(worker)
-    pipeline_app.command("run")(pipeline_run)
-    ingest_app.command("telemetry")(ingest_telemetry)
-    simulate_app.command("telemetry")(simulate_telemetry)
 
 
 def ingest_telemetry(
@@ -45,7 +31,6 @@ def ingest_telemetry(
     json: JsonFlag = False,
 ) -> None:
     """Land telemetry files in bronze through a provider adapter, with a live progress bar."""
-    from fleetlake.cli import open_engine
     from fleetlake.settings import get_settings
     from fleetlake.telemetry import service
 
@@ -70,7 +55,6 @@ def compact(
     json: JsonFlag = False,
 ) -> None:
     """Compact bronze buffers into one Parquet file per vehicle per day."""
-    from fleetlake.cli import open_engine
     from fleetlake.telemetry import service
 
     engine = open_engine()
@@ -173,47 +157,6 @@ def _run_subscribers(
         raise typer.Exit(1)
 
 
-def simulate_telemetry(
-    vehicles: Annotated[int, typer.Option(min=1)] = 10,
-    days: Annotated[int, typer.Option(min=1)] = 1,
-    start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"])] = datetime(2026, 11, 16),
-    interval_s: Annotated[int, typer.Option(min=1, help="Seconds between messages")] = 10,
-    seed: int = 7,
-    faults: Annotated[bool, typer.Option(help="Add duplicates, jumps, skew… (logged)")] = True,
-    out: Annotated[Path | None, typer.Option(help="Write NDJSON files and the truth here")] = None,
-    mqtt: Annotated[str | None, typer.Option(help="Publish to this broker instead")] = None,
-    topic_base: str = "fleet",
-    serve: Annotated[
-        int | None, typer.Option(help="Serve the fleet as a provider API on this port")
-    ] = None,
-    client_secret: Annotated[
-        str | None,
-        typer.Option(help="--serve: the OAuth2 secret of client 'fleetlake' (default: random)"),
-    ] = None,
-) -> None:
-    """A realistic EV fleet's telemetry, with the faults real feeds have and its truth."""
-    from fleetlake.console import out as console
-    from fleetlake.errors import InvalidParameter
-    from fleetlake.simulate.telemetry_faults import NO_FAULTS, FaultRates
-    from fleetlake.simulate.telemetry_run import FleetSpec, publish_mqtt, write_files
-
-    rates = FaultRates() if faults else NO_FAULTS
-    spec = FleetSpec(vehicles, days, start.date(), seed=seed, interval_s=interval_s, rates=rates)
-    if [out, mqtt, serve].count(None) != 2:
-        raise InvalidParameter("out", "give one of --out DIR, --mqtt URL or --serve PORT")
-    if serve is not None:
-        _serve_fleet(serve, client_secret=client_secret, spec=spec)
-        return
-    if out is not None:
-        summary = write_files(out, spec)
-    else:
-        summary = publish_mqtt(str(mqtt), spec, topic_base=topic_base)
-    console.print(
-        f"{summary.messages:,} messages for {vehicles} vehicles over {days} days "
-        f"({summary.truth_rows:,} true observations; faults {summary.faults})"
-    )
-
-
 def pipeline_run(
     stage: Annotated[
         list[str] | None, typer.Option(help="silver or gold (repeat for more); default every stage")
@@ -230,7 +173,6 @@ def pipeline_run(
     json: JsonFlag = False,
 ) -> None:
     """Run the telemetry stages over what changed since their last run."""
-    from fleetlake.cli import open_engine
     from fleetlake.telemetry.pipeline import queue_pipeline
 
     engine = open_engine()
@@ -246,7 +188,6 @@ def poll(
     json: JsonFlag = False,
 ) -> None:
     """Poll one configured HTTP source once (as a job) into bronze."""
-    from fleetlake.cli import open_engine
     from fleetlake.settings import get_settings
     from fleetlake.telemetry.poll_job import queue_poll
 
@@ -261,7 +202,6 @@ def worker() -> None:
     import signal
     import threading
 
-    from fleetlake.cli import open_engine
     from fleetlake.console import out
     from fleetlake.domains import register_job_kinds
     from fleetlake.settings import get_settings
@@ -284,35 +224,12 @@ def worker() -> None:
     out.print(f"worker stopped after {len(running.jobs)} jobs")
 
 
-def _serve_fleet(port: int, *, client_secret: str | None, spec: Any) -> None:
-    import secrets
-
-    import pyarrow as pa
-    import uvicorn
-
-    from fleetlake.console import out as console
-    from fleetlake.simulate.telemetry_api import telemetry_api
-    from fleetlake.simulate.telemetry_run import simulated_days
-
-    days = list(simulated_days(spec))
-    messages = pa.concat_tables([delivered for _, _, delivered, _ in days])
-    messages = messages.sort_by([("received_at", "ascending")])
-    secret = client_secret or secrets.token_urlsafe(12)
-    app = telemetry_api(messages, client_id="fleetlake", client_secret=secret)
-    console.print(
-        f"{messages.num_rows:,} messages on http://127.0.0.1:{port}/api/v1/telemetry "
-        f"(OAuth2 token at /oauth/token, client fleetlake, secret {secret}); Ctrl-C to stop"
-    )
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
-
-
 def demo_telemetry(engine: Any, *, settings: Any, vehicles: int = 20) -> None:
     """Two days of a simulated fleet (faults included) ingested, compacted and run
     through silver and gold by the real jobs; done again only when its files are new."""
     from datetime import UTC, timedelta
     from datetime import datetime as clock
 
-    from fleetlake.cli import run_job_here
     from fleetlake.console import out, print_job
     from fleetlake.simulate.telemetry_run import FleetSpec, write_files
     from fleetlake.telemetry import service

@@ -1,24 +1,17 @@
-"""Trips commands: `ingest trips`, `trips weekly-average|groups`, `simulate trips`."""
+"""Trips commands: `ingest trips`, `trips weekly-average|groups|verify`; the demo's trips."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from fleetlake.cli_options import DetachFlag, JsonFlag, follow_or_detach
+from fleetlake.cli_common import DetachFlag, JsonFlag, follow_or_detach, open_engine, run_job_here
 
 trips_app = typer.Typer(
     no_args_is_help=True, help="Trips: weekly averages and similar-trip groups."
 )
-
-
-def register(app: typer.Typer, *, ingest_app: typer.Typer, simulate_app: typer.Typer) -> None:
-    app.add_typer(trips_app, name="trips")
-    ingest_app.command("trips")(ingest_trips)
-    simulate_app.command("trips")(simulate_trips)
 
 
 def ingest_trips(
@@ -28,7 +21,6 @@ def ingest_trips(
     json: JsonFlag = False,
 ) -> None:
     """Ingest trips CSV (.csv or .csv.gz) with a live progress bar."""
-    from fleetlake.cli import open_engine
     from fleetlake.settings import get_settings
     from fleetlake.trips import service
 
@@ -50,7 +42,6 @@ def weekly_average(
     """Average trips per ISO week in a region or bbox (weeks without trips count)."""
     from rich.table import Table
 
-    from fleetlake.cli import open_engine
     from fleetlake.console import out
     from fleetlake.platform.lake import Lake
     from fleetlake.settings import get_settings
@@ -92,7 +83,6 @@ def groups(
     """The biggest groups of similar trips (origin cell, destination cell, time of day)."""
     from rich.table import Table
 
-    from fleetlake.cli import open_engine
     from fleetlake.console import out
     from fleetlake.settings import get_settings
     from fleetlake.trips import stats
@@ -128,7 +118,6 @@ def verify(json: bool = False) -> None:
     """Recompute every rollup from the trips table and compare; exits 1 on any difference."""
     from rich.table import Table
 
-    from fleetlake.cli import open_engine
     from fleetlake.console import out
     from fleetlake.settings import get_settings
     from fleetlake.trips.verify import verify_rollups
@@ -169,28 +158,8 @@ def _match(text: str) -> Any:
         ) from exc
 
 
-def simulate_trips(
-    rows: Annotated[int, typer.Option(min=1)] = 100_000,
-    out: Annotated[Path, typer.Option(help=".csv or .csv.gz file to write")] = Path("trips.csv"),
-    seed: int = 7,
-    bad_share: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Share of malformed rows.")
-    ] = 0.0,
-    weeks: Annotated[int, typer.Option(min=1)] = 8,
-) -> None:
-    """Write a realistic trips CSV (several cities, commute peaks, repeated routes)."""
-    from fleetlake.console import out as console_out
-    from fleetlake.simulate.trips import simulate_trips as simulate
-
-    result = simulate(rows=rows, out=out, seed=seed, bad_share=bad_share, weeks=weeks)
-    console_out.print(
-        f"wrote {result.rows:,} trips ({result.bad_rows:,} malformed) to {result.path}"
-    )
-
-
 def demo_trips(engine: Any, *, settings: Any, rows: int) -> None:
     """Simulated trips in the raw folder, ingested through the real job (skipped if done)."""
-    from fleetlake.cli import run_job_here
     from fleetlake.console import out, print_job
     from fleetlake.simulate.trips import simulate_trips as simulate
     from fleetlake.trips import service

@@ -1,0 +1,95 @@
+"""`fleetlake simulate …`: realistic synthetic data for every domain, with its truth."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+simulate_app = typer.Typer(no_args_is_help=True, help="Realistic synthetic data for every domain.")
+
+
+@simulate_app.command("trips")
+def simulate_trips(
+    rows: Annotated[int, typer.Option(min=1)] = 100_000,
+    out: Annotated[Path, typer.Option(help=".csv or .csv.gz file to write")] = Path("trips.csv"),
+    seed: int = 7,
+    bad_share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of malformed rows.")
+    ] = 0.0,
+    weeks: Annotated[int, typer.Option(min=1)] = 8,
+) -> None:
+    """Write a realistic trips CSV (several cities, commute peaks, repeated routes)."""
+    from fleetlake.console import out as console_out
+    from fleetlake.simulate.trips import simulate_trips as simulate
+
+    result = simulate(rows=rows, out=out, seed=seed, bad_share=bad_share, weeks=weeks)
+    console_out.print(
+        f"wrote {result.rows:,} trips ({result.bad_rows:,} malformed) to {result.path}"
+    )
+
+
+@simulate_app.command("telemetry")
+def simulate_telemetry(
+    vehicles: Annotated[int, typer.Option(min=1)] = 10,
+    days: Annotated[int, typer.Option(min=1)] = 1,
+    start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"])] = datetime(2026, 11, 16),
+    interval_s: Annotated[int, typer.Option(min=1, help="Seconds between messages")] = 10,
+    seed: int = 7,
+    faults: Annotated[bool, typer.Option(help="Add duplicates, jumps, skew… (logged)")] = True,
+    out: Annotated[Path | None, typer.Option(help="Write NDJSON files and the truth here")] = None,
+    mqtt: Annotated[str | None, typer.Option(help="Publish to this broker instead")] = None,
+    topic_base: str = "fleet",
+    serve: Annotated[
+        int | None, typer.Option(help="Serve the fleet as a provider API on this port")
+    ] = None,
+    client_secret: Annotated[
+        str | None,
+        typer.Option(help="--serve: the OAuth2 secret of client 'fleetlake' (default: random)"),
+    ] = None,
+) -> None:
+    """A realistic EV fleet's telemetry, with the faults real feeds have and its truth."""
+    from fleetlake.console import out as console
+    from fleetlake.errors import InvalidParameter
+    from fleetlake.simulate.telemetry_faults import NO_FAULTS, FaultRates
+    from fleetlake.simulate.telemetry_run import FleetSpec, publish_mqtt, write_files
+
+    rates = FaultRates() if faults else NO_FAULTS
+    spec = FleetSpec(vehicles, days, start.date(), seed=seed, interval_s=interval_s, rates=rates)
+    if [out, mqtt, serve].count(None) != 2:
+        raise InvalidParameter("out", "give one of --out DIR, --mqtt URL or --serve PORT")
+    if serve is not None:
+        _serve_fleet(serve, client_secret=client_secret, spec=spec)
+        return
+    if out is not None:
+        summary = write_files(out, spec)
+    else:
+        summary = publish_mqtt(str(mqtt), spec, topic_base=topic_base)
+    console.print(
+        f"{summary.messages:,} messages for {vehicles} vehicles over {days} days "
+        f"({summary.truth_rows:,} true observations; faults {summary.faults})"
+    )
+
+
+def _serve_fleet(port: int, *, client_secret: str | None, spec: Any) -> None:
+    import secrets
+
+    import pyarrow as pa
+    import uvicorn
+
+    from fleetlake.console import out as console
+    from fleetlake.simulate.telemetry_api import telemetry_api
+    from fleetlake.simulate.telemetry_run import simulated_days
+
+    days = list(simulated_days(spec))
+    messages = pa.concat_tables([delivered for _, _, delivered, _ in days])
+    messages = messages.sort_by([("received_at", "ascending")])
+    secret = client_secret or secrets.token_urlsafe(12)
+    app = telemetry_api(messages, client_id="fleetlake", client_secret=secret)
+    console.print(
+        f"{messages.num_rows:,} messages on http://127.0.0.1:{port}/api/v1/telemetry "
+        f"(OAuth2 token at /oauth/token, client fleetlake, secret {secret}); Ctrl-C to stop"
+    )
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
