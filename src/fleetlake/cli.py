@@ -221,12 +221,11 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         console.print("[yellow]aborted[/]")
         sys.exit(130)
-    except Exception as exc:  # click usage errors and the unexpected
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # usage: a wrong option, value or command
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        console.print(f"[red]error:[/] {message} (see --help)", soft_wrap=True, highlight=False)
+        sys.exit(1)
+    except Exception as exc:  # the unexpected
         if _state["debug"]:
             raise
         console.print(

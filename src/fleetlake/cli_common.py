@@ -4,7 +4,9 @@ root command."""
 
 from __future__ import annotations
 
+import re
 import sys
+from datetime import date
 from typing import Annotated, Any
 
 import typer
@@ -13,6 +15,23 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print the final job as J
 DetachFlag = Annotated[
     bool, typer.Option("--detach", help="Return at once; the job runs in the background.")
 ]
+
+
+def parse_day(value: str) -> date:
+    """A day as the user types it, YYYY-MM-DD; anything else says what is wrong with it."""
+    if isinstance(value, date):
+        return value
+    shaped = re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) is not None
+    try:
+        return date.fromisoformat(value) if shaped else date.fromisoformat("")
+    except ValueError as exc:
+        why = f": {exc}" if shaped else ""  # a day that does not exist: say which part
+        raise typer.BadParameter(f"{value!r} is not a day YYYY-MM-DD{why}") from None
+
+
+def day_option(help: str, *names: str) -> Any:
+    """An option holding one UTC day (`--start 2018-05-01`)."""
+    return typer.Option(*names, parser=parse_day, metavar="YYYY-MM-DD", help=help)
 
 
 def open_engine(*, require_schema: bool = True) -> Any:

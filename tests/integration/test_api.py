@@ -219,3 +219,25 @@ def test_reads_can_be_closed(client: TestClient) -> None:
     assert client.get("/api/v1/trips").status_code == 401
     assert client.get("/api/v1/trips", headers=AUTH).status_code == 200
     assert json.loads(client.get("/vehicles").text)["error"]["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "says"),
+    [
+        ({"content": b"{bad", "headers": {"Content-Type": "application/json"}}, "body",
+         "the body is not valid JSON (key must be a string at line 1 column 2)"),
+        ({"json": {"url": 5}}, "sources", "sources: Field required; expected JSON"),
+        ({"json": {"sources": "a.csv"}}, "sources", "(got 'a.csv')"),
+    ],
+)  # fmt: skip
+def test_body_errors_read_as_sentences_not_pydantic(
+    client: TestClient, kwargs: dict[str, Any], field: str, says: str
+) -> None:
+    kwargs["headers"] = kwargs.get("headers", {}) | AUTH
+    response = client.post("/api/v1/ingestions", **kwargs)
+    assert response.status_code in (400, 422), response.text
+    error = response.json()["error"]
+    assert error["details"]["field"] == field
+    assert says in error["message"], error["message"]
+    for leak in ("pydantic.dev", "validation error for", "input_type", "[type="):
+        assert leak not in response.text

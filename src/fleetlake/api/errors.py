@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-from fleetlake.errors import FleetlakeError
+from fleetlake.errors import FleetlakeError, InvalidParameter
 
 log = logging.getLogger(__name__)
 
@@ -23,20 +26,43 @@ async def on_fleetlake_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(exc.to_dict(), status_code=exc.status_code)
 
 
+PLACES = ("query", "body", "path", "header", "cookie")
+
+
+def described_problems(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Pydantic's errors as {field, message}: the field by name, the value received, and no
+    links or class names (what a user reads, not what a developer debugs)."""
+    problems = []
+    for error in errors:
+        location = [str(p) for p in error.get("loc", ()) if p not in PLACES]
+        if error.get("type") == "json_invalid":
+            why = (error.get("ctx") or {}).get("error", "")
+            problems.append({"field": "body", "message": f"the body is not valid JSON ({why})"})
+            continue
+        field = ".".join(location) or "body"
+        message = f"{field}: {error.get('msg', 'invalid value')}"
+        if error.get("type") != "missing" and not isinstance(error.get("input"), dict | list):
+            message += f" (got {str(error.get('input'))[:60]!r})"
+        problems.append({"field": field, "message": message})
+    return problems or [{"field": "body", "message": "invalid request"}]
+
+
+def invalid_body(exc: ValidationError, *, expected: str) -> InvalidParameter:
+    """A body validated by hand, refused the way the API refuses any other."""
+    problems = described_problems(exc.errors())
+    first = problems[0]
+    return InvalidParameter(
+        first["field"], f"{first['message']}; expected {expected}", problems=problems
+    )
+
+
 async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
-    first = errors[0] if errors else {}
-    location = [str(part) for part in first.get("loc", ()) if part not in ("query", "body", "path")]
-    field = ".".join(location) or "request"
-    message = f"{field}: {first.get('msg', 'invalid value')}"
-    problems = [
-        {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")}
-        for e in errors
-    ]
-    return JSONResponse(
-        error_body("invalid_parameter", message, field=field, problems=problems), 422
-    )
+    problems = described_problems(exc.errors())
+    first = problems[0]
+    body = error_body("invalid_parameter", first["message"], field=first["field"],
+                      problems=problems)  # fmt: skip
+    return JSONResponse(body, 422)
 
 
 async def on_http_error(_: Request, exc: Exception) -> JSONResponse:

@@ -33,11 +33,11 @@ def _config(**extra: Any) -> uvicorn.Config:
 def serve(*, host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    _require_free(host, port)  # uvicorn's own message would be a log line and exit code 3
     if workers == 1:
         uvicorn.Server(_config(host=host, port=port)).run()
         return
     context = multiprocessing.get_context("spawn")
-    _require_free(host, port)
     listeners = [_listening_socket(host, port) for _ in range(workers)]
     processes = [context.Process(target=_run_worker, args=(sock,)) for sock in listeners]
     for process in processes:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from fleetlake.cli_common import day_option
 
 simulate_app = typer.Typer(no_args_is_help=True, help="Realistic synthetic data for every domain.")
 
@@ -35,7 +37,7 @@ def simulate_trips(
 def simulate_telemetry(
     vehicles: Annotated[int, typer.Option(min=1)] = 10,
     days: Annotated[int, typer.Option(min=1)] = 1,
-    start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"])] = datetime(2026, 11, 16),
+    start: Annotated[date, day_option("First simulated day (UTC)")] = date(2026, 11, 16),
     interval_s: Annotated[int, typer.Option(min=1, help="Seconds between messages")] = 10,
     seed: int = 7,
     faults: Annotated[bool, typer.Option(help="Add duplicates, jumps, skew… (logged)")] = True,
@@ -57,7 +59,7 @@ def simulate_telemetry(
     from fleetlake.simulate.telemetry_run import FleetSpec, publish_mqtt, write_files
 
     rates = FaultRates() if faults else NO_FAULTS
-    spec = FleetSpec(vehicles, days, start.date(), seed=seed, interval_s=interval_s, rates=rates)
+    spec = FleetSpec(vehicles, days, start, seed=seed, interval_s=interval_s, rates=rates)
     if [out, mqtt, serve].count(None) != 2:
         raise InvalidParameter("out", "give one of --out DIR, --mqtt URL or --serve PORT")
     if serve is not None:

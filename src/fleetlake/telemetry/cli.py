@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from fleetlake.cli_common import DetachFlag, JsonFlag, follow_or_detach, open_engine, run_job_here
+from fleetlake.cli_common import (
+    DetachFlag,
+    JsonFlag,
+    day_option,
+    follow_or_detach,
+    open_engine,
+    run_job_here,
+)
 
 telemetry_app = typer.Typer(no_args_is_help=True, help="Vehicle telemetry: bronze, silver, gold.")
 
@@ -48,9 +55,8 @@ def ingest_telemetry(
 
 @telemetry_app.command("compact")
 def compact(
-    date: Annotated[
-        datetime | None,
-        typer.Option(formats=["%Y-%m-%d"], help="One UTC day; default every day before today"),
+    day: Annotated[
+        date | None, day_option("One UTC day; default every day before today", "--date")
     ] = None,
     json: JsonFlag = False,
 ) -> None:
@@ -58,7 +64,7 @@ def compact(
     from fleetlake.telemetry import service
 
     engine = open_engine()
-    job_id = service.queue_compaction(engine, day=date.date() if date else None)
+    job_id = service.queue_compaction(engine, day=day)
     follow_or_detach(engine, job_id, json=json)
 
 
@@ -131,30 +137,41 @@ def _run_subscribers(
     import signal
     import subprocess
     import sys
+    import tempfile
 
+    from fleetlake.telemetry.mqtt import require_reachable, shared_topics
+    from fleetlake.telemetry.providers import adapter_for
+
+    adapter_for(provider)  # what would fail in every process fails here, once
+    shared_topics(topics, share)
+    require_reachable(mqtt)
     command = [sys.executable, "-m", "fleetlake", "telemetry", "subscribe", "--mqtt", mqtt,
                "--provider", provider, "--share", share]  # fmt: skip
     for name in topics:
         command += ["--topic", name]
-    children = [
-        subprocess.Popen([*command, "--client-id", f"{client_id}-{n}"])  # noqa: S603
-        for n in range(processes)
-    ]
+    with tempfile.TemporaryFile() as errors:  # the children's errors, said once at the end
+        children = [
+            subprocess.Popen([*command, "--client-id", f"{client_id}-{n}"], stderr=errors)  # noqa: S603
+            for n in range(processes)
+        ]
 
-    def stop_all(*_: object) -> None:
-        for child in children:
-            child.terminate()
+        def stop_all(*_: object) -> None:
+            for child in children:
+                child.terminate()
 
-    signal.signal(signal.SIGTERM, stop_all)
-    try:
-        for child in children:
-            child.wait()
-    except KeyboardInterrupt:
-        stop_all()
-        for child in children:
-            child.wait()
-    if any(child.returncode not in (0, -signal.SIGTERM) for child in children):
-        raise typer.Exit(1)
+        signal.signal(signal.SIGTERM, stop_all)
+        try:
+            for child in children:
+                child.wait()
+        except KeyboardInterrupt:
+            stop_all()
+            for child in children:
+                child.wait()
+        errors.seek(0)
+        for line in dict.fromkeys(errors.read().decode(errors="replace").splitlines()):
+            sys.stderr.write(line + "\n")
+        if any(child.returncode not in (0, -signal.SIGTERM) for child in children):
+            raise typer.Exit(1)
 
 
 def pipeline_run(

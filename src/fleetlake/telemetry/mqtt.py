@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from functools import partial
 from urllib.parse import unquote, urlsplit
 
-from fleetlake.errors import InvalidParameter
+from fleetlake.errors import InvalidParameter, ServiceError
 from fleetlake.telemetry.bronze import BronzeBuffers
 from fleetlake.telemetry.fast_path import canonical_ndjson
 from fleetlake.telemetry.files import parse_json
@@ -62,6 +62,21 @@ class BrokerAddress:
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
         )
+
+
+def require_reachable(url: str, *, timeout_s: float = 5.0) -> None:
+    """Fail now, once, with the reason, when the broker cannot be reached (before starting
+    subscriber processes that would each say it)."""
+    import socket
+
+    address = BrokerAddress.parse(url)
+    try:
+        socket.create_connection((address.host, address.port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ServiceError(
+            f"cannot reach the MQTT broker at {address.host}:{address.port} ({exc}); "
+            "check the URL and that the broker runs"
+        ) from exc
 
 
 def shared_topics(topics: list[str], group: str | None) -> list[str]:

@@ -63,11 +63,24 @@ class SourcesConfig:
 
 
 HTTP_FIELDS = {f.name for f in dataclasses.fields(HttpSource)}
+MQTT_FIELDS = {f.name for f in dataclasses.fields(MqttSource)} | {"password"}
+
+
+def _refuse_unknown(values: dict[str, Any], known: set[str], where: str) -> None:
+    """A typo in a key names the key and the keys there are."""
+    unknown = sorted(set(values) - known)
+    if unknown:
+        keys = ", ".join(sorted(known))
+        raise InvalidParameter(where, f"{where}: unknown key {unknown[0]!r} (known: {keys})")
 
 
 def load_sources(path: Path) -> SourcesConfig:
     if not path.exists():
-        return SourcesConfig()
+        raise InvalidParameter(
+            "sources_file",
+            f"no sources file at {path}: write one (see docs/telemetry.md, 'The worker') "
+            "or point FLEETLAKE_SOURCES_FILE at yours",
+        )
     try:
         spec = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -98,11 +111,10 @@ def _secrets(entry: dict[str, Any], where: str) -> dict[str, Any]:
 
 def _http(entry: dict[str, Any], where: str) -> PolledSource:
     values = _secrets(entry, where)
-    every_s = float(values.pop("every_s", 60.0))
-    unknown = sorted(set(values) - HTTP_FIELDS)
-    if unknown or "name" not in values or "url" not in values:
-        problem = f"unknown key {unknown[0]!r}" if unknown else "needs name and url"
-        raise InvalidParameter(where, f"{where}: {problem}")
+    every_s = _number(values.pop("every_s", 60.0), f"{where}.every_s")
+    _refuse_unknown(values, HTTP_FIELDS, where)
+    if "name" not in values or "url" not in values:
+        raise InvalidParameter(where, f"{where}: needs name and url")
     _check_provider(values.get("provider", "canonical"), where)
     if "vins" in values:
         values["vins"] = tuple(values["vins"])
@@ -111,6 +123,9 @@ def _http(entry: dict[str, Any], where: str) -> PolledSource:
 
 def _mqtt(entry: dict[str, Any], where: str) -> MqttSource:
     values = _secrets(entry, where)
+    _refuse_unknown(values, MQTT_FIELDS, where)
+    if "name" not in values or "url" not in values:
+        raise InvalidParameter(where, f"{where}: needs name and url")
     password = values.pop("password", None)
     if password is not None and "@" not in str(values.get("url", "")):
         raise InvalidParameter(f"{where}.password", "put the user in the URL: mqtt://user@host")
@@ -118,12 +133,19 @@ def _mqtt(entry: dict[str, Any], where: str) -> MqttSource:
         scheme, rest = str(values["url"]).split("://", 1)
         user, host = rest.split("@", 1)
         values["url"] = f"{scheme}://{user}:{password}@{host}"
-    try:
-        source = MqttSource(**{**values, "topics": tuple(values.get("topics", ()))})
-    except TypeError as exc:
-        raise InvalidParameter(where, f"{where}: {exc}") from exc
+    topics = values.get("topics", ())
+    if isinstance(topics, str) or not topics:
+        raise InvalidParameter(f"{where}.topics", f'{where}.topics: a list, e.g. ["fleet/#"]')
+    source = MqttSource(**{**values, "topics": tuple(topics)})
     _check_provider(source.provider, where)
     return source
+
+
+def _number(value: Any, where: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameter(where, f"{where}: {value!r} is not a number of seconds") from None
 
 
 def _check_provider(name: str, where: str) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.engine import Connection
 from starlette.datastructures import UploadFile
 
@@ -22,6 +22,7 @@ from fleetlake.api.deps import (
     WriteKey,
     read_in_thread,
 )
+from fleetlake.api.errors import invalid_body
 from fleetlake.api.jobs import job_accepted
 from fleetlake.errors import InvalidParameter, UploadTooLarge
 from fleetlake.platform import fetch
@@ -152,10 +153,8 @@ async def start_ingestion(
     else:
         try:
             body = IngestionIn.model_validate_json(await request.body())
-        except ValueError as exc:
-            raise InvalidParameter(
-                "sources", f'body must be JSON {{"sources": [...]}}: {exc}'
-            ) from exc
+        except ValidationError as exc:
+            raise invalid_body(exc, expected='JSON {"sources": [...], "force": false}') from exc
         restrict = [
             settings.home_dir / "data",
             *(d.expanduser().resolve() for d in settings.import_dirs),

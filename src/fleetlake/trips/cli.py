@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 from typing import Annotated, Any
 
 import typer
 
-from fleetlake.cli_common import DetachFlag, JsonFlag, follow_or_detach, open_engine, run_job_here
+from fleetlake.cli_common import (
+    DetachFlag,
+    JsonFlag,
+    day_option,
+    follow_or_detach,
+    open_engine,
+    run_job_here,
+)
 
 trips_app = typer.Typer(
     no_args_is_help=True, help="Trips: weekly averages and similar-trip groups."
@@ -35,8 +42,8 @@ def weekly_average(
     region: str | None = None,
     bbox: Annotated[str | None, typer.Option(help="min_lon,min_lat,max_lon,max_lat")] = None,
     match: Annotated[str, typer.Option(help="origin, destination, both or either")] = "origin",
-    start: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
-    end: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    start: Annotated[date | None, day_option("First day (UTC) counted")] = None,
+    end: Annotated[date | None, day_option("Last day (UTC) counted")] = None,
     json: bool = False,
 ) -> None:
     """Average trips per ISO week in a region or bbox (weeks without trips count)."""
@@ -55,8 +62,8 @@ def weekly_average(
             region=region,
             bbox=BBox.parse(bbox) if bbox else None,
             match=_match(match),
-            start=start.date() if start else None,
-            end=end.date() if end else None,
+            start=start,
+            end=end,
         )
     if json:
         out.print_json(data=result)
