@@ -37,6 +37,11 @@ def test_ingest_and_query_commands(tmp_path: Path, db_url: str) -> None:
     table = cli(env, "trips", "weekly-average", "--region", "Hamburg")
     assert "5.60" in table.stdout and "28 trips over 5 weeks" in table.stdout
 
+    lower = cli(env, "trips", "weekly-average", "--region", "hamburg", "--json")
+    assert lower.returncode == 0 and json.loads(lower.stdout) == json.loads(average.stdout)
+    atlantis = cli(env, "trips", "weekly-average", "--region", "Atlantis")
+    assert atlantis.returncode == 1
+    assert "no trips in region 'Atlantis': known regions are Hamburg, Prague" in atlantis.stderr
     bad = cli(env, "trips", "weekly-average", "--bbox", "1,2,3")
     assert bad.returncode == 1
     assert bad.stderr.strip().startswith("error: bbox '1,2,3' must be")

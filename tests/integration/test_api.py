@@ -115,6 +115,20 @@ def test_v1_queries(loaded: TestClient) -> None:
     assert sum(g["trips"] for g in groups) == 38
 
 
+def test_regions_match_whatever_the_case_and_unknown_ones_are_404(loaded: TestClient) -> None:
+    average = "/api/v1/trips/weekly-average"
+    proper = loaded.get(average, params={"region": "Prague"}).json()
+    assert loaded.get(average, params={"region": " prague "}).json() == proper
+    groups = loaded.get("/api/v1/trip-groups", params={"region": "TURIN", "limit": 500}).json()
+    assert sum(g["trips"] for g in groups["data"]) == 38
+    for url in (average, "/api/v1/trip-groups"):
+        unknown = loaded.get(url, params={"region": "Atlantis"})
+        assert unknown.status_code == 404
+        error = unknown.json()["error"]
+        assert error["details"] == {"field": "region", "known": ["Hamburg", "Prague", "Turin"]}
+        assert "known regions are Hamburg, Prague, Turin" in error["message"]
+
+
 @pytest.mark.parametrize(
     ("method", "url", "kwargs", "status", "field"),
     [

@@ -14,7 +14,7 @@ import h3
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from fleetlake.errors import InvalidParameter
+from fleetlake.errors import InvalidParameter, NotFound
 from fleetlake.platform.lake import Lake
 from fleetlake.settings import Settings
 from fleetlake.trips import models
@@ -37,6 +37,23 @@ def iso_weeks(first: Week, last: Week) -> list[Week]:
     return weeks
 
 
+def known_region(connection: Connection, region: str) -> str:
+    """The region as stored, matched case-insensitively (`prague` is Prague); an unknown one
+    is a 404 that lists the known regions, never a confident zero."""
+    names = connection.execute(sa.select(trip_day_counts.c.region).distinct()).scalars().all()
+    wanted = region.strip().casefold()
+    for name in names:
+        if name.casefold() == wanted:
+            return str(name)
+    known = sorted(names)
+    listed = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+    raise NotFound(
+        f"no trips in region {region[:100]!r}: known regions are {listed or 'none yet'}",
+        field="region",
+        known=known[:100],
+    )
+
+
 def weekly_average(
     connection: Connection,
     *,
@@ -56,6 +73,7 @@ def weekly_average(
     if start and end and end < start:
         raise InvalidParameter("end", f"end {end} is before start {start}")
     if bbox is None:
+        region = known_region(connection, str(region))
         counts = _region_week_counts(connection, region=region, start=start, end=end)
     else:
         counts = area_week_counts(connection, lake, bbox=bbox, match=match, start=start, end=end)
@@ -105,7 +123,7 @@ def trip_groups(
     g = models.trip_groups
     query = sa.select(g).where(g.c.trips >= min_count)
     if region is not None:
-        query = query.where(g.c.region == region)
+        query = query.where(g.c.region == known_region(connection, region))
     if bbox is not None:
         origin = bbox.contains(g.c.origin_lon_sum / g.c.trips, g.c.origin_lat_sum / g.c.trips)
         destination = bbox.contains(

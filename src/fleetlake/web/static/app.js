@@ -167,7 +167,13 @@ $("#average-form").addEventListener("submit", async (event) => {
 async function loadGroups() {
   const query = new URLSearchParams({ limit: $("#groups-limit").value || 10 });
   if ($("#groups-region").value) query.set("region", $("#groups-region").value);
-  const { data } = await api("/api/v1/trip-groups?" + query);
+  $("#groups-error").textContent = "";
+  let data = [];
+  try {
+    ({ data } = await api("/api/v1/trip-groups?" + query));
+  } catch (error) {
+    $("#groups-error").textContent = error.message;  // an unknown region lists the known ones
+  }
   const point = (p) => `${p.lon.toFixed(4)}, ${p.lat.toFixed(4)}`;
   $("#groups tbody").innerHTML = data.map((g) => row([fmt(g.trips), esc(g.regions.join(", ")),
     `${g.time_window.start}–${g.time_window.end}`, point(g.origin), point(g.destination),
