@@ -68,7 +68,15 @@ def test_pipeline_fleet_vehicle_and_top_speed_pages(browser: Any, fleet_server: 
         tr.find_elements(By.TAG_NAME, "td") for tr in find_all(By.CSS_SELECTOR, "#fleet tbody tr")
     ]
     assert [cells[0].text for cells in table] == [v["vin"] for v in vehicles]
-    assert [cells[3].text for cells in table] == [f"{v['soc_pct']:.1f}" for v in vehicles]
+    values = [cells[3].find_element(By.CLASS_NAME, "value").text for cells in table]
+    assert values == [f"{v['soc_pct']:.1f}" for v in vehicles]
+    parked = [v for v in vehicles if v["seen_at"]["speed_kmh"] not in (None, v["last_ts"])]
+    assert parked  # the simulated fleet has parked cars: their speed is hours old
+    for cells, v in zip(table, vehicles, strict=True):  # an old speed is never shown as current
+        stale = v in parked
+        assert bool(cells[2].find_elements(By.CLASS_NAME, "stale")) == stale, (v, cells[2].text)
+        if stale:
+            assert cells[2].text.endswith("earlier)")
     dots = find_all(By.CSS_SELECTOR, "#fleet-map circle[data-vin]")
     placed = [v for v in vehicles if v["lat"] is not None]
     assert sorted(d.get_attribute("data-vin") for d in dots) == sorted(v["vin"] for v in placed)

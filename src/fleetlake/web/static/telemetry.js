@@ -6,6 +6,24 @@ const vehicleLink = (vin) => `<a href="#vehicle/${encodeURIComponent(vin)}">${es
 const nextDay = (day) => new Date(Date.parse(day + "T00:00:00Z") + 86400000).toISOString().slice(0, 10);
 
 // ---- fleet
+// A value the latest message did not carry is not current: it is shown with how much earlier it was seen.
+const ago = (ms) => {
+  const minutes = Math.round(ms / 60000);
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  return hours < 48 ? `${hours} h ${minutes % 60} min` : `${Math.floor(hours / 24)} d`;
+};
+function age(v, field) {
+  const at = v.seen_at && v.seen_at[field];
+  if (!at || at === v.last_ts) return "";
+  return ` <small class="stale" title="seen ${when(at)} UTC">(${ago(Date.parse(v.last_ts) - Date.parse(at))} earlier)</small>`;
+}
+function seen(v, field, digits = 1) {
+  const value = v[field];
+  if (value === null || value === undefined) return "";
+  const shown = typeof value === "number" ? num(value, digits) : esc(value);
+  return `<span class="value">${shown}</span>` + age(v, field);
+}
 let fleet = [], fleetNext = null;
 async function loadFleet(more = false) {
   const query = new URLSearchParams({ limit: 1000 });
@@ -15,9 +33,9 @@ async function loadFleet(more = false) {
   fleetNext = page.next_after;
   $("#fleet-more").hidden = !fleetNext;
   $("#fleet-count").textContent = `· ${fmt(fleet.length)}${fleetNext ? "+" : ""} vehicles`;
-  $("#fleet tbody").innerHTML = fleet.map((v) => row([vehicleLink(v.vin), when(v.last_ts), num(v.speed_kmh),
-    num(v.soc_pct), num(v.range_km, 0), esc(v.charging_state), num(v.odometer_km, 0),
-    v.lat === null || v.lon === null ? "" : `${num(v.lat, 5)}, ${num(v.lon, 5)}`])).join("");
+  $("#fleet tbody").innerHTML = fleet.map((v) => row([vehicleLink(v.vin), when(v.last_ts), seen(v, "speed_kmh"),
+    seen(v, "soc_pct"), seen(v, "range_km", 0), seen(v, "charging_state"), seen(v, "odometer_km", 0),
+    v.lat === null || v.lon === null ? "" : `${num(v.lat, 5)}, ${num(v.lon, 5)}` + age(v, "lat")])).join("");
   $("#fleet-map").innerHTML = positionsMap(fleet.filter((v) => v.lat !== null && v.lon !== null));
 }
 $("#fleet-more").addEventListener("click", () => loadFleet(true));
@@ -47,7 +65,7 @@ function positionsMap(placed) {
   for (let lon = Math.ceil(west / step) * step; lon <= east; lon += step) {
     lines.push(`<line class="grid" y1="0" y2="${height}" x1="${x(lon)}" x2="${x(lon)}"/><text x="${Number(x(lon)) + 2}" y="${height - 2}">${lon.toFixed(digits)}°</text>`);
   }
-  const dots = placed.map((v) => `<a href="#vehicle/${encodeURIComponent(v.vin)}"><circle class="vehicle ${esc(v.charging_state || "unknown")}" data-vin="${esc(v.vin)}" cx="${x(v.lon)}" cy="${y(v.lat)}" r="5"><title>${esc(v.vin)} · ${num(v.speed_kmh)} km/h · ${num(v.soc_pct)} % · ${when(v.seen_at.lat)}</title></circle></a>`);
+  const dots = placed.map((v) => `<a href="#vehicle/${encodeURIComponent(v.vin)}"><circle class="vehicle ${esc(v.charging_state || "unknown")}" data-vin="${esc(v.vin)}" cx="${x(v.lon)}" cy="${y(v.lat)}" r="5"><title>${esc(v.vin)} · seen ${when(v.seen_at.lat)} UTC · ${v.seen_at.speed_kmh === v.last_ts ? num(v.speed_kmh) + " km/h" : "speed not reported then"} · ${num(v.soc_pct)} %</title></circle></a>`);
   $("#fleet-grid").textContent = String(Number(step.toPrecision(3)));
   const states = [...new Set(placed.map((v) => v.charging_state || "unknown"))].sort();
   const legend = states.map((s) => `<span><svg width="12" height="12"><circle class="vehicle ${esc(s)}" cx="6" cy="6" r="5"/></svg> ${esc(s)}</span>`);
