@@ -10,7 +10,7 @@ import hmac
 from collections.abc import Callable, Iterator
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Query, Request
 from sqlalchemy.engine import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -33,6 +33,19 @@ async def get_runner(request: Request) -> JobRunner:
     runner: JobRunner = request.app.state.runner
     return runner
 
+
+# Integers in paths, queries and headers are bounded by the columns they are compared with:
+# past them a database answers an error (a 500) instead of "no such row".
+MAX_INT32 = 2**31 - 1  # jobs, webhooks: integer ids on PostgreSQL
+MAX_INT64 = 2**63 - 1  # trips, events, quarantine rows: bigint ids, and SQLite's largest
+JobId = Annotated[int, Path(ge=1, le=MAX_INT32, description="A job's id")]
+WebhookId = Annotated[int, Path(ge=1, le=MAX_INT32, description="A webhook's id")]
+TripId = Annotated[int, Path(ge=1, le=MAX_INT64, description="A trip's id")]
+Cursor = Annotated[int, Query(ge=0, le=MAX_INT64, description="The previous page's next_after")]
+_RESUME = Header(alias="Last-Event-ID", ge=0, le=MAX_INT64, description="Resume after this event")
+LastEventId = Annotated[int, _RESUME]
+# `LastEventId | None` would drop the Header marker (a query parameter); hence its own alias.
+OptionalLastEventId = Annotated[int | None, _RESUME]
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine_dep)]

@@ -9,12 +9,24 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from sqlalchemy.engine import Engine
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from fleetlake.api.deps import ConnDep, EngineDep, ReadKey, RunnerDep, WriteKey, key_is_valid
+from fleetlake.api.deps import (
+    MAX_INT32,
+    MAX_INT64,
+    ConnDep,
+    EngineDep,
+    JobId,
+    LastEventId,
+    OptionalLastEventId,
+    ReadKey,
+    RunnerDep,
+    WriteKey,
+    key_is_valid,
+)
 from fleetlake.platform import jobs as job_service
 from fleetlake.platform.events import bus
 
@@ -87,16 +99,16 @@ def list_jobs(
 
 @router.get("/api/v1/jobs/{job_id}", dependencies=[ReadKey])
 @router.get("/api/v1/ingestions/{job_id}", dependencies=[ReadKey])
-def get_job(job_id: int, engine: EngineDep) -> dict[str, Any]:
+def get_job(job_id: JobId, engine: EngineDep) -> dict[str, Any]:
     return _job(engine, job_id)
 
 
 @router.get("/api/v1/jobs/{job_id}/events", dependencies=[ReadKey])
 @router.get("/api/v1/ingestions/{job_id}/events", dependencies=[ReadKey])
 async def job_events_stream(
-    job_id: int,
+    job_id: JobId,
     engine: EngineDep,
-    last_event_id: Annotated[int, Header(alias="Last-Event-ID")] = 0,
+    last_event_id: LastEventId = 0,
 ) -> EventSourceResponse:
     """Server-Sent Events: `event:` the type, `data:` JSON; ends after the final event."""
     await run_in_threadpool(_job, engine, job_id)  # 404 before the stream opens
@@ -106,7 +118,7 @@ async def job_events_stream(
 @router.get("/api/v1/events", dependencies=[ReadKey])
 async def all_events_stream(
     engine: EngineDep,
-    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id: OptionalLastEventId = None,
 ) -> EventSourceResponse:
     """Every job's events from now on (or after Last-Event-ID): what the dashboard listens to."""
     if last_event_id is None:
@@ -117,6 +129,9 @@ async def all_events_stream(
 @router.websocket("/api/v1/jobs/{job_id}/ws")
 @router.websocket("/api/v1/ingestions/{job_id}/ws")
 async def job_events_socket(websocket: WebSocket, job_id: int) -> None:
+    if not 1 <= job_id <= MAX_INT32:
+        await websocket.close(code=4404, reason=f"job {job_id} does not exist")
+        return
     engine: Engine = websocket.app.state.engine
     settings = websocket.app.state.settings
     if settings.read_requires_key and not key_is_valid(
@@ -131,7 +146,7 @@ async def job_events_socket(websocket: WebSocket, job_id: int) -> None:
         await websocket.send_json({"type": "error", "data": {"message": str(exc)}})
         await websocket.close(code=4404)
         return
-    after = int(websocket.query_params.get("after", 0))
+    after = _cursor(websocket.query_params.get("after"))
     try:
         async for message in follow_events(engine, job_id, after):
             if message is not None:
@@ -143,18 +158,24 @@ async def job_events_socket(websocket: WebSocket, job_id: int) -> None:
 
 @router.post("/api/v1/jobs/{job_id}/cancel", dependencies=[WriteKey])
 @router.post("/api/v1/ingestions/{job_id}/cancel", dependencies=[WriteKey])
-def cancel_job(job_id: int, engine: EngineDep) -> dict[str, Any]:
+def cancel_job(job_id: JobId, engine: EngineDep) -> dict[str, Any]:
     return job_service.job_summary(job_service.request_cancel(engine, job_id=job_id))
 
 
 @router.post("/api/v1/jobs/{job_id}/retry", status_code=202, dependencies=[WriteKey])
 @router.post("/api/v1/ingestions/{job_id}/retry", status_code=202, dependencies=[WriteKey])
 def retry_job(
-    job_id: int, engine: EngineDep, runner: RunnerDep, request: Request
+    job_id: JobId, engine: EngineDep, runner: RunnerDep, request: Request
 ) -> dict[str, Any]:
     new_id = job_service.retry_job(engine, job_id=job_id)
     runner.submit(new_id)
     return job_accepted(request, new_id, engine)
+
+
+def _cursor(text: str | None) -> int:
+    """`?after=` of a WebSocket: a bounded event id, 0 when absent or not a number."""
+    value = int(text) if text and text.isdigit() and len(text) <= 19 else 0
+    return min(value, MAX_INT64)
 
 
 def job_accepted(request: Request, job_id: int, engine: Engine) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from fleetlake.api.deps import ConnDep, EngineDep, SettingsDep, WriteKey
+from fleetlake.api.deps import ConnDep, EngineDep, SettingsDep, WebhookId, WriteKey
 from fleetlake.platform import webhooks as webhook_service
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], dependencies=[WriteKey])
@@ -39,13 +39,13 @@ def list_webhooks(connection: ConnDep) -> dict[str, Any]:
 
 @router.get("/{webhook_id}/deliveries")
 def list_deliveries(
-    webhook_id: int, connection: ConnDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    webhook_id: WebhookId, connection: ConnDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> dict[str, Any]:
     """Every delivery attempt, newest first: outcome, HTTP status, error, duration."""
     return {"data": webhook_service.list_deliveries(connection, webhook_id=webhook_id, limit=limit)}
 
 
 @router.delete("/{webhook_id}", status_code=204)
-def delete_webhook(webhook_id: int, engine: EngineDep) -> None:
+def delete_webhook(webhook_id: WebhookId, engine: EngineDep) -> None:
     with engine.begin() as connection:
         webhook_service.delete_webhook(connection, webhook_id=webhook_id)

@@ -15,10 +15,13 @@ from starlette.datastructures import UploadFile
 
 from fleetlake.api.deps import (
     ConnDep,
+    Cursor,
     EngineDep,
+    JobId,
     ReadKey,
     RunnerDep,
     SettingsDep,
+    TripId,
     WriteKey,
     read_in_thread,
 )
@@ -81,7 +84,7 @@ def list_trips(
     start: datetime | None = None,
     end: datetime | None = None,
     datasource: str | None = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Cursor = 0,
     limit: Limit = 100,
 ) -> dict[str, Any]:
     """Trips in id order; pass the returned `next_after` as `after` for the next page."""
@@ -106,7 +109,7 @@ def list_trips(
 
 
 @router.get("/trips/{trip_id}")
-async def get_trip(trip_id: int, engine: EngineDep) -> JSONResponse:
+async def get_trip(trip_id: TripId, engine: EngineDep) -> JSONResponse:
     def read(connection: Connection) -> dict[str, Any]:
         return service.trip_row(service.get_trip(connection, trip_id=trip_id))
 
@@ -202,7 +205,7 @@ def list_ingestions(connection: ConnDep, limit: Limit = 50) -> dict[str, Any]:
 
 @router.get("/ingestions/{job_id}/quarantine")
 def ingestion_quarantine(
-    job_id: int, connection: ConnDep, after: Annotated[int, Query(ge=0)] = 0, limit: Limit = 100
+    job_id: JobId, connection: ConnDep, after: Cursor = 0, limit: Limit = 100
 ) -> dict[str, Any]:
     """Rows refused by this ingestion, with source, line, raw text and reason."""
     job_service.get_job(connection, job_id=job_id)

@@ -15,6 +15,7 @@ from fleetlake.api.deps import (
     ReadKey,
     RunnerDep,
     SettingsDep,
+    TripId,
     WriteKey,
     read_in_thread,
 )
@@ -77,5 +78,5 @@ def count_by(column: str, connection: ConnDep) -> dict[str, Any]:
 
 
 @router.get("/{trip_id}")
-def get_vehicle(trip_id: int, connection: ConnDep) -> dict[str, Any]:
+def get_vehicle(trip_id: TripId, connection: ConnDep) -> dict[str, Any]:
     return legacy.vehicle_record(service.get_trip(connection, trip_id=trip_id))
