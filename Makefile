@@ -7,22 +7,26 @@ UV := $(PYTHON) -m uv
 endif
 RUN := $(UV) run --frozen
 
-.PHONY: install install-bench demo test test-fast lint format bench bench-trips bench-trips-smoke clean
+.PHONY: install install-test install-bench demo test test-fast lint format bench bench-trips bench-trips-smoke clean
 
+# The default install is lean (DuckDB engine); the tests also need the spark extra (parity).
 install:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen --inexact --compile-bytecode
+
+install-test: install-test
 	$(UV) sync --frozen --inexact --compile-bytecode --extra spark
 
 demo: install
 	$(RUN) fleetlake demo
 
-test: install
+test: install-test
 	$(RUN) pytest
 
-test-fast: install
+test-fast: install-test
 	$(RUN) pytest -m "not slow and not browser"
 
-lint: install
+lint: install-test
 	$(RUN) ruff format --check src tests benchmarks
 	$(RUN) ruff check src tests benchmarks
 	$(RUN) mypy
@@ -31,7 +35,7 @@ format: install
 	$(RUN) ruff format src tests benchmarks
 	$(RUN) ruff check --fix src tests benchmarks
 
-install-bench: install
+install-bench: install-test
 	$(UV) sync --frozen --inexact --compile-bytecode --extra spark --group bench
 
 bench: bench-trips

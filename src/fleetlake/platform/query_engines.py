@@ -16,10 +16,12 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import STDOUT, TimeoutExpired
 from typing import Any, Protocol, TypeAlias
 
 import pyarrow as pa
@@ -93,12 +95,18 @@ class DuckDbEngine:
 
 class SparkEngine:
     """A Spark session (local by default, or `master` such as spark://host:7077) whose
-    executors read the lake's files where they are: a local lake or a shared mount."""
+    executors read the lake's files where they are: a local lake or a shared mount.
+
+    The engine owns its JVM: started with the run, its console output sent to `log_path`
+    (never into the progress shown to the user), and stopped by `close` when the run ends,
+    so a long-lived server holds no idle JVM. One Spark run at a time in a process: a second
+    one waits for the first to close (Spark allows one context a process)."""
 
     name = "spark"
     dialect = Dialect(quote="`", epoch_us="unix_micros")
+    _one_at_a_time = threading.Lock()
 
-    def __init__(self, lake: Lake, *, master: str) -> None:
+    def __init__(self, lake: Lake, *, master: str, log_path: Path | None = None) -> None:
         if not lake.is_local:
             raise InvalidParameter(
                 "engine",
@@ -114,16 +122,56 @@ class SparkEngine:
             ) from error
         self.lake = lake
         self.scratch = Path(tempfile.mkdtemp(prefix="fleetlake-spark-"))
-        self.session: Any = (
-            SparkSession.builder.master(master)
-            .appName("fleetlake")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "8")
-            .config("spark.local.dir", str(self.scratch))
-            .getOrCreate()
-        )
+        self.log_path = log_path or self.scratch / "spark.log"
+        self._one_at_a_time.acquire()
+        try:
+            self.session: Any = SparkSession(self._start_context(master))
+        except BaseException:
+            self._stop_jvm()
+            raise
         self.session.sparkContext.setLogLevel("ERROR")
+
+    def _start_context(self, master: str) -> Any:
+        from pyspark import SparkConf, SparkContext
+        from pyspark.java_gateway import launch_gateway
+
+        conf = (
+            SparkConf()
+            .setMaster(master)
+            .setAppName("fleetlake")
+            .set("spark.sql.session.timeZone", "UTC")
+            .set("spark.ui.enabled", "false")
+            .set("spark.ui.showConsoleProgress", "false")
+            .set("spark.sql.shuffle.partitions", "8")
+            .set("spark.local.dir", str(self.scratch))
+        )
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:  # the JVM keeps its own copy of the descriptor
+            popen = {"stdout": log, "stderr": STDOUT}
+            gateway = launch_gateway(conf, popen_kwargs=popen)  # type: ignore[no-untyped-call]
+        return SparkContext(conf=conf, gateway=gateway)
+
+    def _stop_jvm(self) -> None:
+        """Stop the context, the Py4J gateway and the JVM process behind it."""
+        from pyspark import SparkContext
+
+        try:
+            gateway = SparkContext._gateway
+            if SparkContext._active_spark_context is not None:
+                SparkContext._active_spark_context.stop()
+            if gateway is not None:
+                gateway.shutdown()
+                process = getattr(gateway, "proc", None)
+                if process is not None:  # the JVM exits when its stdin closes
+                    process.stdin.close()
+                    try:
+                        process.wait(timeout=30)
+                    except TimeoutExpired:
+                        process.kill()
+            SparkContext._gateway = None
+            SparkContext._jvm = None
+        finally:
+            self._one_at_a_time.release()
 
     def query(self, sql: str, *, views: Mapping[str, View]) -> pa.Table:
         staged: list[Path] = []
@@ -154,13 +202,17 @@ class SparkEngine:
         return path
 
     def close(self) -> None:
-        self.session.stop()
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        try:
+            self._stop_jvm()
+        finally:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-def open_query_engine(name: str, *, lake: Lake, spark_master: str = "local[2]") -> QueryEngine:
+def open_query_engine(
+    name: str, *, lake: Lake, spark_master: str = "local[2]", spark_log: Path | None = None
+) -> QueryEngine:
     if name == "duckdb":
         return DuckDbEngine(lake)
     if name == "spark":
-        return SparkEngine(lake, master=spark_master)
+        return SparkEngine(lake, master=spark_master, log_path=spark_log)
     raise InvalidParameter("engine", f"unknown engine {name!r}: use {' or '.join(ENGINES)}")

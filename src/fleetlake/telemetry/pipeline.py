@@ -50,7 +50,10 @@ def pipeline_job(context: JobContext) -> None:
     lake = Lake(settings.resolved_lake_uri)
     name = context.params.get("engine") or settings.query_engine
     context.event("engine_started", engine=name)
-    query_engine = open_query_engine(name, lake=lake, spark_master=settings.spark_master)
+    spark_log = settings.logs_dir / "jobs" / f"job-{context.job_id}-spark.log"
+    query_engine = open_query_engine(
+        name, lake=lake, spark_master=settings.spark_master, spark_log=spark_log
+    )
     try:
         run_stages(context, lake=lake, settings=settings, query_engine=query_engine)
     finally:
