@@ -127,6 +127,12 @@ class Settings(BaseSettings):
         return (self.sources_file or self.home_dir / "sources.toml").expanduser().resolve()
 
     @property
+    def import_folders(self) -> list[Path]:
+        """Where the API may ingest server paths from: `<home>/data`, then FLEETLAKE_IMPORT_DIRS."""
+        extra = (d.expanduser().resolve() for d in self.import_dirs)
+        return [(self.home_dir / "data").expanduser().resolve(), *extra]
+
+    @property
     def logs_dir(self) -> Path:
         return self.home_dir / "logs"
 

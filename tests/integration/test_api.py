@@ -228,6 +228,29 @@ def test_url_that_answers_404_is_a_clear_result(client: TestClient) -> None:
     assert [q["source"] for q in quarantine] == [url]
 
 
+def test_relative_paths_are_looked_up_in_the_import_folders(
+    client: TestClient, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (home / "data" / "drop").mkdir(parents=True)
+    shutil.copy(SAMPLE_TRIPS, home / "data" / "drop" / "trips.csv")
+    decoy = tmp_path / "server-cwd" / "drop"  # the same name where the server happens to run
+    decoy.mkdir(parents=True)
+    decoy.joinpath("trips.csv").write_text(SAMPLE_TRIPS.read_text().splitlines()[0] + "\n")
+    monkeypatch.chdir(decoy.parent)
+    accepted = client.post("/api/v1/ingestions", headers=AUTH, json={"sources": ["drop/trips.csv"]})
+    assert accepted.status_code == 202, accepted.text
+    job = wait_for(client, accepted.json()["id"])
+    assert (job["state"], job["results"][0]["rows_loaded"]) == ("succeeded", 100)
+    assert job["params"]["sources"] == [str((home / "data" / "drop" / "trips.csv").resolve())]
+    missing = client.post("/api/v1/ingestions", headers=AUTH, json={"sources": ["nope.csv"]})
+    assert missing.status_code == 400
+    message = missing.json()["error"]["message"]
+    assert "nope.csv does not exist in the import folders" in message
+    assert str((home / "data").resolve()) in message and "relative paths" in message
+    escape = client.post("/api/v1/ingestions", headers=AUTH, json={"sources": ["../x.csv"]})
+    assert "outside the import folders" in escape.json()["error"]["message"]
+
+
 def test_reads_can_be_closed(client: TestClient) -> None:
     client.app.state.settings.read_requires_key = True  # type: ignore[attr-defined]
     assert client.get("/api/v1/trips").status_code == 401

@@ -23,7 +23,9 @@ def resolve_sources(
 ) -> list[str]:
     """Expand folders to their files ending in `suffixes` and refuse what cannot be ingested.
 
-    `restrict_to` (used by the API) keeps remote callers inside the import folders.
+    `restrict_to` (used by the API) keeps remote callers inside the import folders, and a
+    relative path is then looked up in those folders (the server's working directory means
+    nothing to a remote caller).
     """
     if not specs:
         raise InvalidParameter("sources", "give at least one path, folder or URL to ingest")
@@ -33,10 +35,7 @@ def resolve_sources(
             fetch.check_url_allowed(spec, allow_private=settings.allow_private_urls)
             resolved.append(spec)
             continue
-        path = Path(spec).expanduser().resolve()
-        if restrict_to is not None and not any(path.is_relative_to(d) for d in restrict_to):
-            allowed = ", ".join(str(d) for d in restrict_to)
-            raise InvalidParameter("sources", f"{spec} is outside the import folders ({allowed})")
+        path = _local_path(spec, import_dirs=restrict_to)
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.name.endswith(suffixes))
             if not found:
@@ -45,9 +44,33 @@ def resolve_sources(
             resolved.extend(str(p) for p in found)
         elif path.is_file():
             resolved.append(str(path))
+        elif restrict_to is not None and not Path(spec).expanduser().is_absolute():
+            folders = ", ".join(str(d) for d in restrict_to)
+            raise InvalidParameter(
+                "sources",
+                f"{spec} does not exist in the import folders ({folders}): relative paths are "
+                "looked up there; give an absolute path or one relative to an import folder",
+            )
         else:
             raise InvalidParameter("sources", f"{spec} does not exist")
     return resolved
+
+
+def _local_path(spec: str, *, import_dirs: list[Path] | None) -> Path:
+    """The absolute path `spec` names: relative to the first import folder holding it (API),
+    or to the working directory (CLI); outside the import folders is refused."""
+    given = Path(spec).expanduser()
+    if import_dirs is None:
+        return given.resolve()
+    if given.is_absolute():
+        path = given.resolve()
+    else:
+        candidates = [(d / given).resolve() for d in import_dirs]
+        path = next((c for c in candidates if c.exists()), candidates[0])
+    if not any(path.is_relative_to(d) for d in import_dirs):
+        allowed = ", ".join(str(d) for d in import_dirs)
+        raise InvalidParameter("sources", f"{spec} is outside the import folders ({allowed})")
+    return path
 
 
 HASH_READ_BYTES = 8 << 20

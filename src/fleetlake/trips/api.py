@@ -158,11 +158,9 @@ async def start_ingestion(
             body = IngestionIn.model_validate_json(await request.body())
         except ValidationError as exc:
             raise invalid_body(exc, expected='JSON {"sources": [...], "force": false}') from exc
-        restrict = [
-            settings.home_dir / "data",
-            *(d.expanduser().resolve() for d in settings.import_dirs),
-        ]
-        sources = service.resolve_sources(body.sources, settings=settings, restrict_to=restrict)
+        sources = service.resolve_sources(
+            body.sources, settings=settings, restrict_to=settings.import_folders
+        )
         force = body.force
     job_id = service.queue_ingestion(engine, sources=sources, force=force)
     runner.submit(job_id)
