@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,8 @@ def loaded(client: TestClient, home: Path) -> TestClient:
     raw = home / "data" / "raw"
     raw.mkdir(parents=True)
     shutil.copy(SAMPLE_TRIPS, raw / "trips.csv")
-    assert client.get("/vehicles/ingest-data/status").json() == {"review": "Nothing in processing"}
+    nothing = client.get("/vehicles/ingest-data/status").json()
+    assert nothing == {"review": "Nothing is being processed"}
     response = client.post("/vehicles", headers=AUTH)
     assert (response.status_code, response.text) == (200, "Ingestion Started")
     job = client.get("/api/v1/ingestions").json()["data"][0]
@@ -89,11 +92,48 @@ def test_compat_contract(loaded: TestClient) -> None:
     by_date = loaded.get("/vehicles", params={"date": "2018-05-21", "limit": 100}).json()["data"]
     assert by_date and all(v["datetime"].startswith("Mon, 21 May 2018") for v in by_date)
     status = loaded.get("/vehicles/ingest-data/status").json()
-    assert status["review"] == "Process Finished" and set(status) == {
-        "end_time",
-        "lead_time",
-        "review",
-        "start_time",
+    assert set(status) == {"details", "end_time", "lead_time", "review", "start_time"}
+    assert status["review"] == "Process Finished"
+    assert [(d["file"], d["num_rows"], d["result"]) for d in status["details"]] == [
+        ("data/raw/trips.csv", 100, "Successful Data Ingestion")
+    ]
+    assert set(status["details"][0]) == {"file", "lead_time", "num_rows", "result"}
+    for lead_time in (status["lead_time"], status["details"][0]["lead_time"]):
+        assert re.fullmatch(r"\d+:\d\d:\d\d(\.\d{6})?", lead_time), lead_time
+    for moment in (status["start_time"], status["end_time"]):  # 09/03/2022, 20:45:15
+        datetime.strptime(moment, "%m/%d/%Y, %H:%M:%S")
+
+
+def test_compat_status_while_an_ingestion_runs(client: TestClient, engine: Any, home: Path) -> None:
+    """The published in-progress shape: the files done so far, the current one, the start."""
+
+    from fleetlake.platform.jobs import create_job, jobs
+
+    raw = home / "data" / "raw"
+    sources = [str(raw / "a.csv"), str(raw / "b.csv")]
+    job_id = create_job(engine, kind="trips.ingest", params={"sources": sources, "force": False})
+    started = datetime(2022, 9, 3, 20, 37, 37, tzinfo=UTC)
+    done = {"source": sources[0], "name": "a.csv", "status": "loaded", "rows_loaded": 102400,
+            "reason": None, "started_at": started.isoformat(),
+            "finished_at": (started + timedelta(seconds=82.75415)).isoformat()}  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(
+            jobs.update()
+            .where(jobs.c.id == job_id)
+            .values(state="running", started_at=started, results=[done])
+        )
+    status = client.get("/vehicles/ingest-data/status").json()
+    assert status == {
+        "details": [
+            {
+                "file": "data/raw/a.csv",
+                "lead_time": "0:01:22.754150",
+                "num_rows": 102400,
+                "result": "Successful Data Ingestion",
+            }
+        ],
+        "review": "data/raw/b.csv: In progress..",
+        "start_time": "Sat, 03 Sep 2022 20:37:37 GMT",
     }
 
 

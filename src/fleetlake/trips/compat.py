@@ -58,8 +58,8 @@ def ingest_raw_folder(engine: EngineDep, settings: SettingsDep, runner: RunnerDe
 
 
 @router.get("/ingest-data/status")
-def ingest_status(connection: ConnDep) -> dict[str, Any]:
-    return legacy.ingest_status(connection)
+def ingest_status(connection: ConnDep, settings: SettingsDep) -> dict[str, Any]:
+    return legacy.ingest_status(connection, home=settings.home_dir.expanduser().resolve())
 
 
 @router.get("/weekly_trips/region")

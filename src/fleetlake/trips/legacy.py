@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -106,40 +107,61 @@ def pg_numeric_avg(total: int, count: int) -> str:
     return f"{value:f}"
 
 
-def ingest_status(connection: Connection) -> dict[str, Any]:
-    """The status endpoint's three shapes: nothing yet / in progress / finished."""
+def ingest_status(connection: Connection, *, home: Path) -> dict[str, Any]:
+    """The status endpoint's three published shapes: nothing / in progress / finished."""
     latest = job_service.list_jobs(connection, kind=JOB_KIND, limit=1)
     if not latest:
-        return {"review": "Nothing in processing"}
+        return {"review": "Nothing is being processed"}
     job = latest[0]
     start = job["started_at"] or job["created_at"]
+    details = [_file_status(r, home=home) for r in job["results"]]
     if job["state"] in ("queued", "running"):
+        done = {r["source"] for r in job["results"]}
+        pending = [s for s in job["params"].get("sources", []) if s not in done]
+        current = job["current_source"] or (pending[0] if pending else None)
         return {
-            "review": "Process In Progress",
-            "start_time": start.strftime(STATUS_TIME),
-            "current_file": job["current_source"],
-            "files_finished": [_file_status(r) for r in job["results"]],
+            "details": details,
+            "review": f"{_shown(current, home=home)}: In progress.."
+            if current
+            else "In progress..",
+            "start_time": format_datetime(start.astimezone(UTC), usegmt=True),
         }
     finished = job["finished_at"]
-    body = {
+    review = {"succeeded": "Process Finished", "cancelled": "Process Cancelled"}.get(
+        job["state"], f"Process Failed: {job['error'] or job['state']}"
+    )
+    return {
+        "details": details,
         "end_time": finished.strftime(STATUS_TIME),
         "lead_time": str(finished - start),
-        "review": "Process Finished" if job["state"] == "succeeded" else "Process Failed",
+        "review": review,
         "start_time": start.strftime(STATUS_TIME),
     }
-    if job["state"] != "succeeded":
-        body["error"] = job["error"] or job["state"]
-    return body
 
 
-def _file_status(result: dict[str, Any]) -> dict[str, Any]:
+def _file_status(result: dict[str, Any], *, home: Path) -> dict[str, Any]:
+    """One finished file as the original listed it."""
     started = datetime.fromisoformat(result["started_at"])
     finished = datetime.fromisoformat(result["finished_at"])
+    status = result["status"]
+    if status == "loaded":
+        outcome = "Successful Data Ingestion"
+    elif status in ("rejected", "failed"):
+        outcome = f"Failed Data Ingestion: {result['reason']}"
+    else:  # skipped: "already ingested", "being ingested by job N"
+        outcome = f"Skipped: {status}"
     return {
-        "file": result["name"],
-        "status": result["status"],
-        "rows_loaded": result["rows_loaded"],
-        "start_time": started.strftime(STATUS_TIME),
-        "end_time": finished.strftime(STATUS_TIME),
+        "file": _shown(result["source"], home=home),
         "lead_time": str(finished - started),
+        "num_rows": result["rows_loaded"],
+        "result": outcome,
     }
+
+
+def _shown(source: str, *, home: Path) -> str:
+    """A file as the original showed it, relative to the install (`data/raw/trips.csv`);
+    a file elsewhere by its name only, so no server path is shown."""
+    if "://" in source:
+        return source
+    path = Path(source)
+    return str(path.relative_to(home)) if path.is_relative_to(home) else path.name
