@@ -38,6 +38,16 @@ def require_service(name: str, reason: str) -> None:
     pytest.skip(f"{name} not available: {reason}")
 
 
+def require_mosquitto() -> None:
+    """The local Mosquitto (127.0.0.1:1883) answers, or the test fails (CI) or skips."""
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 1883), timeout=2).close()
+    except OSError as exc:
+        require_service("Mosquitto", f"127.0.0.1:1883: {exc}")
+
+
 def postgres_available() -> str | None:
     try:
         engine = sa.create_engine(PG_URL)

@@ -113,11 +113,22 @@ def jobs_show(job_id: int, json: bool = False) -> None:
 
 
 @jobs_app.command("follow")
-def jobs_follow(job_id: int) -> None:
+def jobs_follow(
+    job_id: Annotated[int | None, typer.Argument(help="Default: the latest job")] = None,
+) -> None:
     """Live progress of a job until it ends; exits 1 if it did not succeed."""
     from fleetlake.console import follow_job
+    from fleetlake.errors import NotFound
+    from fleetlake.platform import jobs as job_service
 
-    finish(follow_job(open_engine(), job_id))
+    engine = open_engine()
+    if job_id is None:
+        with engine.connect() as connection:
+            latest = job_service.list_jobs(connection, limit=1)
+        if not latest:
+            raise NotFound("there are no jobs yet: start one (fleetlake ingest …)", field="job_id")
+        job_id = int(latest[0]["id"])
+    finish(follow_job(engine, job_id))
 
 
 @jobs_app.command("cancel")
@@ -174,6 +185,9 @@ def serve(
     run_server(host=host, port=port, workers=workers)
 
 
+DEMO_KEY_FILE = "demo-api-key"
+
+
 @app.command()
 def demo(
     rows: Annotated[int, typer.Option(help="Simulated trips to ingest.")] = 200_000,
@@ -188,8 +202,13 @@ def demo(
     from fleetlake.settings import get_settings
 
     settings = get_settings()
-    if not settings.api_keys:
-        os.environ["FLEETLAKE_API_KEYS"] = f"demo-{secrets.token_urlsafe(12)}"
+    key_file = settings.home_dir / DEMO_KEY_FILE
+    if not settings.api_keys:  # one key per demo home, kept so the README tour can read it
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(f"demo-{secrets.token_urlsafe(12)}\n")
+            key_file.chmod(0o600)
+        os.environ["FLEETLAKE_API_KEYS"] = key_file.read_text().strip()
         get_settings.cache_clear()
         settings = get_settings()
     engine = open_engine()
@@ -201,7 +220,8 @@ def demo(
     out.print(
         f"\n[bold]fleetlake demo[/] on http://{host}:{port}/  ·  API docs http://{host}:{port}/docs"
     )
-    out.print(f"API key for uploads and other writes: [bold]{settings.api_keys[0]}[/]")
+    where = f" (also in {key_file})" if key_file.exists() else ""
+    out.print(f"API key for uploads and other writes: [bold]{settings.api_keys[0]}[/]{where}")
     serve(host=host, port=port)
 
 

@@ -3,7 +3,6 @@ however far past the client's queue the run goes, and an unreachable broker says
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 from pathlib import Path
@@ -11,17 +10,14 @@ from pathlib import Path
 import pytest
 
 from fleetlake.telemetry.mqtt_wire import MqttSession, Received
-from tests.conftest import require_service
+from tests.conftest import require_mosquitto
 from tests.e2e.conftest import cli, cli_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 
 
 def test_every_simulated_message_reaches_the_broker(tmp_path: Path) -> None:
-    try:
-        socket.create_connection(("127.0.0.1", 1883), timeout=2).close()
-    except OSError as exc:
-        require_service("Mosquitto", f"127.0.0.1:1883: {exc}")
+    require_mosquitto()
     base = f"sim/{uuid.uuid4().hex[:8]}"
     received: list[bytes] = []
 

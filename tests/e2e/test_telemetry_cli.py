@@ -46,7 +46,6 @@ def test_ingest_provider_files_then_compact(tmp_path: Path) -> None:
 @pytest.mark.services
 def test_subscribe_with_two_processes_lands_every_message_once(tmp_path: Path) -> None:
     import signal
-    import socket
     import subprocess
     import sys
     import time
@@ -55,12 +54,9 @@ def test_subscribe_with_two_processes_lands_every_message_once(tmp_path: Path) -
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from tests.conftest import require_service
+    from tests.conftest import require_mosquitto
 
-    try:
-        socket.create_connection(("127.0.0.1", 1883), timeout=2).close()
-    except OSError as exc:
-        require_service("Mosquitto", f"127.0.0.1:1883: {exc}")
+    require_mosquitto()
     env = cli_env(tmp_path, f"sqlite:///{tmp_path / 'fleetlake.db'}",
                   FLEETLAKE_TELEMETRY_FLUSH_SECONDS="0.5")  # fmt: skip
     base, name = f"cli/{uuid.uuid4().hex[:8]}", f"fl-{uuid.uuid4().hex[:8]}"

@@ -5,7 +5,6 @@ then compaction, silver and gold. Gold must equal what the truth alone says."""
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from fleetlake.telemetry.schema import MEASURES
-from tests.conftest import require_service
+from tests.conftest import require_mosquitto
 from tests.e2e.conftest import cli, cli_env, free_port
 from tests.telemetry_truth import (
     expected_dropped,
@@ -51,10 +50,7 @@ def bronze_rows(home: Path) -> int:
 
 
 def test_mqtt_and_polling_to_gold_equal_the_truth(tmp_path: Path) -> None:
-    try:
-        socket.create_connection(("127.0.0.1", 1883), timeout=2).close()
-    except OSError as exc:
-        require_service("Mosquitto", str(exc))
+    require_mosquitto()
     db_url = f"sqlite:///{tmp_path / 'fleetlake.db'}"
     port, topic = free_port(), f"e2e-{uuid.uuid4().hex[:8]}"
     env = cli_env(tmp_path, db_url, FLEETLAKE_ALLOW_PRIVATE_URLS="true",

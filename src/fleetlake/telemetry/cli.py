@@ -241,22 +241,44 @@ def worker() -> None:
     out.print(f"worker stopped after {len(running.jobs)} jobs")
 
 
+DEMO_START = date(2026, 11, 16)
+DEMO_SOURCES = """\
+# The telemetry sources `fleetlake worker` runs (docs/telemetry.md, "The worker").
+# With none, the worker still runs the pipeline and the daily compaction on schedule.
+# Secrets are named by environment variable, never written here.
+#
+# [[mqtt]]
+# name = "fleet"
+# url = "mqtt://127.0.0.1:1883"
+# topics = ["fleet/#"]
+#
+# [[http]]
+# name = "fleet-api"
+# url = "https://api.example.com/v1/telemetry"
+# token_url = "https://api.example.com/oauth/token"
+# client_id = "fleetlake"
+# client_secret_env = "FLEET_API_SECRET"
+# calls_per_day = 5000
+# every_s = 60
+"""
+
+
 def demo_telemetry(engine: Any, *, settings: Any, vehicles: int = 20) -> None:
     """Two days of a simulated fleet (faults included) ingested, compacted and run
     through silver and gold by the real jobs; done again only when its files are new."""
-    from datetime import UTC, timedelta
-    from datetime import datetime as clock
-
     from fleetlake.console import out, print_job
     from fleetlake.simulate.telemetry_run import FleetSpec, write_files
     from fleetlake.telemetry import service
     from fleetlake.telemetry.pipeline import queue_pipeline
 
     folder = settings.home_dir / "data" / "fleet"
-    if not folder.exists():
-        start = clock.now(UTC).date() - timedelta(days=4)  # late deliveries land before today
-        summary = write_files(folder, FleetSpec(vehicles, 2, start, seed=11))
+    if not folder.exists():  # fixed days and seed: the README tour names its VINs and dates
+        summary = write_files(folder, FleetSpec(vehicles, 2, DEMO_START, seed=11))
         out.print(f"simulated {summary.messages:,} telemetry messages of {vehicles} vehicles")
+    sources_file = settings.resolved_sources_file
+    if not sources_file.exists():  # so `fleetlake worker` runs (pipeline and compaction)
+        sources_file.write_text(DEMO_SOURCES, encoding="utf-8")
+        out.print(f"wrote {sources_file}: add your HTTP and MQTT sources there")
     for job_id in (
         service.queue_ingestion(engine, sources=[str(folder)], settings=settings),
         service.queue_compaction(engine, day=None),

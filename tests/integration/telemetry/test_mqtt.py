@@ -19,7 +19,7 @@ from fleetlake.telemetry import bronze
 from fleetlake.telemetry.bronze import BronzeBuffers
 from fleetlake.telemetry.mqtt import BrokerAddress, MqttSubscription, shared_topics
 from fleetlake.telemetry.providers import adapter_for
-from tests.conftest import require_service
+from tests.conftest import require_mosquitto
 
 pytestmark = pytest.mark.services
 BROKER = "mqtt://127.0.0.1:1883"
@@ -27,10 +27,7 @@ BROKER = "mqtt://127.0.0.1:1883"
 
 @pytest.fixture(autouse=True)
 def broker() -> None:
-    try:
-        socket.create_connection(("127.0.0.1", 1883), timeout=2).close()
-    except OSError as exc:
-        require_service("Mosquitto", f"127.0.0.1:1883: {exc}")
+    require_mosquitto()
 
 
 @pytest.fixture
