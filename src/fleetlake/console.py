@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -73,6 +75,35 @@ class PlainLines:
         if self.enabled and (where != self.where or now - self.last >= self.every_s):
             console.print(f"job {self.job_id}: {text}", soft_wrap=True, highlight=False)
             self.last, self.where = now, where
+
+
+@contextmanager
+def steps(title: str, *, total: int) -> Iterator[Callable[[str], None]]:
+    """Progress of a command made of `total` named steps: a bar on a terminal, a plain line
+    per step otherwise. Yields `begin(step)`, called as each step starts."""
+    live = console.is_terminal
+    started = time.monotonic()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, disable=not live, transient=True) as bar:
+        task = bar.add_task(title, total=total)
+        done = -1
+
+        def begin(step: str) -> None:
+            nonlocal done
+            done += 1
+            bar.update(task, completed=done, description=f"{title}: {step}")
+            if not live:
+                elapsed = time.monotonic() - started
+                console.print(f"{title}: {done + 1}/{total} {step} ({elapsed:.1f} s)",
+                              soft_wrap=True, highlight=False)  # fmt: skip
+
+        yield begin
+        bar.update(task, completed=total)
 
 
 def progress_text(data: dict[str, Any]) -> tuple[str, float | None, float | None]:

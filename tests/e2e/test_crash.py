@@ -63,3 +63,6 @@ def test_kill_during_ingestion_then_retry(tmp_path: Path, db_url: str) -> None:
     assert per_region == truth.by_region
     verified = cli(env, "trips", "verify")
     assert verified.returncode == 0 and "rollups agree" in verified.stdout, verified.stdout
+    shown = [line.split(" (")[0] for line in verified.stderr.splitlines()]  # no TTY: a line a step
+    assert shown[0] == "verify: 1/9 counting trips per fine cell pair and week"
+    assert shown[-1] == "verify: 9/9 comparing trip_pair_weeks" and len(shown) == 9

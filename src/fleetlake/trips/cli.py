@@ -125,16 +125,18 @@ def verify(json: bool = False) -> None:
     """Recompute every rollup from the trips table and compare; exits 1 on any difference."""
     from rich.table import Table
 
-    from fleetlake.console import out
+    from fleetlake.console import out, steps
     from fleetlake.settings import get_settings
-    from fleetlake.trips.verify import verify_rollups
+    from fleetlake.trips.verify import VERIFY_STEPS, verify_rollups
 
     settings = get_settings()
-    report = verify_rollups(
-        open_engine(),
-        group_resolution=settings.h3_resolution,
-        time_bucket_minutes=settings.time_bucket_minutes,
-    )
+    with steps("verify", total=VERIFY_STEPS) as begin:
+        report = verify_rollups(
+            open_engine(),
+            group_resolution=settings.h3_resolution,
+            time_bucket_minutes=settings.time_bucket_minutes,
+            on_step=begin,
+        )
     if json:
         out.print_json(data=report)
     else:

@@ -7,6 +7,7 @@ Integer columns and first/last seen must match exactly; coordinate sums within 1
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -107,16 +108,26 @@ def _fine_counts(dialect: str) -> sa.Select[Any]:
     )
 
 
+ROLLUPS = (trip_day_counts, trip_groups, trip_cell_weeks, trip_pair_weeks)
+VERIFY_STEPS = 1 + 2 * len(ROLLUPS)  # the fine counts, then per rollup: aggregate, compare
+
+
 def verify_rollups(
-    engine: Engine, *, group_resolution: int, time_bucket_minutes: int
+    engine: Engine,
+    *,
+    group_resolution: int,
+    time_bucket_minutes: int,
+    on_step: Callable[[str], None] = lambda step: None,
 ) -> dict[str, dict[str, int]]:
     """Per rollup: rows missing from it, rows it has in excess, sums that drifted.
 
     Each expected aggregate is materialised once in a temporary table, and the cell and pair
     rollups are summed from one pass that counts trips per fine cell pair and week: about
-    three scans of `trips` in all, instead of dozens."""
+    three scans of `trips` in all, instead of dozens. `on_step` hears each of the
+    VERIFY_STEPS steps as it starts."""
     report: dict[str, dict[str, int]] = {}
     with engine.connect() as connection:
+        on_step("counting trips per fine cell pair and week")
         fine = _materialise(connection, "verify_fine", _fine_counts(connection.dialect.name))
         queries = expected_rollups(
             connection,
@@ -124,8 +135,10 @@ def verify_rollups(
             time_bucket_minutes=time_bucket_minutes,
             fine=fine,
         )
-        for table in (trip_day_counts, trip_groups, trip_cell_weeks, trip_pair_weeks):
+        for table in ROLLUPS:
+            on_step(f"aggregating {table.name} afresh")
             expected = _materialise(connection, f"verify_{table.name}", queries[table.name])
+            on_step(f"comparing {table.name}")
             report[table.name] = _compare(connection, table, expected)
         connection.rollback()  # temporary tables only: nothing to keep
     return report
