@@ -111,3 +111,24 @@ def test_pipeline_fleet_vehicle_and_top_speed_pages(browser: Any, fleet_server: 
     noon = [r for r in top if r["hour"][11:13] == "12"]
     wait_until(lambda: len(find_all(By.CSS_SELECTOR, "#top-speeds tbody tr")) == max(len(noon), 1))
     Path(fleet_server.home.parent / "top-speeds.png").write_bytes(browser.get_screenshot_as_png())
+
+
+def test_a_failed_run_shows_why_on_the_pipeline_page(browser: Any, tmp_path: Path) -> None:  # noqa: F811
+    from selenium.webdriver.common.by import By
+
+    feed = tmp_path / "feed.ndjson"
+    feed.write_text('{"vin": "5YJSA1111111111A", "ts": "2026-11-16T08:00:00Z", "speed_kmh": 50}\n')
+    with running_server(tmp_path) as server, server.client() as client:
+        for command in (("ingest", "telemetry", str(feed)), ("telemetry", "compact")):
+            assert cli(server.env, *command).returncode == 0
+        [compacted] = (server.home / "lake" / "bronze" / "telemetry").glob("date=*/*.parquet")
+        compacted.write_bytes(compacted.read_bytes()[:40])  # a disk that lost the file's end
+        job = client.post("/api/v1/pipeline/runs", json={}).json()
+        wait_until(lambda: client.get(f"/api/v1/jobs/{job['id']}").json()["state"] == "failed")
+        error = client.get(f"/api/v1/jobs/{job['id']}").json()["error"]
+        browser.get(server.url + "/#pipeline")
+        shown = f"#pipeline-runs tr[data-run-error='{job['id']}']"
+        wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, shown))
+        assert browser.find_element(By.CSS_SELECTOR, shown).text == f"why: {error}"
+        assert error.startswith(f"stage silver: file {compacted}: ")
+        Path(tmp_path / "pipeline-failed.png").write_bytes(browser.get_screenshot_as_png())

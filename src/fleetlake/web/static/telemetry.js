@@ -153,10 +153,11 @@ async function loadPipeline() {
       stages.push({ name: runningStage[job.id], status: "running" });
     }
     const first = [`<span data-run="${job.id}">${job.id}</span>`, `<span class="state ${job.state}">${job.state}</span>`];
-    if (!stages.length) return row([...first, "", esc(job.params?.engine || ""), "", "", "", "", when(job.created_at)]);
+    const reason = job.error ? `<tr class="run-error" data-run-error="${job.id}"><td colspan="9">why: ${esc(job.error)}</td></tr>` : "";
+    if (!stages.length) return row([...first, "", esc(job.params?.engine || ""), "", "", "", "", when(job.created_at)]) + reason;
     return stages.map((s) => row([...first, esc(s.name) + (s.status === "running" ? " …" : ""), esc(s.engine || job.params?.engine || ""),
       s.rows_in === undefined ? "" : fmt(s.rows_in), fmt(s.rows_loaded), dropped(s.dropped),
-      s.duration_s === undefined ? "" : num(s.duration_s, 2), when(job.created_at)])).join("");
+      s.duration_s === undefined ? "" : num(s.duration_s, 2), when(job.created_at)])).join("") + reason;
   }).join("");
 }
 const dropped = (reasons) => (reasons ? Object.entries(reasons).map(([why, n]) => `${esc(why)} ${fmt(n)}`).join(", ") || "0" : "");
