@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,13 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
+from fleetlake.simulate.telemetry_run import FleetSpec, write_files
 from tests.conftest import API_KEY, SAMPLE_TRIPS, postgres_schema
 from tests.e2e.conftest import Server, cli, start_server
 
@@ -34,7 +41,13 @@ def fuzzed_server(
             url = stack.enter_context(postgres_schema())
         server = start_server(home, url)
         stack.callback(server.stop)
-        assert cli(server.env, "ingest", "trips", str(SAMPLE_TRIPS)).returncode == 0
+        write_files(
+            home.parent / "fleet", FleetSpec(2, 1, date(2026, 11, 16), seed=5, interval_s=60)
+        )
+        for command in (("ingest", "trips", str(SAMPLE_TRIPS)),
+                        ("ingest", "telemetry", str(home.parent / "fleet")),
+                        ("telemetry", "compact"), ("pipeline", "run")):  # fmt: skip
+            assert cli(server.env, *command).returncode == 0, command
         yield server
 
 
@@ -59,7 +72,13 @@ def test_no_request_gets_a_server_error(case: Any, fuzzed_server: Server) -> Non
         base_url=fuzzed_server.url,
         headers={"X-API-Key": API_KEY},
         timeout=30,
-        checks=[not_a_server_error],
+        # No 5xx; and every answer is one the document declares: status, type and body.
+        checks=[
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+        ],
     )
 
 
@@ -76,3 +95,38 @@ def test_event_streams_refuse_an_impossible_last_event_id(fuzzed_server: Server,
             answer = client.get(url, headers={"Last-Event-ID": last}, timeout=10)
             assert answer.status_code == 422, (url, answer.text)
             assert answer.json()["error"]["details"]["field"] == "Last-Event-ID"
+
+
+def test_answers_holding_data_match_their_documented_schemas(fuzzed_server: Server) -> None:
+    """Random values mostly miss the data (a random VIN is a 404): these requests hit it."""
+    with fuzzed_server.client() as client:
+        vin = client.get("/api/v1/vehicles").json()["data"][0]["vin"]
+        job = client.get("/api/v1/jobs").json()["data"][0]["id"]
+        requests = {
+            ("/api/v1/trips/weekly-average", "region=Turin"),
+            ("/api/v1/trips/weekly-counts", ""),
+            ("/api/v1/trips", "limit=5"),
+            ("/api/v1/trips/{trip_id}", ""),
+            ("/api/v1/trip-groups", "limit=5"),
+            ("/api/v1/ingestions", ""),
+            ("/api/v1/jobs", ""),
+            ("/api/v1/jobs/{job_id}", ""),
+            ("/api/v1/vehicles", "limit=1"),
+            ("/api/v1/vehicles/{vin}", ""),
+            ("/api/v1/vehicles/{vin}/telemetry",
+             "start=2026-11-16T08:00:00Z&end=2026-11-16T09:00:00Z&every=600"),
+            ("/api/v1/reports/top-speeds", "date=2026-11-16"),
+            ("/vehicles", "limit=3"),
+            ("/vehicles/{trip_id}", ""),
+            ("/vehicles/{column}/count", ""),
+            ("/vehicles/weekly_trips/region", ""),
+            ("/vehicles/weekly_avg_trips/region", ""),
+            ("/vehicles/ingest-data/status", ""),
+            ("/api/v1/health", ""),
+        }  # fmt: skip
+        values = {"trip_id": 1, "job_id": job, "vin": vin, "column": "region"}
+        for template, query in sorted(requests):
+            answer = client.get(template.format(**values), params=query)
+            assert answer.status_code == 200, (template, answer.text)
+            assert answer.json().get("data", True), (template, "no data to check")
+            schema[template]["GET"].validate_response(answer)

@@ -199,6 +199,21 @@ def test_regions_match_whatever_the_case_and_unknown_ones_are_404(loaded: TestCl
             "sources",
         ),
         ("post", "/api/v1/ingestions", {"json": {"sources": []}, "headers": AUTH}, 400, "sources"),
+        (
+            "post",
+            "/api/v1/ingestions",
+            {"json": {"sources": ["a\x00b"]}, "headers": AUTH},
+            400,
+            "sources",
+        ),
+        (
+            "post",
+            "/api/v1/ingestions",
+            {"json": {"sources": ["x" * 5000]}, "headers": AUTH},
+            400,
+            "sources",
+        ),
+        ("get", "/api/v1/trip-groups", {"params": {"min_count": 2**70}}, 422, "min_count"),
         ("post", "/api/v1/ingestions", {"json": {"sources": ["x"]}}, 401, "X-API-Key"),
         (
             "post",
@@ -318,3 +333,28 @@ def test_body_errors_read_as_sentences_not_pydantic(
     assert says in error["message"], error["message"]
     for leak in ("pydantic.dev", "validation error for", "input_type", "[type="):
         assert leak not in response.text
+
+
+def test_docs_work_offline_and_the_openapi_says_what_the_api_takes(client: TestClient) -> None:
+    for page, asset in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        html = client.get(page).text
+        assert f"/static/api-docs/{asset}" in html and "cdn" not in html.lower(), page
+        script = client.get(f"/static/api-docs/{asset}")
+        assert script.status_code == 200 and len(script.content) > 100_000
+    spec = client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["ApiKey"]["name"] == "X-API-Key"
+    ingest = spec["paths"]["/api/v1/ingestions"]["post"]
+    assert ingest["security"] == [{"ApiKey": []}]
+    assert set(ingest["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
+    push = spec["paths"]["/api/v1/telemetry"]["post"]["requestBody"]["content"]
+    assert set(push) == {"application/json", "application/x-ndjson"}
+    reads = spec["paths"]["/api/v1/trips"]["get"]
+    assert "security" not in reads  # reads are open unless FLEETLAKE_READ_REQUIRES_KEY
+    error = {"$ref": "#/components/schemas/ErrorBody"}
+    assert reads["responses"]["422"]["content"]["application/json"]["schema"] == error
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    trip = spec["paths"]["/api/v1/trips/{trip_id}"]["get"]["responses"]
+    assert trip["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Trip"
+    }
+    assert trip["404"]["content"]["application/json"]["schema"] == error

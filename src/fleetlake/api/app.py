@@ -8,9 +8,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from fleetlake import __version__
 from fleetlake.api.errors import install_error_handlers
+from fleetlake.api.openapi import describe
+from fleetlake.api.schemas import Health, ok
 from fleetlake.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -29,15 +32,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             dispatcher.stop()
             app.state.runner.shutdown()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # Swagger UI and ReDoc from the package: /docs works offline
         title="fleetlake",
         version=__version__,
         summary="Fleet and sensor telemetry: ingestion, lake, SQL serving, pushed job events.",
         lifespan=lifespan,
+        static_url="/static/api-docs",
     )
     app.state.settings = settings
     install_error_handlers(app)
     _mount_routers(app)
+    describe(app, settings)
     return app
 
 
@@ -83,6 +88,6 @@ def _mount_routers(app: FastAPI) -> None:
         app.include_router(module.router)
     web_routes.mount_static(app)
 
-    @app.get("/api/v1/health", tags=["meta"])
+    @app.get("/api/v1/health", tags=["meta"], response_model=None, responses=ok(Health))
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}

@@ -10,7 +10,8 @@ import hmac
 from collections.abc import Callable, Iterator
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Header, Path, Query, Request
+from fastapi import Depends, Header, Path, Query, Request, Security
+from fastapi.security import APIKeyHeader
 from sqlalchemy.engine import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -81,18 +82,25 @@ def key_is_valid(settings: Settings, key: str | None) -> bool:
     return any(matches)
 
 
-async def require_write_key(
-    settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
-) -> None:
+# The key as a security scheme, not a parameter; two names so that api/openapi.py can tell
+# writes (always secured) from reads (secured when FLEETLAKE_READ_REQUIRES_KEY).
+WRITE_SCHEME, READ_SCHEME = "ApiKey", "ApiKeyForReads"
+WriteKeyHeader = Annotated[
+    str | None, Security(APIKeyHeader(name="X-API-Key", scheme_name=WRITE_SCHEME, auto_error=False))
+]
+ReadKeyHeader = Annotated[
+    str | None, Security(APIKeyHeader(name="X-API-Key", scheme_name=READ_SCHEME, auto_error=False))
+]
+
+
+async def require_write_key(settings: SettingsDep, x_api_key: WriteKeyHeader = None) -> None:
     if not settings.api_keys:
         raise Unauthorized("writes are disabled: no API key is configured (set FLEETLAKE_API_KEYS)")
     if not key_is_valid(settings, x_api_key):
         raise Unauthorized("missing or wrong X-API-Key header", field="X-API-Key")
 
 
-async def require_read_key(
-    settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
-) -> None:
+async def require_read_key(settings: SettingsDep, x_api_key: ReadKeyHeader = None) -> None:
     if settings.read_requires_key and not key_is_valid(settings, x_api_key):
         raise Unauthorized("reads need an API key here: send X-API-Key", field="X-API-Key")
 

@@ -27,6 +27,7 @@ from fleetlake.api.deps import (
     WriteKey,
     key_is_valid,
 )
+from fleetlake.api.schemas import SSE, Job, JobAccepted, JobPage, error_responses, ok
 from fleetlake.platform import jobs as job_service
 from fleetlake.platform.events import bus
 
@@ -85,7 +86,7 @@ def _job(engine: Engine, job_id: int) -> dict[str, Any]:
         return job_service.job_summary(job_service.get_job(connection, job_id=job_id))
 
 
-@router.get("/api/v1/jobs", dependencies=[ReadKey])
+@router.get("/api/v1/jobs", dependencies=[ReadKey], response_model=None, responses=ok(JobPage))
 def list_jobs(
     connection: ConnDep, kind: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50
 ) -> dict[str, Any]:
@@ -97,14 +98,16 @@ def list_jobs(
     }
 
 
-@router.get("/api/v1/jobs/{job_id}", dependencies=[ReadKey])
-@router.get("/api/v1/ingestions/{job_id}", dependencies=[ReadKey])
+@router.get("/api/v1/jobs/{job_id}", dependencies=[ReadKey], response_model=None, responses=ok(Job))
+@router.get(
+    "/api/v1/ingestions/{job_id}", dependencies=[ReadKey], response_model=None, responses=ok(Job)
+)
 def get_job(job_id: JobId, engine: EngineDep) -> dict[str, Any]:
     return _job(engine, job_id)
 
 
-@router.get("/api/v1/jobs/{job_id}/events", dependencies=[ReadKey])
-@router.get("/api/v1/ingestions/{job_id}/events", dependencies=[ReadKey])
+@router.get("/api/v1/jobs/{job_id}/events", dependencies=[ReadKey], responses=SSE)
+@router.get("/api/v1/ingestions/{job_id}/events", dependencies=[ReadKey], responses=SSE)
 async def job_events_stream(
     job_id: JobId,
     engine: EngineDep,
@@ -115,7 +118,7 @@ async def job_events_stream(
     return sse_response(follow_events(engine, job_id, last_event_id))
 
 
-@router.get("/api/v1/events", dependencies=[ReadKey])
+@router.get("/api/v1/events", dependencies=[ReadKey], responses=SSE)
 async def all_events_stream(
     engine: EngineDep,
     last_event_id: OptionalLastEventId = None,
@@ -156,14 +159,39 @@ async def job_events_socket(websocket: WebSocket, job_id: int) -> None:
         return
 
 
-@router.post("/api/v1/jobs/{job_id}/cancel", dependencies=[WriteKey])
-@router.post("/api/v1/ingestions/{job_id}/cancel", dependencies=[WriteKey])
+@router.post(
+    "/api/v1/jobs/{job_id}/cancel",
+    dependencies=[WriteKey],
+    response_model=None,
+    responses=ok(Job) | error_responses(409),
+)
+@router.post(
+    "/api/v1/ingestions/{job_id}/cancel",
+    dependencies=[WriteKey],
+    response_model=None,
+    responses=ok(Job) | error_responses(409),
+)
 def cancel_job(job_id: JobId, engine: EngineDep) -> dict[str, Any]:
     return job_service.job_summary(job_service.request_cancel(engine, job_id=job_id))
 
 
-@router.post("/api/v1/jobs/{job_id}/retry", status_code=202, dependencies=[WriteKey])
-@router.post("/api/v1/ingestions/{job_id}/retry", status_code=202, dependencies=[WriteKey])
+RETRIED = ok(JobAccepted, 202) | error_responses(409)
+
+
+@router.post(
+    "/api/v1/jobs/{job_id}/retry",
+    status_code=202,
+    dependencies=[WriteKey],
+    response_model=None,
+    responses=RETRIED,
+)
+@router.post(
+    "/api/v1/ingestions/{job_id}/retry",
+    status_code=202,
+    dependencies=[WriteKey],
+    response_model=None,
+    responses=RETRIED,
+)
 def retry_job(
     job_id: JobId, engine: EngineDep, runner: RunnerDep, request: Request
 ) -> dict[str, Any]:

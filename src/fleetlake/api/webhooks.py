@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from fleetlake.api.deps import ConnDep, EngineDep, SettingsDep, WebhookId, WriteKey
+from fleetlake.api.schemas import DeliveryPage, WebhookCreated, WebhookPage, ok
 from fleetlake.platform import webhooks as webhook_service
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], dependencies=[WriteKey])
@@ -19,7 +20,7 @@ class WebhookIn(BaseModel):
     event_types: list[str] | None = Field(None, description="only these event types; all if null")
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=None, responses=ok(WebhookCreated, 201))
 def create_webhook(body: WebhookIn, engine: EngineDep, settings: SettingsDep) -> dict[str, Any]:
     """The response is the only time the secret is shown."""
     with engine.begin() as connection:
@@ -32,12 +33,12 @@ def create_webhook(body: WebhookIn, engine: EngineDep, settings: SettingsDep) ->
         )
 
 
-@router.get("")
+@router.get("", response_model=None, responses=ok(WebhookPage))
 def list_webhooks(connection: ConnDep) -> dict[str, Any]:
     return {"data": webhook_service.list_webhooks(connection)}
 
 
-@router.get("/{webhook_id}/deliveries")
+@router.get("/{webhook_id}/deliveries", response_model=None, responses=ok(DeliveryPage))
 def list_deliveries(
     webhook_id: WebhookId, connection: ConnDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> dict[str, Any]:

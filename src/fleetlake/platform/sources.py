@@ -35,14 +35,20 @@ def resolve_sources(
             fetch.check_url_allowed(spec, allow_private=settings.allow_private_urls)
             resolved.append(spec)
             continue
-        path = _local_path(spec, import_dirs=restrict_to)
-        if path.is_dir():
+        try:
+            path = _local_path(spec, import_dirs=restrict_to)
+            is_dir, is_file = path.is_dir(), path.is_file()
+        except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the system
+            raise InvalidParameter(
+                "sources", f"{spec[:200]!r} is not a usable path: {exc}"
+            ) from exc
+        if is_dir:
             found = sorted(p for p in path.iterdir() if p.name.endswith(suffixes))
             if not found:
                 wanted = " or ".join(suffixes)
                 raise InvalidParameter("sources", f"folder {spec} holds no {wanted} file")
             resolved.extend(str(p) for p in found)
-        elif path.is_file():
+        elif is_file:
             resolved.append(str(path))
         elif restrict_to is not None and not Path(spec).expanduser().is_absolute():
             folders = ", ".join(str(d) for d in restrict_to)

@@ -19,17 +19,32 @@ from fleetlake.api.deps import (
     read_in_thread,
 )
 from fleetlake.api.jobs import job_accepted
+from fleetlake.api.schemas import JobAccepted, error_responses, ok
 from fleetlake.errors import InvalidParameter, UploadTooLarge
 from fleetlake.platform.lake import Lake
 from fleetlake.telemetry import service
 from fleetlake.telemetry.providers import ADAPTERS
+from fleetlake.telemetry.schemas import (
+    PUSH_BODY,
+    PushResult,
+    Series,
+    TopSpeeds,
+    Vehicle,
+    VehiclePage,
+)
 from fleetlake.telemetry.series import vehicle_series
 
 router = APIRouter(prefix="/api/v1", tags=["telemetry"], dependencies=[ReadKey])
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
 
 
-@router.post("/telemetry", dependencies=[WriteKey])
+@router.post(
+    "/telemetry",
+    dependencies=[WriteKey],
+    response_model=None,
+    responses=ok(PushResult) | error_responses(413),
+    openapi_extra=PUSH_BODY,
+)
 async def push_telemetry(
     request: Request,
     settings: SettingsDep,
@@ -84,7 +99,7 @@ async def _body_within(request: Request, *, limit: int) -> bytearray:
     return received
 
 
-@router.get("/vehicles")
+@router.get("/vehicles", response_model=None, responses=ok(VehiclePage))
 async def list_vehicles(
     engine: EngineDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -94,20 +109,22 @@ async def list_vehicles(
     return await read_in_thread(engine, partial(service.list_vehicles, limit=limit, after=after))
 
 
-@router.get("/vehicles/{vin}")
+@router.get("/vehicles/{vin}", response_model=None, responses=ok(Vehicle))
 async def get_vehicle(vin: str, engine: EngineDep) -> dict[str, Any]:
     """The latest valid value of each canonical field, and in `seen_at` when it was seen."""
     return await read_in_thread(engine, partial(service.get_vehicle, vin=vin))
 
 
-@router.get("/vehicles/{vin}/telemetry")
+@router.get("/vehicles/{vin}/telemetry", response_model=None, responses=ok(Series))
 async def vehicle_telemetry(
     vin: str,
     settings: SettingsDep,
     start: datetime,
     end: datetime,
     fields: Annotated[str | None, Query(description="comma-separated canonical fields")] = None,
-    every: Annotated[int | None, Query(ge=1, description="seconds per row (averaged)")] = None,
+    every: Annotated[
+        int | None, Query(ge=1, le=86_400, description="seconds per row (averaged), at most a day")
+    ] = None,
 ) -> dict[str, Any]:
     """The vehicle's clean telemetry between start and end, from the lake (silver)."""
     for name, value in (("start", start), ("end", end)):
@@ -125,7 +142,7 @@ async def vehicle_telemetry(
     )
 
 
-@router.get("/reports/top-speeds")
+@router.get("/reports/top-speeds", response_model=None, responses=ok(TopSpeeds))
 async def top_speeds(
     settings: SettingsDep,
     date: Annotated[date, Query(description="UTC day, YYYY-MM-DD")],
@@ -144,7 +161,13 @@ class PipelineRunIn(BaseModel):
     )
 
 
-@router.post("/pipeline/runs", status_code=202, dependencies=[WriteKey])
+@router.post(
+    "/pipeline/runs",
+    status_code=202,
+    dependencies=[WriteKey],
+    response_model=None,
+    responses=ok(JobAccepted, 202),
+)
 async def start_pipeline_run(
     request: Request, engine: EngineDep, runner: RunnerDep, body: PipelineRunIn | None = None
 ) -> dict[str, Any]:

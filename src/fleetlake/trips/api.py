@@ -9,11 +9,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 from starlette.datastructures import UploadFile
 
 from fleetlake.api.deps import (
+    MAX_INT64,
     ConnDep,
     Cursor,
     EngineDep,
@@ -27,6 +28,7 @@ from fleetlake.api.deps import (
 )
 from fleetlake.api.errors import invalid_body
 from fleetlake.api.jobs import job_accepted
+from fleetlake.api.schemas import JobAccepted, JobPage, error_responses, ok
 from fleetlake.errors import InvalidParameter, UploadTooLarge
 from fleetlake.platform import fetch
 from fleetlake.platform import jobs as job_service
@@ -34,6 +36,16 @@ from fleetlake.platform.lake import Lake
 from fleetlake.trips import service, stats
 from fleetlake.trips.areas import BBox, Match
 from fleetlake.trips.ingest import JOB_KIND
+from fleetlake.trips.schemas import (
+    INGESTION_BODY,
+    IngestionIn,
+    QuarantinePage,
+    RegionWeeks,
+    Trip,
+    TripGroups,
+    TripPage,
+    WeeklyAverage,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["trips"], dependencies=[ReadKey])
 
@@ -47,7 +59,9 @@ def _bbox(text: str | None) -> BBox | None:
     return BBox.parse(text) if text is not None else None
 
 
-@router.get("/trips/weekly-average")
+@router.get(
+    "/trips/weekly-average", response_model=None, responses=ok(WeeklyAverage) | error_responses(404)
+)
 async def weekly_average(
     engine: EngineDep,
     settings: SettingsDep,
@@ -70,12 +84,12 @@ async def weekly_average(
     return await read_in_thread(engine, query)
 
 
-@router.get("/trips/weekly-counts")
+@router.get("/trips/weekly-counts", response_model=None, responses=ok(RegionWeeks))
 def weekly_counts(connection: ConnDep) -> dict[str, Any]:
     return {"data": stats.weekly_counts_by_region(connection)}
 
 
-@router.get("/trips")
+@router.get("/trips", response_model=None, responses=ok(TripPage))
 def list_trips(
     connection: ConnDep,
     region: str | None = None,
@@ -108,7 +122,7 @@ def list_trips(
     }
 
 
-@router.get("/trips/{trip_id}")
+@router.get("/trips/{trip_id}", responses=ok(Trip))
 async def get_trip(trip_id: TripId, engine: EngineDep) -> JSONResponse:
     def read(connection: Connection) -> dict[str, Any]:
         return service.trip_row(service.get_trip(connection, trip_id=trip_id))
@@ -117,14 +131,14 @@ async def get_trip(trip_id: TripId, engine: EngineDep) -> JSONResponse:
     return JSONResponse(await read_in_thread(engine, read))
 
 
-@router.get("/trip-groups")
+@router.get("/trip-groups", response_model=None, responses=ok(TripGroups) | error_responses(404))
 async def trip_groups(
     engine: EngineDep,
     settings: SettingsDep,
     region: str | None = None,
     bbox: BBoxQuery = None,
     match: Match = Match.origin,
-    min_count: Annotated[int, Query(ge=1)] = 1,
+    min_count: Annotated[int, Query(ge=1, le=MAX_INT64)] = 1,
     limit: Limit = 20,
 ) -> dict[str, Any]:
     """Similar trips: same origin cell, destination cell and time-of-day bucket, biggest first."""
@@ -140,12 +154,14 @@ async def trip_groups(
     return {"data": await read_in_thread(engine, query)}
 
 
-class IngestionIn(BaseModel):
-    sources: list[str] = Field(description="paths or folders under the import folders, or URLs")
-    force: bool = Field(False, description="load again files whose content was already ingested")
-
-
-@router.post("/ingestions", status_code=202, dependencies=[WriteKey])
+@router.post(
+    "/ingestions",
+    status_code=202,
+    dependencies=[WriteKey],
+    response_model=None,
+    responses=ok(JobAccepted, 202) | error_responses(413),
+    openapi_extra=INGESTION_BODY,
+)
 async def start_ingestion(
     request: Request, engine: EngineDep, settings: SettingsDep, runner: RunnerDep
 ) -> dict[str, Any]:
@@ -195,13 +211,13 @@ async def _save_upload(request: Request, settings: SettingsDep) -> Any:
     )
 
 
-@router.get("/ingestions")
+@router.get("/ingestions", response_model=None, responses=ok(JobPage))
 def list_ingestions(connection: ConnDep, limit: Limit = 50) -> dict[str, Any]:
     jobs = job_service.list_jobs(connection, kind=JOB_KIND, limit=limit)
     return {"data": [job_service.job_summary(j) for j in jobs]}
 
 
-@router.get("/ingestions/{job_id}/quarantine")
+@router.get("/ingestions/{job_id}/quarantine", response_model=None, responses=ok(QuarantinePage))
 def ingestion_quarantine(
     job_id: JobId, connection: ConnDep, after: Cursor = 0, limit: Limit = 100
 ) -> dict[str, Any]:

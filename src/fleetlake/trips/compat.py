@@ -19,12 +19,21 @@ from fleetlake.api.deps import (
     WriteKey,
     read_in_thread,
 )
+from fleetlake.api.schemas import error_responses, ok
 from fleetlake.trips import legacy, service
+from fleetlake.trips.schemas import (
+    CountBy,
+    IngestStatus,
+    VehicleRecord,
+    VehicleRecords,
+    WeeklyAvgTripsPage,
+    WeeklyTripsPage,
+)
 
 router = APIRouter(prefix="/vehicles", tags=["trips (compatibility)"], dependencies=[ReadKey])
 
 
-@router.get("")
+@router.get("", response_model=None, responses=ok(VehicleRecords))
 async def list_vehicles(
     engine: EngineDep,
     region: str | None = None,
@@ -49,7 +58,15 @@ async def list_vehicles(
     return {"data": [legacy.vehicle_record(r) for r in rows]}
 
 
-@router.post("", response_class=PlainTextResponse, dependencies=[WriteKey])
+STARTED: dict[int | str, Any] = {200: {"content": {"text/plain": {"example": "Ingestion Started"}}}}
+
+
+@router.post(
+    "",
+    response_class=PlainTextResponse,
+    dependencies=[WriteKey],
+    responses=STARTED | error_responses(400),
+)
 def ingest_raw_folder(engine: EngineDep, settings: SettingsDep, runner: RunnerDep) -> str:
     """Ingest every CSV in the raw folder; files already ingested are skipped."""
     sources = service.resolve_sources([str(settings.resolved_raw_dir)], settings=settings)
@@ -57,26 +74,26 @@ def ingest_raw_folder(engine: EngineDep, settings: SettingsDep, runner: RunnerDe
     return "Ingestion Started"
 
 
-@router.get("/ingest-data/status")
+@router.get("/ingest-data/status", response_model=None, responses=ok(IngestStatus))
 def ingest_status(connection: ConnDep, settings: SettingsDep) -> dict[str, Any]:
     return legacy.ingest_status(connection, home=settings.home_dir.expanduser().resolve())
 
 
-@router.get("/weekly_trips/region")
+@router.get("/weekly_trips/region", response_model=None, responses=ok(WeeklyTripsPage))
 def weekly_trips(connection: ConnDep) -> dict[str, Any]:
     return {"data": legacy.weekly_trips(connection)}
 
 
-@router.get("/weekly_avg_trips/region")
+@router.get("/weekly_avg_trips/region", response_model=None, responses=ok(WeeklyAvgTripsPage))
 def weekly_avg_trips(connection: ConnDep) -> dict[str, Any]:
     return {"data": legacy.weekly_avg_trips(connection)}
 
 
-@router.get("/{column}/count")
+@router.get("/{column}/count", response_model=None, responses=ok(CountBy))
 def count_by(column: str, connection: ConnDep) -> dict[str, Any]:
     return {"data": legacy.count_by(connection, column=column)}
 
 
-@router.get("/{trip_id}")
+@router.get("/{trip_id}", response_model=None, responses=ok(VehicleRecord))
 def get_vehicle(trip_id: TripId, connection: ConnDep) -> dict[str, Any]:
     return legacy.vehicle_record(service.get_trip(connection, trip_id=trip_id))
