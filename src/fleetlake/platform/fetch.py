@@ -20,38 +20,44 @@ def is_url(text: str) -> bool:
 
 
 def check_url_allowed(url: str, *, allow_private: bool, field: str = "sources") -> None:
-    """Refuse URLs whose host resolves to a private, loopback or link-local address."""
+    """Refuse URLs whose host resolves to a private, loopback or link-local address (a first
+    check, to fail early with a clear message; `guarded_http` checks again at connect time)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidParameter(field, f"{url!r} is not an http(s) URL with a host")
-    if allow_private:
-        return
+    if not allow_private:
+        public_address(parts.hostname, parts.port or 443, label=url, field=field)
+
+
+def public_address(host: str, port: int, *, label: str, field: str = "sources") -> str:
+    """The address to connect to for `host`: every address it resolves to must be public."""
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
-        raise SourceRejected(f"cannot resolve host of {url!r}: {exc}", field=field) from exc
+        raise SourceRejected(f"cannot resolve host of {label!r}: {exc}", field=field) from exc
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if not address.is_global or address.is_multicast:
             raise SourceRejected(
-                f"{url!r} points to the non-public address {address}; "
+                f"{label!r} points to the non-public address {address}; "
                 "set FLEETLAKE_ALLOW_PRIVATE_URLS=true to allow it",
                 field=field,
                 address=str(address),
             )
+    return str(infos[0][4][0])
 
 
 def download(
     url: str, *, dest_dir: Path, max_bytes: int, timeout_s: float, allow_private: bool
 ) -> Path:
     """Stream a URL to a file under `dest_dir`; every redirect hop is checked again."""
-    import httpx
+    from fleetlake.platform.guarded_http import guarded_client
 
     dest_dir.mkdir(parents=True, exist_ok=True)
     name = Path(urlsplit(url).path).name or "download.csv"
     target = dest_dir / f"{uuid.uuid4().hex[:12]}-{name}"
     deadline = time.monotonic() + timeout_s
-    with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
+    with guarded_client(timeout_s=timeout_s, allow_private=allow_private) as client:
         for _ in range(MAX_REDIRECTS + 1):
             check_url_allowed(url, allow_private=allow_private)
             with client.stream("GET", url) as response:

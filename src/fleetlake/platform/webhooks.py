@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from fleetlake.errors import NotFound
+from fleetlake.errors import NotFound, SourceRejected
 from fleetlake.platform import fetch
 from fleetlake.platform.events import bus
 from fleetlake.platform.jobs import event_message, utcnow
@@ -114,9 +114,16 @@ class WebhookDispatcher:
     """Delivers this process's job events; one worker thread per webhook keeps their order."""
 
     def __init__(
-        self, engine: Engine, *, max_attempts: int, backoff_s: float, timeout_s: float
+        self,
+        engine: Engine,
+        *,
+        max_attempts: int,
+        backoff_s: float,
+        timeout_s: float,
+        allow_private: bool = False,
     ) -> None:
         self.engine = engine
+        self.allow_private = allow_private
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
         self.timeout_s = timeout_s
@@ -131,6 +138,7 @@ class WebhookDispatcher:
             max_attempts=settings.webhook_max_attempts,
             backoff_s=settings.webhook_backoff_s,
             timeout_s=settings.webhook_timeout_s,
+            allow_private=settings.allow_private_urls,
         )
 
     def start(self) -> None:
@@ -175,10 +183,10 @@ class WebhookDispatcher:
             return self._queues[webhook_id]
 
     def _work(self, webhook_id: int) -> None:
-        import httpx
+        from fleetlake.platform.guarded_http import guarded_client
 
         pending = self._queues[webhook_id]
-        with httpx.Client(timeout=self.timeout_s, follow_redirects=False) as client:
+        with guarded_client(timeout_s=self.timeout_s, allow_private=self.allow_private) as client:
             while (event_id := pending.get()) is not None:
                 try:
                     self._deliver(client, webhook_id, event_id)
@@ -217,6 +225,9 @@ class WebhookDispatcher:
                 status = response.status_code
                 ok = 200 <= status < 300
                 error = None if ok else f"HTTP {status}"
+            except SourceRejected as exc:  # a non-public address: no retry can fix it
+                self._record(webhook_id, event_id, attempt, "refused", None, exc.message, started)
+                return
             except Exception as exc:
                 ok, error = False, f"{type(exc).__name__}: {exc}"
             final = ok or attempt == self.max_attempts

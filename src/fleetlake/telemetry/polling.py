@@ -21,6 +21,7 @@ import httpx
 
 from fleetlake.errors import ServiceError
 from fleetlake.platform import fetch
+from fleetlake.platform.guarded_http import guarded_client
 from fleetlake.platform.lake import Lake
 from fleetlake.telemetry.bronze import BronzeBuffers
 from fleetlake.telemetry.providers import adapter_for
@@ -78,7 +79,9 @@ class Poll:
         )
         self.token: str | None = self.source.bearer_token
         self.adapter = adapter_for(self.source.provider)
-        with httpx.Client(timeout=self.timeout_s) as self.client:
+        with guarded_client(
+            timeout_s=self.timeout_s, allow_private=self.allow_private
+        ) as self.client:
             try:
                 if self.source.mode == "per_vehicle":
                     self._per_vehicle()
