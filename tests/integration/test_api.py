@@ -296,7 +296,7 @@ def test_relative_paths_are_looked_up_in_the_import_folders(
     assert accepted.status_code == 202, accepted.text
     job = wait_for(client, accepted.json()["id"])
     assert (job["state"], job["results"][0]["rows_loaded"]) == ("succeeded", 100)
-    assert job["params"]["sources"] == [str((home / "data" / "drop" / "trips.csv").resolve())]
+    assert job["params"]["sources"] == ["<home>/data/drop/trips.csv"]  # no server layout shown
     missing = client.post("/api/v1/ingestions", headers=AUTH, json={"sources": ["nope.csv"]})
     assert missing.status_code == 400
     message = missing.json()["error"]["message"]

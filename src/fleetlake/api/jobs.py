@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
@@ -24,12 +25,14 @@ from fleetlake.api.deps import (
     OptionalLastEventId,
     ReadKey,
     RunnerDep,
+    SettingsDep,
     WriteKey,
     key_is_valid,
 )
 from fleetlake.api.schemas import SSE, Job, JobAccepted, JobPage, error_responses, ok
 from fleetlake.platform import jobs as job_service
 from fleetlake.platform.events import bus
+from fleetlake.platform.redact import hide_home
 
 router = APIRouter(tags=["jobs"])
 TERMINAL_TYPES = {"completed", "failed", "cancelled"}
@@ -37,7 +40,7 @@ KEEPALIVE_S = 15.0
 
 
 async def follow_events(
-    engine: Engine, job_id: int | None, after_id: int
+    engine: Engine, job_id: int | None, after_id: int, *, home: Path
 ) -> AsyncIterator[dict[str, Any] | None]:
     """Stored events after `after_id`, then live ones as they land; None is a keep-alive tick.
 
@@ -49,7 +52,7 @@ async def follow_events(
             events = await run_in_threadpool(_read_events, engine, job_id, after_id)
             for event in events:
                 after_id = event["id"]
-                yield job_service.event_message(event)
+                yield hide_home(job_service.event_message(event), home=home)
                 if job_id is not None and event["type"] in TERMINAL_TYPES:
                     return
             if not events and not await subscription.wait(KEEPALIVE_S):
@@ -81,29 +84,29 @@ def sse_response(messages: AsyncIterator[dict[str, Any] | None]) -> EventSourceR
     return EventSourceResponse(stream(), ping=None)
 
 
-def _job(engine: Engine, job_id: int) -> dict[str, Any]:
+def _job(engine: Engine, job_id: int, home: Path) -> dict[str, Any]:
     with engine.connect() as connection:
-        return job_service.job_summary(job_service.get_job(connection, job_id=job_id))
+        job = job_service.job_summary(job_service.get_job(connection, job_id=job_id))
+    return hide_home(job, home=home)
 
 
 @router.get("/api/v1/jobs", dependencies=[ReadKey], response_model=None, responses=ok(JobPage))
 def list_jobs(
-    connection: ConnDep, kind: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    connection: ConnDep,
+    settings: SettingsDep,
+    kind: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
-    return {
-        "data": [
-            job_service.job_summary(j)
-            for j in job_service.list_jobs(connection, kind=kind, limit=limit)
-        ]
-    }
+    found = job_service.list_jobs(connection, kind=kind, limit=limit)
+    return {"data": hide_home([job_service.job_summary(j) for j in found], home=settings.home_dir)}
 
 
 @router.get("/api/v1/jobs/{job_id}", dependencies=[ReadKey], response_model=None, responses=ok(Job))
 @router.get(
     "/api/v1/ingestions/{job_id}", dependencies=[ReadKey], response_model=None, responses=ok(Job)
 )
-def get_job(job_id: JobId, engine: EngineDep) -> dict[str, Any]:
-    return _job(engine, job_id)
+def get_job(job_id: JobId, engine: EngineDep, settings: SettingsDep) -> dict[str, Any]:
+    return _job(engine, job_id, settings.home_dir)
 
 
 @router.get("/api/v1/jobs/{job_id}/events", dependencies=[ReadKey], responses=SSE)
@@ -111,22 +114,24 @@ def get_job(job_id: JobId, engine: EngineDep) -> dict[str, Any]:
 async def job_events_stream(
     job_id: JobId,
     engine: EngineDep,
+    settings: SettingsDep,
     last_event_id: LastEventId = 0,
 ) -> EventSourceResponse:
     """Server-Sent Events: `event:` the type, `data:` JSON; ends after the final event."""
-    await run_in_threadpool(_job, engine, job_id)  # 404 before the stream opens
-    return sse_response(follow_events(engine, job_id, last_event_id))
+    await run_in_threadpool(_job, engine, job_id, settings.home_dir)  # 404 before the stream
+    return sse_response(follow_events(engine, job_id, last_event_id, home=settings.home_dir))
 
 
 @router.get("/api/v1/events", dependencies=[ReadKey], responses=SSE)
 async def all_events_stream(
     engine: EngineDep,
+    settings: SettingsDep,
     last_event_id: OptionalLastEventId = None,
 ) -> EventSourceResponse:
     """Every job's events from now on (or after Last-Event-ID): what the dashboard listens to."""
     if last_event_id is None:
         last_event_id = await run_in_threadpool(_latest_event_id, engine)
-    return sse_response(follow_events(engine, None, last_event_id))
+    return sse_response(follow_events(engine, None, last_event_id, home=settings.home_dir))
 
 
 @router.websocket("/api/v1/jobs/{job_id}/ws")
@@ -144,14 +149,14 @@ async def job_events_socket(websocket: WebSocket, job_id: int) -> None:
         return
     await websocket.accept()
     try:
-        await run_in_threadpool(_job, engine, job_id)
+        await run_in_threadpool(_job, engine, job_id, settings.home_dir)
     except Exception as exc:
         await websocket.send_json({"type": "error", "data": {"message": str(exc)}})
         await websocket.close(code=4404)
         return
     after = _cursor(websocket.query_params.get("after"))
     try:
-        async for message in follow_events(engine, job_id, after):
+        async for message in follow_events(engine, job_id, after, home=settings.home_dir):
             if message is not None:
                 await websocket.send_json(message)
         await websocket.close()
@@ -171,8 +176,9 @@ async def job_events_socket(websocket: WebSocket, job_id: int) -> None:
     response_model=None,
     responses=ok(Job) | error_responses(409),
 )
-def cancel_job(job_id: JobId, engine: EngineDep) -> dict[str, Any]:
-    return job_service.job_summary(job_service.request_cancel(engine, job_id=job_id))
+def cancel_job(job_id: JobId, engine: EngineDep, settings: SettingsDep) -> dict[str, Any]:
+    job = job_service.job_summary(job_service.request_cancel(engine, job_id=job_id))
+    return hide_home(job, home=settings.home_dir)
 
 
 RETRIED = ok(JobAccepted, 202) | error_responses(409)
@@ -210,7 +216,8 @@ def job_accepted(request: Request, job_id: int, engine: Engine) -> dict[str, Any
     """The 202 body for a queued job: where to follow it."""
     base = str(request.base_url).rstrip("/")
     ws_base = base.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
-    state = _job(engine, job_id)["state"]
+    with engine.connect() as connection:
+        state = job_service.get_job(connection, job_id=job_id)["state"]
     return {
         "id": job_id,
         "state": state,

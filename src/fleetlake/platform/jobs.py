@@ -24,6 +24,7 @@ from fleetlake.errors import Conflict, NotFound
 from fleetlake.platform.events import CHANNEL, bus
 from fleetlake.platform.failures import failure_reason
 from fleetlake.platform.priority import lower_thread_priority
+from fleetlake.platform.redact import redact
 from fleetlake.platform.tables import job_events, jobs
 
 log = logging.getLogger(__name__)
@@ -202,9 +203,10 @@ def finish_job(
 
 
 def job_summary(job: dict[str, Any]) -> dict[str, Any]:
-    """The public shape of a job, used by the API, the CLI and event payloads."""
+    """The public shape of a job, used by the API, the CLI and event payloads (secrets in
+    its sources redacted: the stored params keep them, to retry)."""
     started, finished = job.get("started_at"), job.get("finished_at")
-    return {
+    summary = {
         "id": job["id"],
         "kind": job["kind"],
         "state": job["state"],
@@ -224,6 +226,7 @@ def job_summary(job: dict[str, Any]) -> dict[str, Any]:
         "retry_of": job.get("retry_of"),
         "params": job["params"],
     }
+    return redact(summary)
 
 
 def event_message(event: dict[str, Any]) -> dict[str, Any]:
@@ -232,7 +235,7 @@ def event_message(event: dict[str, Any]) -> dict[str, Any]:
         "id": event["id"],
         "job_id": event["job_id"],
         "type": event["type"],
-        "data": event["data"],
+        "data": redact(event["data"]),
         "created_at": event["created_at"].isoformat(),
     }
 

@@ -7,6 +7,7 @@ import hashlib
 import queue
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fleetlake.errors import InvalidParameter, SourceRejected
 from fleetlake.platform import fetch
@@ -77,6 +78,15 @@ def _local_path(spec: str, *, import_dirs: list[Path] | None) -> Path:
         allowed = ", ".join(str(d) for d in import_dirs)
         raise InvalidParameter("sources", f"{spec} is outside the import folders ({allowed})")
     return path
+
+
+def source_name(source: str) -> str:
+    """What a result calls a source: the file's name (a URL's without its query, where
+    tokens travel), or the host for a URL without a path."""
+    if fetch.is_url(source):
+        parts = urlsplit(source)
+        return Path(parts.path).name or parts.hostname or "download"
+    return Path(source).name or source
 
 
 HASH_READ_BYTES = 8 << 20

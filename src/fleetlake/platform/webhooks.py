@@ -15,6 +15,7 @@ import queue
 import secrets
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +25,7 @@ from fleetlake.errors import NotFound, SourceRejected
 from fleetlake.platform import fetch
 from fleetlake.platform.events import bus
 from fleetlake.platform.jobs import event_message, utcnow
+from fleetlake.platform.redact import hide_home
 from fleetlake.platform.tables import job_events, webhook_deliveries, webhooks
 from fleetlake.settings import Settings
 
@@ -121,9 +123,11 @@ class WebhookDispatcher:
         backoff_s: float,
         timeout_s: float,
         allow_private: bool = False,
+        home: Path | None = None,
     ) -> None:
         self.engine = engine
         self.allow_private = allow_private
+        self.home = home  # written <home> in bodies: receivers see no server layout
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
         self.timeout_s = timeout_s
@@ -139,6 +143,7 @@ class WebhookDispatcher:
             backoff_s=settings.webhook_backoff_s,
             timeout_s=settings.webhook_timeout_s,
             allow_private=settings.allow_private_urls,
+            home=settings.home_dir,
         )
 
     def start(self) -> None:
@@ -207,7 +212,8 @@ class WebhookDispatcher:
             )
         if webhook is None or event is None:
             return
-        body = json.dumps(event_message(dict(event))).encode()
+        message = event_message(dict(event))
+        body = json.dumps(hide_home(message, home=self.home) if self.home else message).encode()
         for attempt in range(1, self.max_attempts + 1):
             started = time.monotonic()
             status, error = None, None

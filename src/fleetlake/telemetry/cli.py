@@ -102,6 +102,7 @@ def _subscribe_here(mqtt: str, topics: list[str], *, provider: str, client_id: s
 
     from fleetlake.console import out
     from fleetlake.platform.logs import configure_logging
+    from fleetlake.platform.redact import redact_url
     from fleetlake.settings import get_settings
     from fleetlake.telemetry.bronze import BronzeBuffers
     from fleetlake.telemetry.mqtt import MqttSubscription
@@ -116,7 +117,8 @@ def _subscribe_here(mqtt: str, topics: list[str], *, provider: str, client_id: s
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     subscription.start()
-    out.print(f"{client_id}: subscribed to {', '.join(topics)} on {mqtt}; Ctrl-C to stop")
+    shown = redact_url(mqtt)
+    out.print(f"{client_id}: subscribed to {', '.join(topics)} on {shown}; Ctrl-C to stop")
     try:
         while not stop.wait(5.0):
             stats = buffers.stats

@@ -19,7 +19,7 @@ from typing import Any
 from fleetlake.errors import FleetlakeError, SourceRejected
 from fleetlake.platform.jobs import JobContext, register_job_kind
 from fleetlake.platform.lake import Lake
-from fleetlake.platform.sources import materialise, sha256_of
+from fleetlake.platform.sources import materialise, sha256_of, source_name
 from fleetlake.settings import Settings, get_settings
 from fleetlake.telemetry.bronze import BronzeBuffers
 from fleetlake.telemetry.fast_path import canonical_ndjson
@@ -85,7 +85,7 @@ def ingest_source(
     started = time.monotonic()
     result: dict[str, Any] = {
         "source": source,
-        "name": Path(source).name or source,
+        "name": source_name(source),
         "status": "failed",
         "messages": 0,
         "rows_loaded": 0,  # records landed in bronze

@@ -33,6 +33,7 @@ from fleetlake.errors import InvalidParameter, UploadTooLarge
 from fleetlake.platform import fetch
 from fleetlake.platform import jobs as job_service
 from fleetlake.platform.lake import Lake
+from fleetlake.platform.redact import hide_home
 from fleetlake.trips import service, stats
 from fleetlake.trips.areas import BBox, Match
 from fleetlake.trips.ingest import JOB_KIND
@@ -212,15 +213,21 @@ async def _save_upload(request: Request, settings: SettingsDep) -> Any:
 
 
 @router.get("/ingestions", response_model=None, responses=ok(JobPage))
-def list_ingestions(connection: ConnDep, limit: Limit = 50) -> dict[str, Any]:
-    jobs = job_service.list_jobs(connection, kind=JOB_KIND, limit=limit)
-    return {"data": [job_service.job_summary(j) for j in jobs]}
+def list_ingestions(
+    connection: ConnDep, settings: SettingsDep, limit: Limit = 50
+) -> dict[str, Any]:
+    jobs = [
+        job_service.job_summary(j)
+        for j in job_service.list_jobs(connection, kind=JOB_KIND, limit=limit)
+    ]
+    return {"data": hide_home(jobs, home=settings.home_dir)}
 
 
 @router.get("/ingestions/{job_id}/quarantine", response_model=None, responses=ok(QuarantinePage))
 def ingestion_quarantine(
-    job_id: JobId, connection: ConnDep, after: Cursor = 0, limit: Limit = 100
+    job_id: JobId, connection: ConnDep, settings: SettingsDep, after: Cursor = 0, limit: Limit = 100
 ) -> dict[str, Any]:
     """Rows refused by this ingestion, with source, line, raw text and reason."""
     job_service.get_job(connection, job_id=job_id)
-    return {"data": service.list_quarantine(connection, job_id=job_id, after_id=after, limit=limit)}
+    rows = service.list_quarantine(connection, job_id=job_id, after_id=after, limit=limit)
+    return {"data": hide_home(rows, home=settings.home_dir)}

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from fleetlake.errors import FleetlakeError, SourceRejected
 from fleetlake.platform.jobs import JobContext, register_job_kind, utcnow
 from fleetlake.platform.lake import Lake
-from fleetlake.platform.sources import materialise, sha256_of
+from fleetlake.platform.sources import materialise, sha256_of, source_name
 from fleetlake.settings import Settings, get_settings
 from fleetlake.trips.file_state import claim_file, commit_chunk, quarantine
 from fleetlake.trips.files import Block, read_blocks, read_header
@@ -83,7 +83,7 @@ def ingest_source(
     started_at = utcnow()
     result: dict[str, Any] = {
         "source": source,
-        "name": Path(source).name or source,
+        "name": source_name(source),
         "status": "failed",
         "rows_loaded": 0,
         "rows_quarantined": 0,

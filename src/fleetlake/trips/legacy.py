@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from fleetlake.errors import InvalidParameter
 from fleetlake.platform import jobs as job_service
+from fleetlake.platform.redact import redact_url
 from fleetlake.trips import stats
 from fleetlake.trips.ingest import JOB_KIND
 from fleetlake.trips.models import trips
@@ -162,6 +163,6 @@ def _shown(source: str, *, home: Path) -> str:
     """A file as the original showed it, relative to the install (`data/raw/trips.csv`);
     a file elsewhere by its name only, so no server path is shown."""
     if "://" in source:
-        return source
+        return redact_url(source)
     path = Path(source)
     return str(path.relative_to(home)) if path.is_relative_to(home) else path.name

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 from fleetlake.errors import NotFound
 from fleetlake.platform import sources as platform_sources
 from fleetlake.platform.jobs import create_job
+from fleetlake.platform.redact import redact_text
 from fleetlake.settings import Settings
 from fleetlake.trips.areas import BBox, Match, area_condition
 from fleetlake.trips.ingest import JOB_KIND
@@ -104,7 +105,7 @@ def list_quarantine(
         {
             "id": r["id"],
             "job_id": r["job_id"],
-            "source": r["source"],
+            "source": redact_text(r["source"]),
             "line": r["line"],
             "raw": r["raw"],
             "reason": r["reason"],
