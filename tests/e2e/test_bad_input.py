@@ -4,7 +4,11 @@ and every stage still green — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import time
+import zlib
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -82,3 +86,85 @@ def test_bad_telemetry_through_cli_and_api_then_every_stage(server: Server) -> N
     with server.client() as client:
         vehicles = client.get("/api/v1/vehicles").json()["data"]
     assert sorted(v["vin"] for v in vehicles) == ["5YJSA1111111111A", "5YJSA1111111111B"]
+
+
+TRIPS = DATA / "bad" / "trips.csv"
+POINTS = "POINT (7.672837913286881 44.9957109242058),POINT (7.720368637535126 45.06782385393849)"
+TRIPS_QUARANTINED = {  # line → what its reason says
+    3: "datasource: holds a quote or a control character",  # a NUL byte
+    4: "region: longer than 200 characters",
+    5: "malformed quoting",  # a quoted value broken over two lines: both halves
+    6: "region: holds a quote",
+    7: "region: holds a quote",
+    9: "datasource: longer than 200 characters",
+    11: "region: holds a quote or a control character",  # a tab
+}
+TRIPS_VALID = 4  # lines 2, 8, 10 ("Hamburg" quoted as RFC 4180 allows) and 12
+
+
+def _truncated_gzip(path: Path) -> int:
+    """A .csv.gz cut two thirds in; returns how many whole rows precede the break."""
+    rows = "".join(f"Milan,{POINTS},2018-05-24 09:{m % 60:02d}:00,x\n" for m in range(3000))
+    packed = gzip.compress(
+        ("region,origin_coord,destination_coord,datetime,datasource\n" + rows).encode()
+    )
+    path.write_bytes(packed[: len(packed) * 2 // 3])
+    readable = zlib.decompressobj(31).decompress(path.read_bytes())
+    return readable.count(b"\n") - 1  # the header's
+
+
+def test_bad_trips_through_cli_and_api_then_every_stage(server: Server) -> None:
+    drop = server.home / "data" / "bad"
+    drop.mkdir(parents=True)
+    long_line = drop / "long-line.csv"  # 3 MiB in one line, between two valid ones
+    header = "region,origin_coord,destination_coord,datetime,datasource\n"
+    rows = [
+        f"Turin,{POINTS},2018-05-23 08:00:00,a",
+        "X" * (3 << 20) + f",{POINTS},2018-05-23 08:01:00,b",
+        f"Turin,{POINTS},2018-05-23 08:02:00,c",
+    ]
+    long_line.write_text(header + "\n".join(rows) + "\n")
+    before_break = _truncated_gzip(drop / "cut.csv.gz")
+    header_only = DATA / "bad" / "trips-header-only.csv"
+    ingested = cli(server.env, "ingest", "trips", str(header_only), str(TRIPS), "--json")
+    assert ingested.returncode == 0, ingested.stderr
+    results = {r["name"]: r for r in json.loads(ingested.stdout)["results"]}
+    assert (results["trips-header-only.csv"]["status"], results["trips.csv"]["status"]) == (
+        "loaded",
+        "loaded",
+    )
+    assert (results["trips.csv"]["rows_loaded"], results["trips.csv"]["rows_quarantined"]) == (
+        TRIPS_VALID, len(TRIPS_QUARANTINED))  # fmt: skip
+
+    with server.client() as client:
+        job = client.post(
+            "/api/v1/ingestions", json={"sources": ["bad/long-line.csv", "bad/cut.csv.gz"]}
+        ).json()
+        wait = time.monotonic() + 60
+        while (done := client.get(f"/api/v1/jobs/{job['id']}").json())["state"] in (
+            "queued",
+            "running",
+        ):
+            assert time.monotonic() < wait
+            time.sleep(0.2)
+        assert done["state"] == "succeeded", done
+        loaded = {r["name"]: (r["rows_loaded"], r["rows_quarantined"]) for r in done["results"]}
+        assert loaded == {"long-line.csv": (2, 1), "cut.csv.gz": (before_break, 1)}
+        first = json.loads(ingested.stdout)["id"]
+        rows = client.get(f"/api/v1/ingestions/{first}/quarantine").json()["data"]
+        later = client.get(f"/api/v1/ingestions/{job['id']}/quarantine").json()["data"]
+        average = client.get("/api/v1/trips/weekly-average", params={"region": "milan"}).json()
+    by_line = {r["line"]: r["reason"] for r in rows}
+    assert sorted(by_line) == sorted(TRIPS_QUARANTINED)
+    for line, words in TRIPS_QUARANTINED.items():
+        assert words in by_line[line], (line, by_line[line])
+    assert "\u2400" in next(r["raw"] for r in rows if r["line"] == 3)  # the NUL, shown
+    assert [(r["line"], r["reason"][:21]) for r in later] == [
+        (3, "line longer than the "), (before_break + 2, "the file breaks off h")]  # fmt: skip
+    assert average["trips"] == before_break
+    verified = cli(server.env, "trips", "verify")  # the rollups agree after all of it
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    total = 4 + 2 + before_break
+    with server.client() as client:
+        counted = client.get("/vehicles/region/count").json()["data"]
+    assert sum(c["count"] for c in counted) == total

@@ -288,10 +288,11 @@ class JobContext:
         self.progress(rows_done=rows_done, bytes_done=0, bytes_total=None, current_source=None,
                       stage=stage, unit=unit, done=done, total=total)  # fmt: skip
 
-    def log(self, message: str, *args: Any) -> None:
-        """A line in the job's persistent log (`<home>/logs/jobs/job-<id>.jsonl`)."""
+    def log(self, message: str, *args: Any, exc_info: bool = False) -> None:
+        """A line in the job's persistent log (`<home>/logs/jobs/job-<id>.jsonl`); with
+        `exc_info`, the exception being handled and its traceback."""
         if self.logger is not None:
-            self.logger.info(message, *args)
+            self.logger.info(message, *args, exc_info=exc_info)
 
     def event(self, type: str, **data: Any) -> None:
         append_event(self.engine, job_id=self.job_id, type=type, data=data)

@@ -118,6 +118,9 @@ def commit_chunk(
         )
 
 
+NUL_SHOWN = "\u2400"  # ␀, the symbol for a NUL byte
+
+
 def quarantine(
     connection: Connection,
     *,
@@ -135,7 +138,7 @@ def quarantine(
                 "file_id": file_id,
                 "source": source,
                 "line": r.line,
-                "raw": r.raw,
+                "raw": r.raw.replace("\x00", NUL_SHOWN),  # text columns hold no NUL
                 "reason": r.reason,
                 "created_at": now,
             }

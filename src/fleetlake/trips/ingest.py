@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from fleetlake.errors import FleetlakeError, SourceRejected
-from fleetlake.platform.jobs import JobContext, register_job_kind, utcnow
+from fleetlake.platform.failures import failure_reason
+from fleetlake.platform.jobs import JobCancelled, JobContext, register_job_kind, utcnow
 from fleetlake.platform.lake import Lake
 from fleetlake.platform.sources import materialise, sha256_of, source_name
 from fleetlake.settings import Settings, get_settings
@@ -117,6 +118,11 @@ def ingest_source(
         result.update(status="failed", reason=exc.message)
     except (OSError, EOFError, zlib.error) as exc:  # unreadable or truncated file, full disk
         result.update(status="failed", reason=f"{type(exc).__name__}: {exc}")
+    except JobCancelled:
+        raise
+    except Exception as exc:  # a bug fails this source, not the sources after it
+        context.log("source %s: unexpected error", source, exc_info=True)
+        result.update(status="failed", reason=failure_reason(exc))
     finally:
         finished_at = utcnow()
         result["finished_at"] = finished_at.isoformat()
@@ -260,7 +266,10 @@ def stage_block(
 ) -> ParsedBlock:
     """Parse a block and land its valid trips in bronze, before anything is committed."""
     parsed = parse_block(
-        block.data, first_line=block.first_line, time_bucket_minutes=time_bucket_minutes
+        block.data,
+        first_line=block.first_line,
+        time_bucket_minutes=time_bucket_minutes,
+        refused=block.refused,
     )
     lake.write_parquet(parsed.trips, *folder, f"offset={block.offset:015d}.parquet")
     return parsed

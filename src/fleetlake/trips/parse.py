@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from fleetlake.trips.cells import FINE_RESOLUTION
-from fleetlake.trips.files import BlockBytes
+from fleetlake.trips.files import LONG_LINE, MAX_LINE_BYTES, NOTHING_REFUSED, BlockBytes, Refused
 from fleetlake.trips.schema import CSV_HEADER, DATETIME_FORMAT, TRIP_SCHEMA
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -36,7 +36,15 @@ class ParsedBlock:
     rejected: list[Rejected] = field(default_factory=list)
 
 
-def parse_block(block: BlockBytes, *, first_line: int, time_bucket_minutes: int) -> ParsedBlock:
+def parse_block(
+    block: BlockBytes,
+    *,
+    first_line: int,
+    time_bucket_minutes: int,
+    refused: Refused = NOTHING_REFUSED,
+) -> ParsedBlock:
+    """`refused`: lines the reader refused itself (an empty line in the block stands in for
+    each), with their reasons."""
     if not block.endswith(b"\n"):
         block = block + b"\n"  # a new object: the caller's block stays as it was
     rejected: list[Rejected] = []
@@ -49,6 +57,9 @@ def parse_block(block: BlockBytes, *, first_line: int, time_bucket_minutes: int)
     rejected.extend(structural)
     trips, invalid = _validate(table, block, line_numbers)
     rejected.extend(invalid)
+    if refused:  # the reader's reason, not the stand-in's "empty line"
+        by_line = {line: Rejected(line, raw, reason) for line, raw, reason in refused}
+        rejected = [by_line.pop(r.line or 0, r) for r in rejected] + list(by_line.values())
     rejected.sort(key=lambda r: r.line or 0)
     return ParsedBlock(
         trips=_enrich(trips, bucket_minutes=time_bucket_minutes),
@@ -215,6 +226,33 @@ def _coordinate_problem(name: str, lon: pa.Array, lat: pa.Array) -> list[tuple[p
     ]
 
 
+def _overlong(table: pa.Table) -> pa.Array:
+    """Rows whose line reaches MAX_LINE_BYTES (the fields' bytes and their four commas)."""
+    total = pa.scalar(len(CSV_HEADER) - 1, pa.int64())
+    for name in CSV_HEADER:
+        total = pc.add(total, pc.cast(pc.binary_length(table[name]), pa.int64()))
+    return pc.greater_equal(total, MAX_LINE_BYTES)
+
+
+MAX_NAME_CHARS = 200  # region and datasource: names, kept small enough to index everywhere
+# A quote left in a value (the fast parser unquotes well-formed ones) is half of a quoted
+# value broken over lines, or a stray one; control characters (NUL included) are no names.
+UNFIT_NAME = r'["\x00-\x1f\x7f]'
+
+
+def _name_problems(name: str, values: pa.Array) -> list[tuple[pa.Array, str]]:
+    return [
+        (
+            pc.greater(pc.utf8_length(values), MAX_NAME_CHARS),
+            f"{name}: longer than {MAX_NAME_CHARS} characters",
+        ),
+        (
+            pc.match_substring_regex(values, UNFIT_NAME),
+            f"{name}: holds a quote or a control character (a value broken over lines?)",
+        ),
+    ]
+
+
 def _validate(
     table: pa.Table, block: BlockBytes, line_numbers: np.ndarray
 ) -> tuple[pa.Table, list[Rejected]]:
@@ -227,12 +265,15 @@ def _validate(
     moment = _moment(pc.utf8_trim_whitespace(table["datetime"]))
     all_empty = pc.and_(pc.equal(region, ""), pc.equal(pc.utf8_length(table["origin_coord"]), 0))
     checks = [
+        (_overlong(table), LONG_LINE),  # whichever of reader and parser meets it first
         (all_empty, "empty line"),
         (pc.equal(region, ""), "region: empty"),
+        *_name_problems("region", region),
         *_coordinate_problem("origin_coord", origin_lon, origin_lat),
         *_coordinate_problem("destination_coord", destination_lon, destination_lat),
         (pc.is_null(moment), "datetime: expected YYYY-MM-DD HH:MM:SS, e.g. 2018-05-28 09:03:40"),
         (pc.equal(datasource, ""), "datasource: empty"),
+        *_name_problems("datasource", datasource),
     ]
     reason = pa.nulls(table.num_rows, pa.string())
     for failed, message in reversed(checks):  # the first failing check wins
@@ -260,6 +301,8 @@ def _validate(
             bad_lines.tolist(), positions.tolist(), reason.filter(bad).to_pylist(), strict=True
         ):
             raw = raw_lines[position].rstrip(b"\r").decode("utf-8")
+            if message == LONG_LINE:  # its start, as the reader keeps it
+                raw = raw[:200] + "…"
             rejected.append(Rejected(line, raw, message))
     return trips, rejected
 

@@ -148,7 +148,8 @@ def _timed_points(lake: Lake, *, sha256: str) -> float:
 def _add_deltas_once(connection: Connection, deltas: dict[str, pa.Table], *, file_id: int) -> bool:
     """The deltas into every rollup unless the file is already published (False then)."""
     loaded = _rows_loaded(connection, file_id)
-    in_bronze = sum(deltas["trip_day_counts"]["trips"].to_pylist())
+    days = deltas["trip_day_counts"]
+    in_bronze = sum(days["trips"].to_pylist()) if days.num_rows else 0  # a file of no trip
     if in_bronze != loaded:
         raise ServiceError(
             f"bronze of file {file_id} holds {in_bronze} trips but {loaded} were "
@@ -160,7 +161,8 @@ def _add_deltas_once(connection: Connection, deltas: dict[str, pa.Table], *, fil
     if published is not None:
         return False
     for table in ROLLUPS:
-        add_to_rollup(connection, table, deltas[table.name], sign=1)
+        if deltas[table.name].num_rows:
+            add_to_rollup(connection, table, deltas[table.name], sign=1)
     return True
 
 

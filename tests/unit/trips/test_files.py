@@ -4,13 +4,14 @@ the same for plain and gzip files."""
 from __future__ import annotations
 
 import gzip
+import itertools
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fleetlake.trips.files import read_blocks
+from fleetlake.trips.files import LONG_LINE, read_blocks
 from fleetlake.trips.schema import CSV_HEADER
 
 HEADER = ",".join(CSV_HEADER).encode() + b"\n"
@@ -80,3 +81,48 @@ def test_first_blocks_are_small_then_full_size(tmp_path: Path) -> None:
     mib = [round(size / 2**20) for size in sizes]
     assert mib[:3] == [1, 4, 16], mib
     assert sum(sizes) == len(body)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(st.integers(0, 400).map(lambda n: b"x" * n), max_size=30),
+    chunk_bytes=st.integers(1, 120),
+    gzipped=st.booleans(),
+)
+def test_overlong_lines_are_refused_whole_and_the_rest_stays_exact(
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    rows: list[bytes],
+    chunk_bytes: int,
+    gzipped: bool,
+) -> None:
+    monkeypatch.setattr("fleetlake.trips.files.MAX_LINE_BYTES", 100)
+    rows = [row + str(i).encode() for i, row in enumerate(rows)]  # every line its own
+    body = b"".join(row + b"\n" for row in rows)
+    path = write(tmp_path_factory.mktemp("long"), body, gzipped)
+    blocks = list(read_blocks(path, start_offset=0, start_line=0, chunk_bytes=chunk_bytes))
+    shown = b"".join(bytes(b.data) for b in blocks).split(b"\n")[:-1]
+    assert len(shown) == len(rows)  # one line out for every line in: numbers stay exact
+    refused = {line: reason for b in blocks for line, _, reason in b.refused}
+    for number, (row, out) in enumerate(zip(rows, shown, strict=True), start=2):
+        if number in refused:
+            assert len(row) >= 100 and out == b"" and refused[number] == LONG_LINE
+        else:
+            assert out == row
+    for before, after in itertools.pairwise(blocks):
+        assert (after.offset, after.first_line) == (before.end_offset, before.end_line)
+    if blocks:
+        assert blocks[-1].end_offset == len(HEADER) + len(body)
+    for block in blocks:  # resuming after any block gives the same later lines, except
+        # that where the buffers fall decides which overlong lines the reader meets first
+        rest = list(read_blocks(path, start_offset=block.end_offset,
+                                start_line=block.end_line, chunk_bytes=chunk_bytes))  # fmt: skip
+        again = b"".join(bytes(b.data) for b in rest).split(b"\n")[:-1]
+        first = block.end_line - 2
+        assert len(again) == len(rows) - first
+        for row, out in zip(rows[first:], again, strict=True):
+            assert out == row or (out == b"" and len(row) >= 100)
+        if rest:
+            assert rest[-1].end_offset == len(HEADER) + len(body)
