@@ -158,10 +158,7 @@ def jobs_retry(job_id: int, detach: bool = False) -> None:
 @jobs_app.command("run", hidden=True)
 def jobs_run(job_id: int) -> None:
     """Run a queued job in this process (used by --detach)."""
-    from fleetlake.platform.jobs import recover_interrupted
-
-    engine = open_engine()
-    recover_interrupted(engine)
+    engine = open_engine()  # recovers interrupted jobs too
     finish(run_job_here(engine, job_id, quiet=True))
 
 

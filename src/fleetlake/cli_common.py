@@ -44,10 +44,12 @@ def open_engine(*, require_schema: bool = True) -> Any:
     configure_logging(logs_dir=settings.logs_dir, level=settings.log_level)
     engine = get_engine(settings.resolved_database_url)
     if require_schema:
+        from fleetlake.domains import register_job_kinds
         from fleetlake.platform.jobs import recover_interrupted
 
         require_current_schema(engine)
-        recover_interrupted(engine)  # a job whose process died is marked failed at next start
+        # A job whose process died is marked failed at the next start, its leftovers tidied.
+        recover_interrupted(engine, load_kinds=register_job_kinds)
     return engine
 
 

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
@@ -41,9 +43,13 @@ def test_kill_during_ingestion_then_retry(tmp_path: Path, db_url: str) -> None:
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
 
-    listed = cli(env, "jobs", "show", "1", "--json")
+    listed = cli(env, "jobs", "show", "1", "--json")  # the next start: the job is recovered
     assert listed.returncode == 0, listed.stderr
     assert '"state": "failed"' in listed.stdout and "interrupted" in listed.stdout
+    lake = tmp_path / "home" / "lake"
+    with engine.connect() as connection:
+        committed = connection.execute(sa.text("SELECT count(*) FROM trips")).scalar_one()
+    assert globbed(lake / "bronze" / "trips") == committed  # any engine reads what committed
 
     retried = cli(env, "jobs", "retry", "1")
     assert retried.returncode == 0, retried.stdout + retried.stderr
@@ -59,6 +65,10 @@ def test_kill_during_ingestion_then_retry(tmp_path: Path, db_url: str) -> None:
         )
     engine.dispose()
     assert total == distinct_lines == truth.rows - truth.bad_rows
+    assert globbed(lake / "bronze" / "trips") == total
+    for endpoint in ("o", "d"):  # the sorted point copies (Arrow IPC) hold each trip once
+        points = (lake / "gold" / "trips" / "points" / f"endpoint={endpoint}").glob("*.arrow")
+        assert sum(pa.ipc.open_file(p).read_all().num_rows for p in points) == total
     assert quarantined == truth.bad_rows
     assert per_region == truth.by_region
     verified = cli(env, "trips", "verify")
@@ -66,3 +76,9 @@ def test_kill_during_ingestion_then_retry(tmp_path: Path, db_url: str) -> None:
     shown = [line.split(" (")[0] for line in verified.stderr.splitlines()]  # no TTY: a line a step
     assert shown[0] == "verify: 1/9 counting trips per fine cell pair and week"
     assert shown[-1] == "verify: 9/9 comparing trip_pair_weeks" and len(shown) == 9
+
+
+def globbed(layer: Path) -> int:
+    """Rows a plain DuckDB glob over a lake layer counts, as any user's engine would."""
+    [(count,)] = duckdb.sql(f"SELECT count(*) FROM read_parquet('{layer}/**/*.parquet')").fetchall()
+    return int(count)

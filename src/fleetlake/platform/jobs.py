@@ -133,14 +133,19 @@ def last_event_id(connection: Connection) -> int:
 
 
 def recover_interrupted(
-    engine: Engine, *, stale_after: timedelta = timedelta(minutes=5)
+    engine: Engine,
+    *,
+    stale_after: timedelta = timedelta(minutes=5),
+    load_kinds: Callable[[], None] = lambda: None,
 ) -> list[int]:
-    """Mark failed every active job whose worker is gone (dead pid here, or no heartbeat)."""
+    """Mark failed every active job whose worker is gone (dead pid here, or no heartbeat),
+    and run its kind's recovery; `load_kinds` registers the kinds, only when one is needed."""
     with engine.connect() as connection:
         active = (
             connection.execute(
                 sa.select(
                     jobs.c.id,
+                    jobs.c.kind,
                     jobs.c.state,
                     jobs.c.worker_host,
                     jobs.c.worker_pid,
@@ -152,15 +157,22 @@ def recover_interrupted(
             .all()
         )
     now = utcnow()
-    dead = [job["id"] for job in active if _worker_gone(job, now=now, stale_after=stale_after)]
-    for job_id in dead:
+    dead = [job for job in active if _worker_gone(job, now=now, stale_after=stale_after)]
+    if dead:
+        load_kinds()
+    for job in dead:
         finish_job(
             engine,
-            job_id=job_id,
+            job_id=job["id"],
             state="failed",
             error="interrupted: the process running this job stopped; retry it",
         )
-    return dead
+        if (recover := _recoveries.get(job["kind"])) is not None:
+            try:
+                recover(engine, job["id"])
+            except Exception:  # the retry tidies again; a start never fails on it
+                log.exception("recovering job %s left files behind", job["id"])
+    return [job["id"] for job in dead]
 
 
 def _worker_gone(job: Any, *, now: datetime, stale_after: timedelta) -> bool:
@@ -315,10 +327,17 @@ class JobContext:
 
 JobFunction = Callable[[JobContext], None]
 _registry: dict[str, JobFunction] = {}
+_recoveries: dict[str, Callable[[Engine, int], None]] = {}
 
 
-def register_job_kind(kind: str, function: JobFunction) -> None:
+def register_job_kind(
+    kind: str, function: JobFunction, *, recover: Callable[[Engine, int], None] | None = None
+) -> None:
+    """`recover(engine, job_id)` tidies what a job of this kind left when its process died
+    (files written ahead of a commit), run by `recover_interrupted` at the next start."""
     _registry[kind] = function
+    if recover is not None:
+        _recoveries[kind] = recover
 
 
 def run_job(engine: Engine, *, job_id: int, logs_dir: Any = None, nice: int = 0) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fleetlake.errors import FleetlakeError, SourceRejected
@@ -27,6 +28,7 @@ from fleetlake.platform.sources import materialise, sha256_of, source_name
 from fleetlake.settings import Settings, get_settings
 from fleetlake.trips.file_state import claim_file, commit_chunk, quarantine
 from fleetlake.trips.files import Block, read_blocks, read_header
+from fleetlake.trips.models import trip_files
 from fleetlake.trips.parse import ParsedBlock, Rejected, parse_block
 from fleetlake.trips.rollups import bronze_dir, publish_file, unpublish_file
 
@@ -275,4 +277,18 @@ def stage_block(
     return parsed
 
 
-register_job_kind(JOB_KIND, ingest_trips_job)
+def drop_chunks_of_dead_job(engine: Engine, job_id: int) -> None:
+    """Chunks a killed ingestion landed ahead of its commits go at the next start, so a
+    plain glob over bronze counts exactly the committed trips (a retry would drop them too)."""
+    lake = Lake(get_settings().resolved_lake_uri)
+    with engine.connect() as connection:
+        loading = connection.execute(
+            sa.select(trip_files.c.sha256, trip_files.c.next_offset).where(
+                trip_files.c.job_id == job_id, trip_files.c.state == "loading"
+            )
+        ).all()
+    for sha256, next_offset in loading:
+        drop_uncommitted_chunks(lake, sha256=sha256, next_offset=next_offset)
+
+
+register_job_kind(JOB_KIND, ingest_trips_job, recover=drop_chunks_of_dead_job)
