@@ -20,11 +20,14 @@ install-test: install-test
 demo: install
 	$(RUN) fleetlake demo
 
+# Two workers, a test file each at a time (module fixtures, such as the fuzzed servers, start once).
+PYTEST_PARALLEL ?= -n 2 --dist loadfile
+
 test: install-test
-	$(RUN) pytest
+	$(RUN) pytest $(PYTEST_PARALLEL)
 
 test-fast: install-test
-	$(RUN) pytest -m "not slow and not browser"
+	$(RUN) pytest $(PYTEST_PARALLEL) -m "not slow and not browser"
 
 lint: install-test
 	$(RUN) ruff format --check src tests benchmarks
