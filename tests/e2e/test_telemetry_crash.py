@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
@@ -93,6 +94,11 @@ def test_kill_during_compaction_then_compact_again(tmp_path: Path, seed: int) ->
     kill_midway(command, env, compacted, random.Random(seed).uniform(0.0, 0.3))
     midway = keys(bronze)
     assert set(midway) == set(before)  # at any point: every row still somewhere
+    assert cli(env, "jobs", "list").returncode == 0  # the next start recovers the dead job
+    assert keys(bronze) == before  # exactly once again: buffers already merged are gone
+    glob = f"read_parquet('{bronze}/**/*.parquet')"  # what any user's engine reads
+    [(rows,)] = duckdb.sql(f"SELECT count(*) FROM {glob}").fetchall()
+    assert rows == sum(before.values())
     rerun = cli(env, "telemetry", "compact")
     assert rerun.returncode == 0, rerun.stderr
     assert keys(bronze) == before  # exactly once

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from typing import Any
 
@@ -152,6 +153,21 @@ class Lake:
 
     def exists(self, *parts: str) -> bool:
         return bool(self.fs.exists(self.path(*parts)))
+
+    def remove_temporaries(self, *parts: str, older_than_s: float = 3600.0) -> int:
+        """Remove what crashed writers left under `parts` (`.tmp-….partial`, hidden from every
+        glob but taking space); a file younger than `older_than_s` may be a live writer's."""
+        base = self.path(*parts)
+        if not self.fs.exists(base):
+            return 0
+        now, removed = time.time(), 0
+        for path, info in self.fs.find(base, detail=True).items():
+            name = str(path).rsplit("/", 1)[-1]
+            stale = now - _modified(info) >= older_than_s
+            if name.startswith(".tmp-") and name.endswith(".partial") and stale:
+                self.fs.rm(path)
+                removed += 1
+        return removed
 
     def list_files(self, *parts: str, suffix: str = ".parquet") -> list[str]:
         """The data files under `parts`, sorted (see `is_data_file`)."""

@@ -244,4 +244,9 @@ def _report(context: JobContext, result: dict[str, Any] | None, earlier: Totals)
     )
 
 
-register_job_kind(JOB_KIND, ingest_telemetry_job)
+def remove_crashed_writes(engine: Any, job_id: int) -> None:
+    """What a killed ingestion was writing (hidden temporaries) goes at the next start."""
+    Lake(get_settings().resolved_lake_uri).remove_temporaries("bronze", "telemetry")
+
+
+register_job_kind(JOB_KIND, ingest_telemetry_job, recover=remove_crashed_writes)

@@ -289,6 +289,8 @@ def drop_chunks_of_dead_job(engine: Engine, job_id: int) -> None:
         ).all()
     for sha256, next_offset in loading:
         drop_uncommitted_chunks(lake, sha256=sha256, next_offset=next_offset)
+    for layer in ("bronze", "gold"):
+        lake.remove_temporaries(layer, "trips")
 
 
 register_job_kind(JOB_KIND, ingest_trips_job, recover=drop_chunks_of_dead_job)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
+import socket
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -163,3 +165,39 @@ def test_bulk_chunks_keep_line_numbers(
     assert (result["rows_loaded"], result["rows_quarantined"]) == (4, 1)
     assert [(q["position"], q["reason"][:12]) for q in quarantined()] == [(4, "invalid JSON")]
     assert landed("C1").num_rows == 4
+
+
+def test_a_compaction_killed_before_deleting_its_buffers_is_tidied_at_the_next_start(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """The crash window between writing a day file and deleting its buffers, made on
+    purpose: the next start deletes the buffers the day file already holds."""
+    import duckdb
+
+    from fleetlake.domains import register_job_kinds
+    from fleetlake.platform.jobs import create_job, jobs, recover_interrupted
+
+    path = tmp_path / "day.ndjson"
+    path.write_text("".join(json.dumps({"vin": "V4", "ts": f"2026-11-18T10:{m:02d}:00Z",
+                                        "speed_kmh": m}) + "\n" for m in range(60)))  # fmt: skip
+    ingest_now(engine, [str(path)])
+    buffers = lake().list_files(*bronze.BUFFER)
+    kept = {file: Path(file).read_bytes() for file in buffers}
+    assert (
+        run_job(engine, job_id=service.queue_compaction(engine, day=None))["state"] == "succeeded"
+    )
+    for file, content in kept.items():  # as if the process died before deleting them
+        Path(file).parent.mkdir(parents=True, exist_ok=True)
+        Path(file).write_bytes(content)
+    stale = Path(lake().path("bronze", "telemetry")) / ".tmp-0123.partial"
+    stale.write_bytes(b"half a file")
+    os.utime(stale, (0, 0))  # written long ago by the dead process
+    dead = create_job(engine, kind="telemetry.compact", params={"date": None})
+    with engine.begin() as connection:
+        connection.execute(jobs.update().where(jobs.c.id == dead).values(
+            state="running", worker_host=socket.gethostname(), worker_pid=2**22 + 7))  # fmt: skip
+    glob = f"read_parquet('{lake().path('bronze', 'telemetry')}/**/*.parquet')"
+    assert duckdb.sql(f"SELECT count(*) FROM {glob}").fetchall() == [(120,)]  # twice
+    assert recover_interrupted(engine, load_kinds=register_job_kinds) == [dead]
+    assert duckdb.sql(f"SELECT count(*) FROM {glob}").fetchall() == [(60,)]  # once
+    assert not stale.exists() and lake().list_files(*bronze.BUFFER) == []
