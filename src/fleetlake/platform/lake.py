@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import posixpath
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import fsspec
@@ -22,6 +27,9 @@ def parquet_options(schema: pa.Schema) -> dict[str, Any]:
         if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
     ]
     return {"compression": "zstd", "use_dictionary": text}
+
+
+_THREAD_LOCKS: dict[tuple[str, str], threading.Lock] = {}
 
 
 def is_data_file(path: str, base: str, suffix: str = ".parquet") -> bool:
@@ -153,6 +161,23 @@ class Lake:
 
     def exists(self, *parts: str) -> bool:
         return bool(self.fs.exists(self.path(*parts)))
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold the lake's lock `name` (waiting for it): work that rewrites the same files
+        runs one at a time — across threads and, on a local lake, across processes."""
+        with _THREAD_LOCKS.setdefault((self.root, name), threading.Lock()):
+            if not self.is_local:
+                yield
+                return
+            path = self.path("_state", "locks", f"{name}.lock")
+            self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+            with open(path, "a") as handle:  # the kernel drops the lock if the process dies
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
 
     def remove_temporaries(self, *parts: str, older_than_s: float = 3600.0) -> int:
         """Remove what crashed writers left under `parts` (`.tmp-….partial`, hidden from every

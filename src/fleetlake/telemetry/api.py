@@ -67,7 +67,7 @@ async def push_telemetry(
         raise InvalidParameter(
             "Content-Type", f"{content_type!r}: send application/json or application/x-ndjson"
         )
-    body = await _body_within(request, limit=settings.telemetry_max_push_bytes)
+    body = await _body_within(request, limit=settings.telemetry.max_push_bytes)
     client = request.client.host if request.client else "unknown"
     return await run_in_threadpool(
         land_push,

@@ -64,8 +64,8 @@ class LandingRules:
     @classmethod
     def from_settings(cls, settings: Settings) -> LandingRules:
         return cls(
-            earliest=settings.telemetry_earliest_ts,
-            max_ahead=timedelta(seconds=settings.telemetry_max_ahead_s),
+            earliest=settings.telemetry.earliest_ts,
+            max_ahead=timedelta(seconds=settings.telemetry.max_ahead_s),
         )
 
     def problem(self, record: TelemetryRecord) -> str | None:
@@ -150,9 +150,9 @@ class BronzeBuffers:
         """Buffers over the configured lake, flushed as FLEETLAKE_TELEMETRY_* say."""
         return cls(
             Lake(settings.resolved_lake_uri),
-            flush_messages=settings.telemetry_flush_messages,
-            flush_seconds=settings.telemetry_flush_seconds,
-            max_held=settings.telemetry_max_held,
+            flush_messages=settings.telemetry.flush_messages,
+            flush_seconds=settings.telemetry.flush_seconds,
+            max_held=settings.telemetry.max_held,
             rules=LandingRules.from_settings(settings),
         )
 

@@ -180,6 +180,7 @@ def _remove_empty_folders(lake: Lake, vin: str, day: date) -> None:
 
 
 JOB_KIND = "telemetry.compact"
+TELEMETRY_LOCK = "telemetry"  # held by compactions and pipeline runs: one at a time
 
 
 def compact_job(context: JobContext) -> None:
@@ -193,7 +194,9 @@ def compact_job(context: JobContext) -> None:
                         total=total, rows_done=result.rows_added, force=force)  # fmt: skip
 
     started = time.monotonic()
-    result = compact(Lake(get_settings().resolved_lake_uri), day=day, on_progress=counted)
+    lake = Lake(get_settings().resolved_lake_uri)
+    with lake.exclusive(TELEMETRY_LOCK):  # silver never reads a buffer being deleted
+        result = compact(lake, day=day, on_progress=counted)
     counted(result, len(result.days), force=True)
     summary = result.to_dict() | {
         "name": f"compaction of {day.isoformat() if day else 'every day before today'}",

@@ -139,7 +139,7 @@ def load_file(
             last_report = time.monotonic()
 
     if adapter is CANONICAL and file_format(path) == "ndjson":
-        lines = get_settings().telemetry_bulk_lines
+        lines = get_settings().telemetry.bulk_lines
         land_ndjson_in_bulk(path, buffers=buffers, result=result, each=report, lines=lines)
     else:
         land(read_messages(path), adapter=adapter, buffers=buffers, result=result, each=report)

@@ -12,6 +12,7 @@ from fleetlake.platform.jobs import JobContext, create_job, register_job_kind
 from fleetlake.platform.lake import Lake
 from fleetlake.platform.query_engines import ENGINES, QueryEngine, open_query_engine
 from fleetlake.settings import Settings, get_settings
+from fleetlake.telemetry.compaction import TELEMETRY_LOCK
 from fleetlake.telemetry.gold import GoldResult, run_gold
 from fleetlake.telemetry.silver import SilverRules, run_silver
 from fleetlake.telemetry.silver_hours import SilverResult
@@ -22,10 +23,10 @@ STAGES = ("silver", "gold")
 
 def silver_rules(settings: Settings) -> SilverRules:
     return SilverRules(
-        max_speed_kmh=settings.max_speed_kmh,
-        speed_outliers=settings.speed_outliers,
-        future_tolerance_s=settings.future_tolerance_s,
-        lookback_s=settings.lookback_s,
+        max_speed_kmh=settings.telemetry.max_speed_kmh,
+        speed_outliers=settings.telemetry.speed_outliers,
+        future_tolerance_s=settings.telemetry.future_tolerance_s,
+        lookback_s=settings.telemetry.lookback_s,
     )
 
 
@@ -48,14 +49,15 @@ def queue_pipeline(
 def pipeline_job(context: JobContext) -> None:
     settings = get_settings()
     lake = Lake(settings.resolved_lake_uri)
-    name = context.params.get("engine") or settings.query_engine
+    name = context.params.get("engine") or settings.telemetry.query_engine
     context.event("engine_started", engine=name)
     spark_log = settings.logs_dir / "jobs" / f"job-{context.job_id}-spark.log"
     query_engine = open_query_engine(
-        name, lake=lake, spark_master=settings.spark_master, spark_log=spark_log
+        name, lake=lake, spark_master=settings.telemetry.spark_master, spark_log=spark_log
     )
     try:
-        run_stages(context, lake=lake, settings=settings, query_engine=query_engine)
+        with lake.exclusive(TELEMETRY_LOCK):  # one run at a time, never beside a compaction
+            run_stages(context, lake=lake, settings=settings, query_engine=query_engine)
     finally:
         query_engine.close()
 
@@ -100,7 +102,7 @@ def run_stages(
                 lake,
                 context.engine,
                 reports_dir=settings.home_dir / "reports",
-                lookback_s=settings.lookback_s,
+                lookback_s=settings.telemetry.lookback_s,
                 full_refresh=full_refresh,
                 engine=query_engine,
                 on_progress=gold_day,

@@ -23,7 +23,7 @@ def poll_job(context: JobContext) -> None:
     settings = get_settings()
     polled = load_sources(settings.resolved_sources_file).http_source(context.params["source"])
     lake = Lake(settings.resolved_lake_uri)
-    buffers = BronzeBuffers(lake, flush_messages=settings.telemetry_flush_messages)
+    buffers = BronzeBuffers(lake, flush_messages=settings.telemetry.flush_messages)
     result = Poll(polled.http, lake, buffers, allow_private=settings.allow_private_urls).run()
     result |= {"status": result["status"], "source": polled.http.url}
     context.set_results([result])

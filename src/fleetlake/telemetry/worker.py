@@ -58,7 +58,7 @@ class Worker:
                     from fleetlake.telemetry.pipeline import queue_pipeline
 
                     self._job(queue_pipeline(self.engine, stages=None, full_refresh=False))
-                    next_pipeline = now + self.settings.pipeline_every_s
+                    next_pipeline = now + self.settings.telemetry.pipeline_every_s
                 stop.wait(tick_s)
         finally:
             for subscription in self.subscriptions:

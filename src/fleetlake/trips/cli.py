@@ -133,8 +133,8 @@ def verify(json: bool = False) -> None:
     with steps("verify", total=VERIFY_STEPS) as begin:
         report = verify_rollups(
             open_engine(),
-            group_resolution=settings.h3_resolution,
-            time_bucket_minutes=settings.time_bucket_minutes,
+            group_resolution=settings.trips.h3_resolution,
+            time_bucket_minutes=settings.trips.time_bucket_minutes,
             on_step=begin,
         )
     if json:

@@ -161,7 +161,7 @@ class FileLoad:
             job_id=self.context.job_id,
             force=self.force,
             before_replace=lambda connection, old: unpublish_file(
-                connection, lake, file_row=old, group_resolution=self.settings.h3_resolution
+                connection, lake, file_row=old, group_resolution=self.settings.trips.h3_resolution
             ),
         )
         if row is None:
@@ -179,11 +179,11 @@ class FileLoad:
             path,
             start_offset=row["next_offset"],
             start_line=row["next_line"],
-            chunk_bytes=self.settings.chunk_bytes,
+            chunk_bytes=self.settings.trips.chunk_bytes,
         )
         stage = functools.partial(
             stage_block,
-            time_bucket_minutes=self.settings.time_bucket_minutes,
+            time_bucket_minutes=self.settings.trips.time_bucket_minutes,
             lake=lake,
             folder=bronze_dir(row["sha256"]),
         )
@@ -193,7 +193,7 @@ class FileLoad:
             self.totals.bytes_done = bytes_before + block.raw_position
             self.report_progress()
         self.result["publish_s"] = publish_file(
-            self.engine, lake, file_row=row, group_resolution=self.settings.h3_resolution
+            self.engine, lake, file_row=row, group_resolution=self.settings.trips.h3_resolution
         )
         self.context.log("source %s: published %s", self.result["source"], self.result["publish_s"])
         self.totals.bytes_done = bytes_before + self.result["bytes"]

@@ -139,7 +139,7 @@ def trip_groups(
         )
     order = (g.c.trips.desc(), g.c.region, g.c.origin_cell, g.c.destination_cell, g.c.time_bucket)
     rows = connection.execute(query.order_by(*order).limit(limit)).mappings()
-    return [_group(row, settings.time_bucket_minutes) for row in rows]
+    return [_group(row, settings.trips.time_bucket_minutes) for row in rows]
 
 
 def _group(row: Any, bucket: int) -> dict[str, Any]:

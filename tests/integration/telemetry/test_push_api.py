@@ -87,7 +87,7 @@ def test_bad_pushes_get_a_4xx_naming_the_field(
     status: int,
     field: str,
 ) -> None:
-    monkeypatch.setattr(get_settings(), "telemetry_max_push_bytes", 1000)
+    monkeypatch.setattr(get_settings().telemetry, "max_push_bytes", 1000)
     answer = client.post(path, content=content, headers=headers)
     assert answer.status_code == status, answer.text
     assert answer.json()["error"]["details"]["field"] == field

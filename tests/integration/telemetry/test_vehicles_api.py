@@ -17,7 +17,7 @@ AUTH = {"X-API-Key": API_KEY}
 def client(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     from fleetlake.api.app import create_app
 
-    monkeypatch.setattr(settings, "lookback_s", 0.0)
+    monkeypatch.setattr(settings.telemetry, "lookback_s", 0.0)
     with TestClient(create_app()) as test_client:
         yield test_client
 

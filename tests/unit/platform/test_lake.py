@@ -32,3 +32,26 @@ def test_parquet_is_written_whole_with_dictionaries_for_text_only(tmp_path: Path
     assert "RLE_DICTIONARY" not in encodings["speed_kmh"]
     assert "RLE_DICTIONARY" not in encodings["at"]
     assert row_group.column(0).compression == "ZSTD"
+
+
+def test_exclusive_work_on_a_lake_runs_one_at_a_time(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    lake = Lake(str(tmp_path / "lake"))
+    inside: list[str] = []
+
+    def work(name: str) -> None:
+        with Lake(str(tmp_path / "lake")).exclusive("telemetry"):  # another Lake object
+            inside.append(f"{name} in")
+            time.sleep(0.2)
+            inside.append(f"{name} out")
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert inside in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
+    with lake.exclusive("other"), lake.exclusive("telemetry"):  # another name, another lock
+        assert (tmp_path / "lake" / "_state" / "locks" / "telemetry.lock").exists()

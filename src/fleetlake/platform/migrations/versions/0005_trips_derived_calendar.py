@@ -38,7 +38,7 @@ def downgrade() -> None:
     datetime: sa.ColumnClause[Any] = sa.column("datetime")
     year, week = calendar_sql.iso_year_week(datetime, dialect=dialect)
     bucket = calendar_sql.time_bucket(
-        datetime, minutes=get_settings().time_bucket_minutes, dialect=dialect
+        datetime, minutes=get_settings().trips.time_bucket_minutes, dialect=dialect
     )
     op.execute(
         sa.table("trips", datetime, *(sa.column(n) for n in DERIVED))
