@@ -164,40 +164,21 @@ async def job_events_socket(websocket: WebSocket, job_id: int) -> None:
         return
 
 
-@router.post(
-    "/api/v1/jobs/{job_id}/cancel",
-    dependencies=[WriteKey],
-    response_model=None,
-    responses=ok(Job) | error_responses(409),
-)
-@router.post(
-    "/api/v1/ingestions/{job_id}/cancel",
-    dependencies=[WriteKey],
-    response_model=None,
-    responses=ok(Job) | error_responses(409),
-)
+CANCEL: dict[str, Any] = {"dependencies": [WriteKey], "response_model": None,
+                          "responses": ok(Job) | error_responses(409)}  # fmt: skip
+RETRY: dict[str, Any] = {"status_code": 202, "dependencies": [WriteKey], "response_model": None,
+                         "responses": ok(JobAccepted, 202) | error_responses(409)}  # fmt: skip
+
+
+@router.post("/api/v1/jobs/{job_id}/cancel", **CANCEL)
+@router.post("/api/v1/ingestions/{job_id}/cancel", **CANCEL)
 def cancel_job(job_id: JobId, engine: EngineDep, settings: SettingsDep) -> dict[str, Any]:
     job = job_service.job_summary(job_service.request_cancel(engine, job_id=job_id))
     return hide_home(job, home=settings.home_dir)
 
 
-RETRIED = ok(JobAccepted, 202) | error_responses(409)
-
-
-@router.post(
-    "/api/v1/jobs/{job_id}/retry",
-    status_code=202,
-    dependencies=[WriteKey],
-    response_model=None,
-    responses=RETRIED,
-)
-@router.post(
-    "/api/v1/ingestions/{job_id}/retry",
-    status_code=202,
-    dependencies=[WriteKey],
-    response_model=None,
-    responses=RETRIED,
-)
+@router.post("/api/v1/jobs/{job_id}/retry", **RETRY)
+@router.post("/api/v1/ingestions/{job_id}/retry", **RETRY)
 def retry_job(
     job_id: JobId, engine: EngineDep, runner: RunnerDep, request: Request
 ) -> dict[str, Any]:
