@@ -133,3 +133,35 @@ def test_a_failed_run_shows_why_on_the_pipeline_page(browser: Any, tmp_path: Pat
         where = str(compacted).replace(str(server.home), "<home>")  # no server layout
         assert error.startswith(f"stage silver: file {where}: ")
         Path(tmp_path / "pipeline-failed.png").write_bytes(browser.get_screenshot_as_png())
+
+
+def test_refused_messages_are_browsable_with_their_reasons(browser: Any, tmp_path: Path) -> None:  # noqa: F811
+    from selenium.webdriver.common.by import By
+
+    from tests.e2e.test_bad_input import QUARANTINED, TELEMETRY
+
+    with running_server(tmp_path) as server, server.client() as client:
+        pushed = client.post("/api/v1/telemetry", content=TELEMETRY.read_bytes(),
+                             headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
+        assert pushed.json()["rows_quarantined"] == len(QUARANTINED)
+        page = client.get("/api/v1/telemetry/quarantine").json()
+        assert page["total"] == len(QUARANTINED) and page["days"] == [page["date"]]
+        browser.get(server.url + "/#refused")
+        rows = "#refused tbody tr"
+        wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, rows)) == len(QUARANTINED))
+        shown = {
+            int(cells[2].text): cells[3].text
+            for cells in (
+                tr.find_elements(By.TAG_NAME, "td")
+                for tr in browser.find_elements(By.CSS_SELECTOR, rows)
+            )
+        }
+        assert sorted(shown) == sorted(QUARANTINED)
+        for line, words in QUARANTINED.items():
+            assert words in shown[line], (line, shown[line])
+        raw = [tr.find_elements(By.TAG_NAME, "td")[4].text
+               for tr in browser.find_elements(By.CSS_SELECTOR, rows)]  # fmt: skip
+        assert not any("TelemetryRecord(" in text for text in raw)  # what was received, as JSON
+        counted = browser.find_element(By.ID, "refused-count").text
+        assert counted == f"· {len(QUARANTINED)} on {page['date']}"
+        Path(tmp_path / "refused.png").write_bytes(browser.get_screenshot_as_png())

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from fleetlake.api.deps import (
+    Cursor,
     EngineDep,
     ReadKey,
     RunnerDep,
@@ -27,6 +28,7 @@ from fleetlake.telemetry.providers import ADAPTERS
 from fleetlake.telemetry.schemas import (
     PUSH_BODY,
     PushResult,
+    RefusedMessages,
     Series,
     TopSpeeds,
     Vehicle,
@@ -140,6 +142,22 @@ async def vehicle_telemetry(
         fields=chosen,
         every_s=every,
     )
+
+
+@router.get("/telemetry/quarantine", response_model=None, responses=ok(RefusedMessages))
+async def refused_messages(
+    settings: SettingsDep,
+    date: Annotated[
+        date | None, Query(description="UTC day of receipt; default the latest")
+    ] = None,
+    after: Cursor = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Messages refused at landing, newest first: when, from where, which line, why."""
+    from fleetlake.telemetry.quarantine import quarantined
+
+    lake = Lake(settings.resolved_lake_uri)
+    return await run_in_threadpool(quarantined, lake, day=date, after=after, limit=limit)
 
 
 @router.get("/reports/top-speeds", response_model=None, responses=ok(TopSpeeds))

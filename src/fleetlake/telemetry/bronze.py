@@ -31,6 +31,7 @@ from fleetlake.telemetry.schema import (
     MappedBatch,
     RejectedPayload,
     TelemetryRecord,
+    record_text,
     records_to_table,
 )
 
@@ -174,7 +175,7 @@ class BronzeBuffers:
             else:
                 by_key.setdefault(REJECTED_KEY, []).append(
                     _quarantine_row(
-                        RejectedPayload(position, reason, repr(record)), source, received_at
+                        RejectedPayload(position, reason, record_text(record)), source, received_at
                     )
                 )
         for rejected in batch.rejected:

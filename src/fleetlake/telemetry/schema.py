@@ -128,6 +128,13 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def record_text(record: TelemetryRecord) -> str:
+    """A canonical record as the JSON message it reads as (for a quarantine's `raw`)."""
+    fields = {name: getattr(record, name) for name in record.__slots__}
+    shown = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in fields.items()}
+    return json.dumps(json_safe({k: v for k, v in shown.items() if v is not None}), default=str)
+
+
 def extra_json(extra: dict[str, Any]) -> str | None:
     """`extra` as stored: a JSON object text, null when empty."""
     if not extra:

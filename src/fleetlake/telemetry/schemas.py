@@ -65,6 +65,22 @@ class TopSpeed(Strict):
     lon: float | None
 
 
+class RefusedMessage(Strict):
+    received_at: str
+    source: str
+    position: int | None = Field(description="the line of a file or push, the array index")
+    reason: str
+    raw: str = Field(description="what was received (its first 2,000 characters)")
+
+
+class RefusedMessages(Strict):
+    date: str | None = Field(description="the day shown; the latest one when none is asked")
+    days: list[str] = Field(description="every day that has refused messages, newest first")
+    total: int
+    next_after: int | None = Field(description="pass as `after` for the next page")
+    data: list[RefusedMessage]
+
+
 class TopSpeeds(Strict):
     data: list[TopSpeed]
 

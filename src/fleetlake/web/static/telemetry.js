@@ -1,4 +1,4 @@
-// fleetlake dashboard, telemetry: fleet (table + offline map), vehicle day, top speeds, pipeline runs.
+// fleetlake dashboard, telemetry: fleet (table + offline map), vehicle day, top speeds, pipeline runs, refused messages.
 "use strict";
 const num = (value, digits = 1) => (value === null || value === undefined ? "" : Number(value).toFixed(digits));
 const when = (iso) => (iso ? iso.slice(0, 19).replace("T", " ") : "");
@@ -180,9 +180,34 @@ document.addEventListener("job-event", (event) => {
   if (message.type === "completed" && !$("#page-fleet").hidden) loadFleet();
 });
 
+// ---- refused messages (bronze quarantine)
+let refused = [], refusedNext = null;
+async function loadRefused(more = false) {
+  $("#refused-error").textContent = "";
+  const query = new URLSearchParams({ limit: 200 });
+  if ($("#refused-day").value) query.set("date", $("#refused-day").value);
+  if (more && refusedNext) query.set("after", refusedNext);
+  try {
+    const page = await api("/api/v1/telemetry/quarantine?" + query);
+    refused = more ? refused.concat(page.data) : page.data;
+    refusedNext = page.next_after;
+    const chosen = page.date || "";
+    $("#refused-day").innerHTML = page.days.map((d) => `<option${d === chosen ? " selected" : ""}>${esc(d)}</option>`).join("");
+    $("#refused-count").textContent = page.date ? `· ${fmt(page.total)} on ${page.date}` : "· none";
+    $("#refused-more").hidden = !refusedNext;
+    $("#refused tbody").innerHTML = refused.map((r) => row([when(r.received_at), esc(r.source), r.position ?? "",
+      `<span class="reason">${esc(r.reason)}</span>`, `<code class="raw">${esc(r.raw.slice(0, 160))}</code>`])).join("");
+  } catch (error) {
+    $("#refused-error").textContent = error.message;
+  }
+}
+$("#refused-form").addEventListener("submit", (event) => { event.preventDefault(); loadRefused(); });
+$("#refused-more").addEventListener("click", () => loadRefused(true));
+
 Object.assign(pageLoaders, {
   fleet: () => loadFleet(),
   vehicle: (vin) => loadVehicle(vin),
   "top-speeds": () => loadTopSpeeds(),
   pipeline: () => loadPipeline(),
+  refused: () => loadRefused(),
 });
