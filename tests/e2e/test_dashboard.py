@@ -95,6 +95,45 @@ def test_ingestion_page_updates_live(browser: Any, sqlite_server: Server) -> Non
     assert browser.find_element(By.ID, "avg-value").text == f"{expected:.2f}"
     wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "#groups tbody tr"))
     Path(sqlite_server.home.parent / "dashboard.png").write_bytes(browser.get_screenshot_as_png())
+    assert_weekly_charts_read_right(browser, sqlite_server)
+
+
+def assert_weekly_charts_read_right(browser: Any, server: Server) -> None:
+    """Every region on one scale, its values shown over its bars, axes named with the unit
+    and the year, colours apart for colour-blind readers, and the filters applied."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    with server.client() as client:
+        weeks = client.get("/api/v1/trips/weekly-counts").json()["data"]
+    charts = browser.find_elements(By.CSS_SELECTOR, "#weekly-chart svg")
+    regions = sorted({w["region"] for w in weeks})
+    assert len(charts) == len(regions) > 1
+    scales = {int(chart.get_attribute("data-max")) for chart in charts}
+    assert len(scales) == 1 and scales.pop() >= max(w["trips"] for w in weeks)  # one scale
+    first = [w for w in weeks if w["region"] == regions[0]]
+    values = [int(t.text.replace(",", "")) for t in charts[0].find_elements(By.CLASS_NAME, "value")]
+    assert values == [w["trips"] for w in first]
+    axes = [t.text for t in charts[0].find_elements(By.CLASS_NAME, "axis")]
+    assert axes == ["trips per week", f"ISO week of {first[0]['year']}"]
+    fills = {c.find_element(By.TAG_NAME, "rect").get_attribute("fill") for c in charts}
+    assert len(fills) == len(regions) and fills <= OKABE_ITO
+    Select(browser.find_element(By.ID, "weekly-region")).select_by_visible_text(regions[-1])
+    browser.find_element(By.ID, "weekly-from").send_keys("05/14/2018")  # Chromium's date field
+    browser.find_element(By.CSS_SELECTOR, "#weekly-form button").click()
+    shown = browser.find_elements(By.CSS_SELECTOR, "#weekly-chart svg")
+    assert len(shown) == 1  # the region asked for, from week 20 (Monday 2018-05-14) on
+    bars = [int(r.get_attribute("data-value")) for r in shown[0].find_elements(By.TAG_NAME, "rect")]
+    later = [
+        w["trips"]
+        for w in weeks
+        if w["region"] == regions[-1] and (w["year"], w["week"]) >= (2018, 20)
+    ]
+    assert bars == later
+    Path(server.home.parent / "trips-filtered.png").write_bytes(browser.get_screenshot_as_png())
+
+
+OKABE_ITO = {"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"}
 
 
 def client_average(server: Server, region: str) -> float:

@@ -128,26 +128,60 @@ function listenToAll() {
 }
 
 // ---- trips
-function bars(points, label) {
+// A bar chart a reader can read: a y axis with its unit and ticks, the value over each bar,
+// week labels with their year; `max` shares one scale between charts so they compare.
+const niceCeil = (value) => {
+  const power = 10 ** Math.floor(Math.log10(Math.max(value, 1)));
+  return [1, 2, 2.5, 5, 10].map((m) => m * power).find((n) => n >= value);
+};
+function bars(points, label, { unit = "trips", max = null } = {}) {
   if (!points.length) return "<p class='stats'>no trips yet</p>";
-  const max = Math.max(...points.map((p) => p.value), 1), w = 760, h = 160, step = w / points.length;
+  const top = niceCeil(max ?? Math.max(...points.map((p) => p.value), 1));
+  const w = 760, h = 190, left = 56, base = h - 34, room = base - 18, step = (w - left) / points.length;
+  const y = (v) => base - (v / top) * room;
+  const ticks = [0, top / 2, top].map((t) => `<line class="grid" x1="${left}" x2="${w}" y1="${y(t)}" y2="${y(t)}"/>` +
+    `<text class="tick" x="${left - 6}" y="${y(t) + 4}" text-anchor="end">${fmt(t)}</text>`).join("");
+  const labelled = points.length <= 40;
   const rects = points.map((p, i) => {
-    const height = (p.value / max) * (h - 30);
-    return `<rect x="${i * step + 2}" y="${h - 18 - height}" width="${Math.max(step - 4, 1)}" height="${height}" fill="${p.color || "#1570ef"}"><title>${esc(p.label)}: ${fmt(p.value)}</title></rect>` +
-      (points.length <= 40 ? `<text x="${i * step + step / 2}" y="${h - 4}" text-anchor="middle">${esc(p.short)}</text>` : "");
+    const x = left + i * step, mid = x + step / 2;
+    return `<rect x="${x + 2}" y="${y(p.value)}" width="${Math.max(step - 4, 1)}" height="${base - y(p.value)}" fill="${p.color || palette[0]}" data-value="${p.value}"><title>${esc(p.label)}: ${fmt(p.value)} ${unit}</title></rect>` +
+      (labelled ? `<text class="value" x="${mid}" y="${y(p.value) - 3}" text-anchor="middle">${fmt(p.value)}</text>` +
+        `<text class="week" x="${mid}" y="${base + 14}" text-anchor="middle">${esc(p.short)}</text>` : "");
   });
-  return `<svg viewBox="0 0 ${w} ${h}" role="img" aria-label="${esc(label)}">${rects.join("")}</svg>`;
+  const years = [...new Set(points.map((p) => p.year).filter(Boolean))].join("–");
+  return `<svg viewBox="0 0 ${w} ${h}" role="img" aria-label="${esc(label)}" data-max="${top}">${ticks}${rects.join("")}` +
+    `<text class="axis" x="12" y="${base - room / 2}" transform="rotate(-90 12 ${base - room / 2})" text-anchor="middle">${esc(unit)} per week</text>` +
+    `<text class="axis" x="${left + (w - left) / 2}" y="${h - 2}" text-anchor="middle">ISO week${years ? " of " + esc(years) : ""}</text></svg>`;
 }
-const palette = ["#1570ef", "#12b76a", "#f79009", "#7a5af8", "#ee46bc", "#0ba5ec", "#d92d20"];
+// Okabe–Ito: told apart with every common colour-vision deficiency.
+const palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
+const weekPoint = (d, color) => ({ value: d.trips, label: `${d.year}-W${d.week}`, short: `W${d.week}`, year: d.year, color });
+const isoWeekMonday = (year, week) => {
+  const jan4 = new Date(Date.UTC(year, 0, 4));
+  return new Date(jan4.getTime() + ((week - 1) * 7 - ((jan4.getUTCDay() + 6) % 7)) * 86400000).toISOString().slice(0, 10);
+};
+let weekly = [];
+function drawWeekly() {
+  const region = $("#weekly-region").value, from = $("#weekly-from").value, to = $("#weekly-to").value;
+  const shown = weekly.filter((d) => (!region || d.region === region) &&
+    (!from || isoWeekMonday(d.year, d.week) >= from) && (!to || isoWeekMonday(d.year, d.week) <= to));
+  const regions = [...new Set(weekly.map((d) => d.region))];
+  const max = Math.max(...shown.map((d) => d.trips), 1);  // one scale: regions compare at a glance
+  $("#weekly-chart").innerHTML = regions.filter((r) => shown.some((d) => d.region === r)).map((r) =>
+    `<h3><span class="swatch" style="background:${palette[regions.indexOf(r) % palette.length]}"></span>${esc(r)}</h3>` +
+    bars(shown.filter((d) => d.region === r).map((d) => weekPoint(d, palette[regions.indexOf(r) % palette.length])), r, { max })).join("")
+    || "<p class='stats'>no trips in these weeks</p>";
+}
 
 async function loadTrips() {
-  const { data } = await api("/api/v1/trips/weekly-counts");
-  const regions = [...new Set(data.map((d) => d.region))];
-  $("#weekly-chart").innerHTML = regions.map((region, i) => `<h3>${esc(region)}</h3>` + bars(
-    data.filter((d) => d.region === region).map((d) => ({ value: d.trips, label: `${d.year}-W${d.week}`, short: "W" + d.week, color: palette[i % palette.length] })),
-    region)).join("");
+  ({ data: weekly } = await api("/api/v1/trips/weekly-counts"));
+  const chosen = $("#weekly-region").value;
+  $("#weekly-region").innerHTML = `<option value="">every region</option>` + [...new Set(weekly.map((d) => d.region))]
+    .map((r) => `<option${r === chosen ? " selected" : ""}>${esc(r)}</option>`).join("");
+  drawWeekly();
   loadGroups();
 }
+$("#weekly-form").addEventListener("submit", (event) => { event.preventDefault(); drawWeekly(); });
 $("#average-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const query = new URLSearchParams();
@@ -158,7 +192,7 @@ $("#average-form").addEventListener("submit", async (event) => {
   try {
     const result = await api("/api/v1/trips/weekly-average?" + query);
     $("#avg-result").innerHTML = `<b id="avg-value">${result.weekly_average.toFixed(2)}</b> trips per week · ${fmt(result.trips)} trips over ${result.weeks} weeks`;
-    $("#avg-chart").innerHTML = bars(result.per_week.map((w) => ({ value: w.trips, label: `${w.year}-W${w.week}`, short: "W" + w.week })), "per week");
+    $("#avg-chart").innerHTML = bars(result.per_week.map((w) => weekPoint(w, palette[0])), "trips per week in the area");
   } catch (error) {
     $("#avg-result").innerHTML = `<span class="error">${esc(error.message)}</span>`;
     $("#avg-chart").innerHTML = "";
