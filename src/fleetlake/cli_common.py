@@ -45,7 +45,7 @@ def open_engine(*, require_schema: bool = True) -> Any:
     engine = get_engine(settings.resolved_database_url)
     if require_schema:
         from fleetlake.domains import register_job_kinds
-        from fleetlake.platform.jobs import recover_interrupted
+        from fleetlake.platform.recovery import recover_interrupted
 
         require_current_schema(engine)
         # A job whose process died is marked failed at the next start, its leftovers tidied.

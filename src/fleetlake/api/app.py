@@ -55,8 +55,9 @@ def start_services(settings: Settings) -> tuple[Any, Any, Any]:
         require_current_schema,
     )
     from fleetlake.platform.events import bus
-    from fleetlake.platform.jobs import JobRunner, recover_interrupted
+    from fleetlake.platform.jobs import JobRunner
     from fleetlake.platform.logs import configure_logging
+    from fleetlake.platform.recovery import recover_interrupted
     from fleetlake.platform.webhooks import WebhookDispatcher
 
     configure_logging(logs_dir=settings.logs_dir, level=settings.log_level)

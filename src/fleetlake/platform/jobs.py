@@ -1,7 +1,7 @@
 """Durable jobs: a row with state and progress, an append-only event log, a runner.
 
 States: queued → running → succeeded | failed | cancelled. A job whose process died is
-marked failed at the next start (`recover_interrupted`) and can be retried; the job
+marked failed at the next start (`recovery.recover_interrupted`) and can be retried; the job
 function itself is responsible for resuming without duplicating committed work.
 """
 
@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -130,68 +130,6 @@ def request_cancel(engine: Engine, *, job_id: int) -> dict[str, Any]:
 
 def last_event_id(connection: Connection) -> int:
     return int(connection.execute(sa.select(sa.func.max(job_events.c.id))).scalar() or 0)
-
-
-def recover_interrupted(
-    engine: Engine,
-    *,
-    stale_after: timedelta = timedelta(minutes=5),
-    load_kinds: Callable[[], None] = lambda: None,
-) -> list[int]:
-    """Mark failed every active job whose worker is gone (dead pid here, or no heartbeat),
-    and run its kind's recovery; `load_kinds` registers the kinds, only when one is needed."""
-    with engine.connect() as connection:
-        active = (
-            connection.execute(
-                sa.select(
-                    jobs.c.id,
-                    jobs.c.kind,
-                    jobs.c.state,
-                    jobs.c.worker_host,
-                    jobs.c.worker_pid,
-                    jobs.c.heartbeat_at,
-                    jobs.c.created_at,
-                ).where(jobs.c.state.in_(ACTIVE_STATES))
-            )
-            .mappings()
-            .all()
-        )
-    now = utcnow()
-    dead = [job for job in active if _worker_gone(job, now=now, stale_after=stale_after)]
-    if dead:
-        load_kinds()
-    for job in dead:
-        finish_job(
-            engine,
-            job_id=job["id"],
-            state="failed",
-            error="interrupted: the process running this job stopped; retry it",
-        )
-        if (recover := _recoveries.get(job["kind"])) is not None:
-            try:
-                recover(engine, job["id"])
-            except Exception:  # the retry tidies again; a start never fails on it
-                log.exception("recovering job %s left files behind", job["id"])
-    return [job["id"] for job in dead]
-
-
-def _worker_gone(job: Any, *, now: datetime, stale_after: timedelta) -> bool:
-    if job["worker_host"] == HOST and job["worker_pid"]:
-        return not _pid_alive(job["worker_pid"])
-    # Queued jobs and jobs of other hosts: only silence tells.
-    return bool(now - (job["heartbeat_at"] or job["created_at"]) > stale_after)
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def finish_job(
@@ -330,11 +268,16 @@ _registry: dict[str, JobFunction] = {}
 _recoveries: dict[str, Callable[[Engine, int], None]] = {}
 
 
+def recoveries() -> dict[str, Callable[[Engine, int], None]]:
+    """Each job kind's recovery (see `recovery.recover_interrupted`)."""
+    return _recoveries
+
+
 def register_job_kind(
     kind: str, function: JobFunction, *, recover: Callable[[Engine, int], None] | None = None
 ) -> None:
     """`recover(engine, job_id)` tidies what a job of this kind left when its process died
-    (files written ahead of a commit), run by `recover_interrupted` at the next start."""
+    (files written ahead of a commit), run by `recovery.recover_interrupted` at the next start."""
     _registry[kind] = function
     if recover is not None:
         _recoveries[kind] = recover

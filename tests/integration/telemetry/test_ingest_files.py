@@ -175,7 +175,8 @@ def test_a_compaction_killed_before_deleting_its_buffers_is_tidied_at_the_next_s
     import duckdb
 
     from fleetlake.domains import register_job_kinds
-    from fleetlake.platform.jobs import create_job, jobs, recover_interrupted
+    from fleetlake.platform.jobs import create_job, jobs
+    from fleetlake.platform.recovery import recover_interrupted
 
     path = tmp_path / "day.ndjson"
     path.write_text("".join(json.dumps({"vin": "V4", "ts": f"2026-11-18T10:{m:02d}:00Z",
