@@ -87,6 +87,16 @@ def test_bad_telemetry_through_cli_and_api_then_every_stage(server: Server) -> N
         vehicles = client.get("/api/v1/vehicles").json()["data"]
     assert sorted(v["vin"] for v in vehicles) == ["5YJSA1111111111A", "5YJSA1111111111B"]
 
+    first = TELEMETRY.read_bytes().splitlines(keepends=True)[0]  # a valid message
+    with server.client() as client:  # a body opening with `null` once killed the server
+        pushed = client.post("/api/v1/telemetry", content=b"null\n" + first,
+                             headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
+        assert pushed.status_code == 200, pushed.text
+        assert (pushed.json()["rows_loaded"], pushed.json()["rows_quarantined"]) == (1, 1)
+        [refused] = pushed.json()["rejected"]
+        assert refused["position"] == 1 and "object" in refused["reason"], refused
+        assert client.get("/api/v1/health").status_code == 200
+
 
 TRIPS = DATA / "bad" / "trips.csv"
 POINTS = "POINT (7.672837913286881 44.9957109242058),POINT (7.720368637535126 45.06782385393849)"

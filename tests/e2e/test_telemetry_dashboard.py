@@ -93,6 +93,20 @@ def test_pipeline_fleet_vehicle_and_top_speed_pages(browser: Any, fleet_server: 
     speeds = [r for r in series if r["speed_kmh"] is not None]
     chart = find_all(By.CSS_SELECTOR, "#vehicle-speed svg")
     assert (int(chart[0].get_attribute("data-points")) if chart else 0) == len(speeds)
+    day = first["last_ts"][:10]
+    soc_chart = find(By.CSS_SELECTOR, "#vehicle-soc svg")  # read without the page's headings
+    axes = [t.text for t in soc_chart.find_elements(By.CSS_SELECTOR, "text.axis")]
+    assert axes == ["%", f"hour of {day} (UTC)"]
+    assert [t.text for t in soc_chart.find_elements(By.CSS_SELECTOR, "text.tick")] == [
+        "0",
+        "50",
+        "100",
+    ]
+    hours = [t.text for t in soc_chart.find_elements(By.CSS_SELECTOR, "text.hour")]
+    assert hours[0] == "00:00" and hours[-1] == "24:00"
+    if chart:  # its scale holds the fastest moment of the day
+        assert chart[0].find_element(By.CSS_SELECTOR, "text.axis").text == "km/h"
+        assert float(chart[0].get_attribute("data-max")) >= max(r["speed_kmh"] for r in speeds)
     cells = [
         tr.find_elements(By.TAG_NAME, "td") for tr in find_all(By.CSS_SELECTOR, "#vehicle-state tr")
     ]

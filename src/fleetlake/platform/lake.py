@@ -194,6 +194,14 @@ class Lake:
                 removed += 1
         return removed
 
+    def remove_files_except(self, *parts: str, keep: set[str]) -> int:
+        """Remove the data files under `parts` whose path is not in `keep` (what a rewrite of
+        the whole folder did not write again); returns how many."""
+        stale = [path for path in self.list_files(*parts) if path not in keep]
+        for path in stale:
+            self.fs.rm(path)
+        return len(stale)
+
     def list_files(self, *parts: str, suffix: str = ".parquet") -> list[str]:
         """The data files under `parts`, sorted (see `is_data_file`)."""
         base = self.path(*parts)

@@ -9,6 +9,7 @@ keeps unknown fields in `extra` and quarantines what it must) takes the whole bo
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import pyarrow as pa
@@ -27,6 +28,7 @@ from fleetlake.telemetry.schema import (
 
 TEXT_FIELDS = ("vin", "ts", "received_at", "source")  # times as text: parsed below, with zones
 INPUT_SCHEMA = pa.schema([*((name, pa.string()) for name in TEXT_FIELDS), *MEASURES.items()])
+LEADING_SPACE = re.compile(rb"\s*")
 
 
 def canonical_ndjson(
@@ -34,6 +36,11 @@ def canonical_ndjson(
 ) -> pa.Table | None:
     """The body as a TELEMETRY_SCHEMA table, or None when a line needs the per-message path
     (which quarantines what `rules` refuse)."""
+    # Arrow's reader (pyarrow 26) dies of a segfault when the first value is not an object.
+    first = LEADING_SPACE.match(body)
+    start = first.end() if first else 0
+    if body[start : start + 1] != b"{":
+        return None
     try:
         raw = pa_json.read_json(
             pa.BufferReader(pa.py_buffer(body)),  # read in place, no copy of the body

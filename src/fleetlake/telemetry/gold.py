@@ -149,18 +149,21 @@ def run_gold(
         datetime.fromisoformat(h) for h in gone
     ]:
         by_day[hour.date()].add(hour)
-    if full_refresh:
-        lake.remove_dir(*GOLD)
     result = GoldResult(days=len(by_day))
     changed_vins: set[str] = set()
     for day, hours in sorted(by_day.items()):
-        with working_on(day=day):
-            changed_vins |= refresh_day(
-                lake, engine, day=day, hours=hours, reports_dir=reports_dir, result=result
-            )
+        with working_on(day=day):  # a full refresh rewrites each day whole, in place
+            changed_vins |= refresh_day(lake, engine, day=day, hours=hours,
+                                        reports_dir=reports_dir, result=result,
+                                        whole_day=full_refresh)  # fmt: skip
         result.changed_days.append(day)
         if on_progress is not None:
             on_progress(result, len(by_day))
+    if full_refresh:  # the days silver no longer holds
+        kept = {
+            lake.path(*GOLD, name, f"date={d}", "part.parquet") for name in SCHEMAS for d in by_day
+        }
+        lake.remove_files_except(*GOLD, keep=kept)
     result.vehicles = len(changed_vins)
     refresh_last_state(lake, engine, database, vins=sorted(changed_vins),
                        days=sorted(by_day), full=full_refresh)  # fmt: skip
@@ -185,9 +188,11 @@ def refresh_day(
     hours: set[datetime],
     reports_dir: Path,
     result: GoldResult,
+    whole_day: bool = False,
 ) -> set[str]:
-    """The day's per vehicle-hour tables for `hours` recomputed and merged; its ranking and
-    stats redone (rows counted in `result`). Returns the vehicles seen in those hours."""
+    """The day's per vehicle-hour tables for `hours` recomputed and merged (`whole_day`: in
+    place of all the day held); its ranking and stats redone (rows counted in `result`).
+    Returns the vehicles seen in those hours."""
     paths = [lake.path(*hour_parts(SILVER, h)) for h in sorted(hours)]
     paths = [p for p in paths if lake.fs.exists(p)]
     result.rows_in += sum(_rows_of(lake, path) for path in paths)
@@ -195,7 +200,7 @@ def refresh_day(
     merged: dict[str, pa.Table | None] = {}
     for name, sql in HOURLY.items():
         fresh = _typed(engine.query(sql, views={"silver_rows": paths}), name) if paths else None
-        merged[name], touched = _merge(lake, name, day, fresh, hours)
+        merged[name], touched = _merge(lake, name, day, fresh, hours, whole_day=whole_day)
         vins |= touched
     ranked = _rank(engine, merged["hourly_max"])
     _write(lake, "top_speeds", day, ranked)
@@ -219,16 +224,22 @@ def _rows_of(lake: Lake, path: str) -> int:
 
 
 def _merge(
-    lake: Lake, name: str, day: date, fresh: pa.Table | None, hours: set[datetime]
+    lake: Lake,
+    name: str,
+    day: date,
+    fresh: pa.Table | None,
+    hours: set[datetime],
+    *,
+    whole_day: bool = False,
 ) -> tuple[pa.Table | None, set[str]]:
-    """The day's table with the rows of `hours` replaced by `fresh` (sorted by vin, hour);
-    and the vehicles whose rows were replaced or added."""
+    """The day's table with the rows of `hours` (or all of them) replaced by `fresh` (sorted
+    by vin, hour); and the vehicles whose rows were replaced or added."""
     parts = (*GOLD, name, f"date={day}", "part.parquet")
     tables, vins = [], set()
     changed = pa.array(sorted(hours), SCHEMAS[name].field("hour").type)
     if lake.exists(*parts):
         old = lake.read_parquet(*parts)
-        replaced = pc.is_in(old["hour"], changed)
+        replaced = pc.is_in(old["hour"], old["hour"] if whole_day else changed)
         vins |= set(pc.unique(old.filter(replaced)["vin"]).to_pylist())
         tables.append(old.filter(pc.invert(replaced)))
     if fresh is not None:

@@ -173,7 +173,10 @@ class MqttSubscription:
 
     def _land_loop(self) -> None:
         while not self._stopping.wait(BATCH_EVERY_S):
-            self._land_inbox()
+            try:
+                self._land_inbox()
+            except Exception:  # unacknowledged, so redelivered on reconnect; the loop lives on
+                log.exception("landing a batch of MQTT messages failed")
 
     def _land_inbox(self) -> None:
         with self._inbox_lock:

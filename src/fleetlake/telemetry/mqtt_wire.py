@@ -87,8 +87,13 @@ class MqttSession:
             for r in received
             if r.packet_id is not None and r.connection == self.connection
         )
-        if data:
+        if not data:
+            return
+        try:
             self._send(data)
+        except OSError as exc:  # durable already: the resumed session sends them again
+            log.info("%d acknowledgements not sent (%s); the broker delivers those messages "
+                     "again and silver drops the repeats", len(received), exc)  # fmt: skip
 
     def close(self, *, graceful: bool = True) -> None:
         """Disconnect (graceful: say so to the broker first; otherwise just drop, as a

@@ -33,8 +33,6 @@ from fleetlake.telemetry.silver_edges import edge_rows, judged_otherwise
 from fleetlake.telemetry.silver_hours import (
     JUDGED,
     JUDGED_ORDER,
-    SILVER,
-    SILVER_QUARANTINE,
     UTC_HOUR,
     HeldHours,
     SilverResult,
@@ -93,10 +91,9 @@ def run_silver(
     changed = [f for f in fresh if full_refresh or not hours.is_known(f)]
     pending = {(f.vin, h) for f in changed for h in hours.spans[f.day][f.path].hours()}
     result = SilverResult()
-    run = _Run(lake, engine or DuckDbEngine(lake), rules, files, HeldHours(lake, result))
-    if full_refresh:  # every hour is written anew from bronze
-        for folder in (SILVER, SILVER_QUARANTINE):
-            lake.remove_dir(*folder)
+    # A full refresh rewrites every hour in place: readers keep the old answers meanwhile.
+    held = HeldHours(lake, result, rewrite=full_refresh)
+    run = _Run(lake, engine or DuckDbEngine(lake), rules, files, held)
     done: set[VehicleHour] = set()
     while pending:  # a neighbour whose edge row is judged anew is done again, whole
         again: set[VehicleHour] = set()
@@ -112,6 +109,8 @@ def run_silver(
         done |= pending
         pending = again - done
     result.vehicle_hours = len(done)
+    if full_refresh:
+        held.remove_unwritten()
     hours.save()
     if everything:
         lake.write_json({"high_water_mark": max(f.modified for f in everything)}, *STATE)

@@ -59,9 +59,11 @@ class SilverResult:
 
 
 class HeldHours:
-    def __init__(self, lake: Lake, result: SilverResult) -> None:
+    def __init__(self, lake: Lake, result: SilverResult, *, rewrite: bool = False) -> None:
         self.lake = lake
         self.result = result
+        self.rewrite = rewrite  # a full refresh: an hour file's old rows are not kept
+        self.written: set[str] = set()  # the hour files this run wrote (or found empty)
         self.vins: dict[datetime, set[str]] = defaultdict(set)  # recomputed, rows or not
         self.kept: dict[datetime, list[pa.Table]] = defaultdict(list)
         self.dropped: dict[datetime, list[pa.Table]] = defaultdict(list)
@@ -101,6 +103,13 @@ class HeldHours:
             reason = item["values"]
             self.result.dropped[reason] = self.result.dropped.get(reason, 0) + item["counts"]
 
+    def remove_unwritten(self) -> int:
+        """After a full refresh: remove the hour files no vehicle-hour of bronze wrote."""
+        return sum(
+            self.lake.remove_files_except(*folder, keep=self.written)
+            for folder in (SILVER, SILVER_QUARANTINE)
+        )
+
     def flush(self) -> None:
         """Rewrite every hour file with held rows (or recomputed vehicles) once."""
         for hour, vins in sorted(self.vins.items()):
@@ -113,7 +122,10 @@ class HeldHours:
 
     def _merge(self, parts: tuple[str, ...], vins: set[str], fresh: list[pa.Table]) -> None:
         tables = [t for t in fresh if t.num_rows]
-        if self.lake.exists(*parts):
+        path = self.lake.path(*parts)
+        keep_old = not self.rewrite or path in self.written
+        self.written.add(path)
+        if keep_old and self.lake.exists(*parts):
             old = self.lake.read_parquet(*parts)
             tables.insert(0, old.filter(pc.invert(pc.is_in(old["vin"], pa.array(sorted(vins))))))
         tables = [t for t in tables if t.num_rows]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
@@ -118,3 +119,36 @@ def test_incremental_gold_equals_a_full_refresh(
     for path, table in again.items():
         for name in table.column_names:
             assert table[name].to_pylist() == files[path][name].to_pylist(), (path, name)
+
+
+def test_a_full_refresh_rewrites_in_place_and_drops_what_bronze_no_longer_holds(
+    simulated: Path, tmp_path: Path, engine: sa.Engine
+) -> None:
+    lake, reports = Lake(str(tmp_path / "lake")), tmp_path / "reports"
+    land_files(lake, sorted(simulated.glob("*.ndjson")))
+    run_silver(lake, rules=SilverRules(lookback_s=0))
+    run_gold(lake, engine, reports_dir=reports, lookback_s=0)
+    before = set(lake.list_files("silver")) | set(lake.list_files("gold"))
+    second = f"/date={DAYS[1]}/"
+    assert any(second in path for path in before)
+    for path in lake.fs.find(lake.path("bronze")):  # the second day leaves bronze (retention)
+        if second in path:
+            lake.fs.rm(path)
+    seen: dict[str, list[set[str]]] = {"silver": [], "gold": []}
+
+    def meanwhile(folder: str) -> Callable[..., None]:  # what a reader finds as the run goes
+        return lambda *_: seen[folder].append(set(lake.list_files(folder)))
+
+    run_silver(lake, rules=SilverRules(lookback_s=0), full_refresh=True,
+               on_progress=meanwhile("silver"))  # fmt: skip
+    run_gold(lake, engine, reports_dir=reports, lookback_s=0, full_refresh=True,
+             on_progress=meanwhile("gold"))  # fmt: skip
+    for folder, found in seen.items():  # nothing was ever missing meanwhile
+        assert found and all(files == {p for p in before if f"/{folder}/" in p} for files in found)
+    after = set(lake.list_files("silver")) | set(lake.list_files("gold"))
+    assert after == {path for path in before if second not in path}
+    rows = [r for r in expected_silver([simulated]) if r["ts"].date() == DAYS[0]]
+    got = lake.read_parquet(*GOLD, "top_speeds", f"date={DAYS[0]}", "part.parquet").to_pylist()
+    assert [(r["hour"], r["rank"], r["vin"], r["speed_kmh"], r["ts"]) for r in got] == (
+        expected_top(rows, DAYS[0])
+    )

@@ -126,3 +126,10 @@ def test_a_plain_body_lands_per_vehicle_and_day(tmp_path: Path) -> None:
         "A1/date=2026-11-20", "A1/date=2026-11-21", "B2/date=2026-11-20", "B2/date=2026-11-21"
     }  # fmt: skip
     assert set(MEASURES) <= set(table.column_names)
+
+
+@pytest.mark.parametrize("first", [b"null", b"  null", b"\n\nnull", b"[]", b"1", b'"x"'])
+def test_a_body_not_opening_with_an_object_is_declined(first: bytes) -> None:
+    """Arrow's reader crashes the process on a leading `null`: never handed one."""
+    body = first + b"\n" + line({"vin": "V2", "ts": "2026-11-21T10:00:00Z", "soc_pct": 50})
+    assert canonical_ndjson(body, received_at=NOW, rules=LandingRules()) is None

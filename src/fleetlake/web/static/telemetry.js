@@ -91,8 +91,8 @@ async function loadVehicle(vin) {
 async function loadVehicleDay(vin, day) {
   const query = new URLSearchParams({ start: day + "T00:00:00Z", end: nextDay(day) + "T00:00:00Z", fields: "speed_kmh,soc_pct", every: 60 });
   const series = await api(`/api/v1/vehicles/${encodeURIComponent(vin)}/telemetry?` + query);
-  $("#vehicle-speed").innerHTML = dayChart(series.data, "speed_kmh", day);
-  $("#vehicle-soc").innerHTML = dayChart(series.data, "soc_pct", day, 100);
+  $("#vehicle-speed").innerHTML = dayChart(series.data, "speed_kmh", day, { unit: "km/h" });
+  $("#vehicle-soc").innerHTML = dayChart(series.data, "soc_pct", day, { unit: "%", top: 100 });
 }
 $("#vehicle-form").addEventListener("submit", (event) => {
   event.preventDefault();
@@ -100,24 +100,28 @@ $("#vehicle-form").addEventListener("submit", (event) => {
   loadVehicleDay(vin, $("#vehicle-day").value).catch((error) => ($("#vehicle-error").textContent = error.message));
 });
 
-// A UTC day as a line (gaps where nothing was reported), hours along the bottom.
-function dayChart(rows, field, day, top = null) {
+// A UTC day as a line (gaps where nothing was reported): a y axis in the unit, hours below.
+function dayChart(rows, field, day, { unit, top = null }) {
   const points = rows.filter((r) => r[field] !== null);
   if (!points.length) return `<p class="stats">no ${esc(field)} on ${esc(day)}</p>`;
-  const width = 760, height = 160, start = Date.parse(day + "T00:00:00Z");
-  const max = top ?? Math.max(...points.map((r) => r[field]), 1);
-  const x = (ts) => ((width * (Date.parse(ts) - start)) / 86400000).toFixed(1);
-  const y = (value) => (height - 16 - ((height - 26) * value) / max).toFixed(1);
+  const width = 760, height = 180, left = 56, base = height - 34, room = base - 12;
+  const start = Date.parse(day + "T00:00:00Z"), max = top ?? niceCeil(Math.max(...points.map((r) => r[field]), 1));
+  const x = (ts) => (left + ((width - left) * (Date.parse(ts) - start)) / 86400000).toFixed(1);
+  const y = (value) => (base - (room * value) / max).toFixed(1);
   let path = "", previous = null;
   for (const r of points) {  // a gap of over five minutes breaks the line
     const jump = previous === null || Date.parse(r.ts) - previous > 300000;
     path += `${jump ? "M" : "L"}${x(r.ts)},${y(r[field])} `;
     previous = Date.parse(r.ts);
   }
-  const hours = [0, 3, 6, 9, 12, 15, 18, 21].map((h) => `<text x="${(width * h) / 24 + 2}" y="${height - 3}">${h}:00</text>`);
-  return `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(field)}" data-points="${points.length}">` +
-    `<line class="grid" x1="0" x2="${width}" y1="${y(max)}" y2="${y(max)}"/><text x="2" y="${Number(y(max)) - 2}">${num(max, 0)}</text>` +
-    `<line class="grid" x1="0" x2="${width}" y1="${y(0)}" y2="${y(0)}"/>${hours.join("")}<path class="line" d="${path}"/></svg>`;
+  const ticks = [0, max / 2, max].map((t) => `<line class="grid" x1="${left}" x2="${width}" y1="${y(t)}" y2="${y(t)}"/>` +
+    `<text class="tick" x="${left - 6}" y="${Number(y(t)) + 4}" text-anchor="end">${fmt(t)}</text>`).join("");
+  const hours = [0, 3, 6, 9, 12, 15, 18, 21, 24].map((h) => `<text class="hour" x="${left + ((width - left) * h) / 24}" ` +
+    `y="${base + 14}" text-anchor="middle">${String(h).padStart(2, "0")}:00</text>`).join("");
+  return `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(field)} in ${esc(unit)} on ${esc(day)}" ` +
+    `data-points="${points.length}" data-max="${max}">${ticks}${hours}<path class="line" d="${path}"/>` +
+    `<text class="axis" x="12" y="${base - room / 2}" transform="rotate(-90 12 ${base - room / 2})" text-anchor="middle">${esc(unit)}</text>` +
+    `<text class="axis" x="${left + (width - left) / 2}" y="${height - 2}" text-anchor="middle">hour of ${esc(day)} (UTC)</text></svg>`;
 }
 
 // ---- top speeds
