@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,11 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, require_service
 
 
 def cli_env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
@@ -111,3 +114,69 @@ def start_server(home: Path, db_url: str, *serve_args: str, **extra_env: str) ->
 def server(tmp_path: Path, db_url: str) -> Iterator[Server]:
     with running_server(tmp_path, db_url, FLEETLAKE_CHUNK_BYTES="100000") as running:
         yield running
+
+
+# ---- the dashboard in headless Chromium
+ROOT = Path(__file__).parents[2]
+SCREENSHOTS = Path(os.environ.get("FLEETLAKE_TEST_OUTPUT", ROOT / "test-output")) / "screenshots"
+
+
+def chromium_paths() -> tuple[str, str] | None:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    return (browser, driver) if browser and driver else None
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    paths = chromium_paths()
+    if paths is None:
+        require_service("Chromium", "install Debian's chromium and chromium-driver packages")
+        return
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = paths[0]
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1000",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=paths[1]))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def screenshot(browser: Any, name: str, element: Any = None) -> Path:
+    """The whole page (not just the window), or one element of it, into the test output
+    folder, kept for reading."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    if element is not None:
+        path.write_bytes(element.screenshot_as_png)
+        return path
+    shot = browser.execute_cdp_cmd("Page.captureScreenshot", {"captureBeyondViewport": True})
+    path.write_bytes(base64.b64decode(shot["data"]))
+    return path
+
+
+def wait_until(condition: Any, *, timeout: float = 20, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except Exception:  # the element may not be rendered yet
+            pass
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,46 +9,9 @@ from typing import Any
 import pytest
 
 from fleetlake.simulate.trips import simulate_trips
-from tests.conftest import require_service
-from tests.e2e.conftest import Server, running_server
+from tests.e2e.conftest import Server, running_server, screenshot, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-
-def chromium_paths() -> tuple[str, str] | None:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    return (browser, driver) if browser and driver else None
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    paths = chromium_paths()
-    if paths is None:
-        require_service("Chromium", "install Debian's chromium and chromium-driver packages")
-        return
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = paths[0]
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,1000",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=paths[1]))
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture
@@ -86,6 +47,7 @@ def test_ingestion_page_updates_live(browser: Any, sqlite_server: Server) -> Non
     cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#job-results tbody td")]
     assert cells[:3] == ["t.csv", "loaded", f"{source.rows:,}"]
     assert seen_while_running == sorted(seen_while_running)
+    screenshot(browser, "ingestion")
 
     browser.get(sqlite_server.url + "/#trips")
     browser.find_element(By.ID, "avg-region").send_keys("Turin")
@@ -94,7 +56,8 @@ def test_ingestion_page_updates_live(browser: Any, sqlite_server: Server) -> Non
     expected = client_average(sqlite_server, "Turin")
     assert browser.find_element(By.ID, "avg-value").text == f"{expected:.2f}"
     wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "#groups tbody tr"))
-    Path(sqlite_server.home.parent / "dashboard.png").write_bytes(browser.get_screenshot_as_png())
+    screenshot(browser, "trips")
+    assert_groups_are_drawn_as_lines(browser, sqlite_server)
     assert_weekly_charts_read_right(browser, sqlite_server)
 
 
@@ -130,7 +93,40 @@ def assert_weekly_charts_read_right(browser: Any, server: Server) -> None:
         if w["region"] == regions[-1] and (w["year"], w["week"]) >= (2018, 20)
     ]
     assert bars == later
-    Path(server.home.parent / "trips-filtered.png").write_bytes(browser.get_screenshot_as_png())
+    screenshot(browser, "trips-filtered")
+
+
+def assert_groups_are_drawn_as_lines(browser: Any, server: Server) -> None:
+    """A map per region; each group a line numbered as its table row, from its origin to
+    its destination (west-east and north-south as on the ground), wider for more trips."""
+    from selenium.webdriver.common.by import By
+
+    with server.client() as client:
+        groups = client.get("/api/v1/trip-groups", params={"limit": 10}).json()["data"]
+    maps = browser.find_elements(By.CSS_SELECTOR, "#groups-map figure")
+    screenshot(browser, "trip-groups", browser.find_element(By.ID, "groups-map"))
+    assert [m.get_attribute("data-region") for m in maps] == list(
+        dict.fromkeys(g["region"] for g in groups)
+    )
+    drawn = {
+        int(g.get_attribute("data-group")): g
+        for g in browser.find_elements(By.CSS_SELECTOR, "#groups-map g.group")
+    }
+    assert sorted(drawn) == list(range(1, len(groups) + 1))
+    for n, group in enumerate(groups, start=1):
+        line = drawn[n].find_element(By.TAG_NAME, "line")
+        x1, y1, x2, y2 = (float(line.get_attribute(a)) for a in ("x1", "y1", "x2", "y2"))
+        east = group["destination"]["lon"] - group["origin"]["lon"]
+        north = group["destination"]["lat"] - group["origin"]["lat"]
+        assert (x2 - x1) * east >= 0 and (y1 - y2) * north >= 0, (n, group)
+        assert int(drawn[n].get_attribute("data-trips")) == group["trips"]
+    widths = [
+        float(drawn[n].find_element(By.TAG_NAME, "line").get_attribute("stroke-width"))
+        for n in sorted(drawn)
+    ]
+    assert widths == sorted(widths, reverse=True)  # the API ranks by trips: widest first
+    for figure in maps:
+        assert figure.find_element(By.CSS_SELECTOR, "g.scale text").text.endswith("m")
 
 
 OKABE_ITO = {"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"}
@@ -142,15 +138,3 @@ def client_average(server: Server, region: str) -> float:
             "weekly_average"
         ]
     return value
-
-
-def wait_until(condition: Any, *, timeout: float = 20, interval: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return
-        except Exception:  # the element may not be rendered yet
-            pass
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -12,8 +14,7 @@ import pytest
 
 from fleetlake.simulate.telemetry_run import FleetSpec, write_files
 from tests.conftest import API_KEY
-from tests.e2e.conftest import Server, cli, running_server
-from tests.e2e.test_dashboard import browser, wait_until  # noqa: F401  (the fixture)
+from tests.e2e.conftest import Server, cli, running_server, screenshot, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 DAY = date(2026, 11, 16)
@@ -28,7 +29,7 @@ def fleet_server(tmp_path: Path) -> Iterator[Server]:
         yield server
 
 
-def test_pipeline_fleet_vehicle_and_top_speed_pages(browser: Any, fleet_server: Server) -> None:  # noqa: F811
+def test_pipeline_fleet_vehicle_and_top_speed_pages(browser: Any, fleet_server: Server) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
@@ -49,6 +50,7 @@ def test_pipeline_fleet_vehicle_and_top_speed_pages(browser: Any, fleet_server: 
                                            ["succeeded", "gold", "duckdb"]]  # fmt: skip
 
     wait_until(stages_done, timeout=60)
+    screenshot(browser, "pipeline")
     assert browser.execute_script("return window.__sameDocument") == "yes"  # pushed, not reloaded
     with fleet_server.client() as client:
         [job] = client.get("/api/v1/jobs", params={"kind": "telemetry.pipeline"}).json()["data"]
@@ -80,7 +82,8 @@ def test_pipeline_fleet_vehicle_and_top_speed_pages(browser: Any, fleet_server: 
     dots = find_all(By.CSS_SELECTOR, "#fleet-map circle[data-vin]")
     placed = [v for v in vehicles if v["lat"] is not None]
     assert sorted(d.get_attribute("data-vin") for d in dots) == sorted(v["vin"] for v in placed)
-    Path(fleet_server.home.parent / "fleet.png").write_bytes(browser.get_screenshot_as_png())
+    screenshot(browser, "fleet")
+    assert_the_map_scale_is_true(browser, placed)
     west = min(placed, key=lambda v: v["lon"])["vin"]  # the westernmost dot is leftmost
     by_x = min(dots, key=lambda d: float(d.get_attribute("cx")))
     assert by_x.get_attribute("data-vin") == west
@@ -111,23 +114,105 @@ def test_pipeline_fleet_vehicle_and_top_speed_pages(browser: Any, fleet_server: 
         tr.find_elements(By.TAG_NAME, "td") for tr in find_all(By.CSS_SELECTOR, "#vehicle-state tr")
     ]
     state = {c[0].text: c[1].text for c in cells if c}
-    Path(fleet_server.home.parent / "vehicle.png").write_bytes(browser.get_screenshot_as_png())
+    screenshot(browser, "vehicle")
+    with fleet_server.client() as client:
+        daily = client.get(f"/api/v1/vehicles/{first['vin']}/daily", params={"end": str(DAY)})
+    assert_vehicle_days_read_right(browser, daily.json()["data"])
     assert state["odometer_km"] == f"{first['odometer_km']:.3f}"
 
     browser.get(fleet_server.url + "/#top-speeds")
     wait_until(lambda: find_all(By.CSS_SELECTOR, "#top-speeds tbody tr"))
     assert find(By.ID, "top-day").get_attribute("value") == str(DAY)
+    fastest = [r["speed_kmh"] for r in top if r["rank"] == 1]  # the chart: each hour's fastest
+    bars = find_all(By.CSS_SELECTOR, "#top-chart svg rect")
+    assert [float(b.get_attribute("data-value")) for b in bars] == fastest
+    axes = [t.text for t in find_all(By.CSS_SELECTOR, "#top-chart text.axis")]
+    assert axes == ["km/h", f"UTC hour of {DAY} (the fastest vehicle)"]
     shown = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")][1:4]
              for tr in find_all(By.CSS_SELECTOR, "#top-speeds tbody tr")]  # fmt: skip
     assert shown == [[str(r["rank"]), r["vin"], f"{r['speed_kmh']:.1f}"] for r in top]
-    Select(find(By.ID, "top-hour")).select_by_value("12")
+    busiest = max(
+        {r["hour"][11:13] for r in top}, key=lambda h: sum(r["hour"][11:13] == h for r in top)
+    )
+    Select(find(By.ID, "top-hour")).select_by_value(str(int(busiest)))
     find(By.CSS_SELECTOR, "#top-form button").click()
-    noon = [r for r in top if r["hour"][11:13] == "12"]
-    wait_until(lambda: len(find_all(By.CSS_SELECTOR, "#top-speeds tbody tr")) == max(len(noon), 1))
-    Path(fleet_server.home.parent / "top-speeds.png").write_bytes(browser.get_screenshot_as_png())
+    ranked = [r for r in top if r["hour"][11:13] == busiest]
+    assert len(ranked) > 1
+    wait_until(lambda: len(find_all(By.CSS_SELECTOR, "#top-speeds tbody tr")) == len(ranked))
+    screenshot(browser, "top-speeds")
+    assert_top_speeds_chart_and_reports(browser, fleet_server, ranked)
 
 
-def test_a_failed_run_shows_why_on_the_pipeline_page(browser: Any, tmp_path: Path) -> None:  # noqa: F811
+def assert_the_map_scale_is_true(browser: Any, placed: list[dict[str, Any]]) -> None:
+    """The scale bar's km agree with the great-circle distance of the two farthest vehicles."""
+    from selenium.webdriver.common.by import By
+
+    scale = browser.find_element(By.CSS_SELECTOR, "#fleet-map g.scale")
+    km_per_unit = float(scale.get_attribute("data-km")) / float(scale.get_attribute("data-px"))
+    assert scale.text.endswith(" km") or scale.text.endswith(" m")
+    dots = {
+        d.get_attribute("data-vin"): d
+        for d in browser.find_elements(By.CSS_SELECTOR, "#fleet-map circle[data-vin]")
+    }
+    at = {v["vin"]: (v["lat"], v["lon"]) for v in placed}
+    a, b = max(
+        itertools.combinations(at, 2), key=lambda pair: great_circle_km(at[pair[0]], at[pair[1]])
+    )
+    drawn = math.dist(
+        *((float(dots[v].get_attribute("cx")), float(dots[v].get_attribute("cy"))) for v in (a, b))
+    )
+    assert drawn * km_per_unit == pytest.approx(great_circle_km(at[a], at[b]), rel=0.01)
+
+
+def great_circle_km(one: tuple[float, float], other: tuple[float, float]) -> float:
+    (lat1, lon1), (lat2, lon2) = (tuple(map(math.radians, p)) for p in (one, other))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371.0088 * math.asin(math.sqrt(h))
+
+
+def assert_vehicle_days_read_right(browser: Any, daily: list[dict[str, Any]]) -> None:
+    from selenium.webdriver.common.by import By
+
+    assert daily and daily[-1]["date"] == str(DAY)
+    for chart, field, unit in (("#vehicle-distance", "distance_km", "km"),
+                               ("#vehicle-energy", "energy_used_kwh", "kWh used")):  # fmt: skip
+        rects = browser.find_elements(By.CSS_SELECTOR, f"{chart} svg rect")
+        assert [float(r.get_attribute("data-value")) for r in rects] == [d[field] for d in daily]
+        values = [t.text for t in browser.find_elements(By.CSS_SELECTOR, f"{chart} text.value")]
+        assert values == [f"{d[field]:.1f}" for d in daily]
+        axis = browser.find_elements(By.CSS_SELECTOR, f"{chart} text.axis")[0].text
+        assert axis == unit
+    rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+            for tr in browser.find_elements(By.CSS_SELECTOR, "#vehicle-days tbody tr")]  # fmt: skip
+    fields = ("distance_km", "energy_used_kwh", "energy_added_kwh")
+    assert [r[:4] for r in rows] == [[d["date"], *(f"{d[f]:.1f}" for f in fields)] for d in daily]
+
+
+def assert_top_speeds_chart_and_reports(
+    browser: Any, server: Server, hour: list[dict[str, Any]]
+) -> None:
+    """One hour chosen: its ranking as bars; the report links fetch the day's CSV and page."""
+    from selenium.webdriver.common.by import By
+
+    bars = browser.find_elements(By.CSS_SELECTOR, "#top-chart svg rect")
+    assert [float(b.get_attribute("data-value")) for b in bars] == [r["speed_kmh"] for r in hour]
+    links = {
+        a: browser.find_element(By.ID, a).get_attribute("href") for a in ("top-csv", "top-html")
+    }
+    report = f"{server.url}/api/v1/reports/top-speeds"
+    assert links == {"top-csv": f"{report}.csv?date={DAY}", "top-html": f"{report}.html?date={DAY}"}
+    with server.client() as client:
+        lines = client.get(links["top-csv"]).text.splitlines()
+        page = client.get(links["top-html"]).text
+    assert lines[0] == "hour,rank,vin,speed_kmh,ts,lat,lon" and "top speeds" in page.lower()
+    hour_of = hour[0]["hour"][:13]
+    assert sum(1 for line in lines[1:] if line.startswith(hour_of)) == len(hour)
+
+
+def test_a_failed_run_shows_why_on_the_pipeline_page(browser: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
     feed = tmp_path / "feed.ndjson"
@@ -146,10 +231,10 @@ def test_a_failed_run_shows_why_on_the_pipeline_page(browser: Any, tmp_path: Pat
         assert browser.find_element(By.CSS_SELECTOR, shown).text == f"why: {error}"
         where = str(compacted).replace(str(server.home), "<home>")  # no server layout
         assert error.startswith(f"stage silver: file {where}: ")
-        Path(tmp_path / "pipeline-failed.png").write_bytes(browser.get_screenshot_as_png())
+        screenshot(browser, "pipeline-failed")
 
 
-def test_refused_messages_are_browsable_with_their_reasons(browser: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_refused_messages_are_browsable_with_their_reasons(browser: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
     from tests.e2e.test_bad_input import QUARANTINED, TELEMETRY
@@ -178,4 +263,4 @@ def test_refused_messages_are_browsable_with_their_reasons(browser: Any, tmp_pat
         assert not any("TelemetryRecord(" in text for text in raw)  # what was received, as JSON
         counted = browser.find_element(By.ID, "refused-count").text
         assert counted == f"· {len(QUARANTINED)} on {page['date']}"
-        Path(tmp_path / "refused.png").write_bytes(browser.get_screenshot_as_png())
+        screenshot(browser, "refused")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -23,10 +24,13 @@ from fleetlake.api.jobs import job_accepted
 from fleetlake.api.schemas import JobAccepted, error_responses, ok
 from fleetlake.errors import InvalidParameter, UploadTooLarge
 from fleetlake.platform.lake import Lake
+from fleetlake.settings import Settings
 from fleetlake.telemetry import service
 from fleetlake.telemetry.providers import ADAPTERS
+from fleetlake.telemetry.reports import top_speeds_report
 from fleetlake.telemetry.schemas import (
     PUSH_BODY,
+    DailyStats,
     PushResult,
     RefusedMessages,
     Series,
@@ -144,6 +148,26 @@ async def vehicle_telemetry(
     )
 
 
+@router.get(
+    "/vehicles/{vin}/daily", response_model=None, responses=ok(DailyStats) | error_responses(404)
+)
+async def vehicle_daily_stats(
+    vin: str,
+    engine: EngineDep,
+    settings: SettingsDep,
+    start: Annotated[
+        date | None, Query(description="first UTC day; default 29 days before end")
+    ] = None,
+    end: Annotated[date | None, Query(description="last UTC day; default today")] = None,
+) -> dict[str, Any]:
+    """The vehicle's distance, speeds, SoC and energy per UTC day (gold), at most a year."""
+    end = end or datetime.now(UTC).date()
+    start = start or end - timedelta(days=29)
+    lake = Lake(settings.resolved_lake_uri)
+    fetch = partial(service.daily_stats, lake=lake, vin=vin, start=start, end=end)
+    return await read_in_thread(engine, fetch)
+
+
 @router.get("/telemetry/quarantine", response_model=None, responses=ok(RefusedMessages))
 async def refused_messages(
     settings: SettingsDep,
@@ -169,6 +193,28 @@ async def top_speeds(
     """The 10 fastest vehicles of each UTC hour of the day (each vehicle once per hour)."""
     lake = Lake(settings.resolved_lake_uri)
     return await run_in_threadpool(service.top_speeds, lake, day=date, hour=hour)
+
+
+ReportDay = Annotated[date, Query(alias="date", description="UTC day, YYYY-MM-DD")]
+
+
+def _report(kind: str, media: str, settings: Settings, day: date) -> FileResponse:
+    path = top_speeds_report(day=day, kind=kind, reports_dir=settings.home_dir / "reports")
+    return FileResponse(path, media_type=media, filename=path.name)
+
+
+@router.get("/reports/top-speeds.csv", response_class=FileResponse,
+            responses={200: {"content": {"text/csv": {}}}, **error_responses(404)})  # fmt: skip
+async def top_speeds_csv(settings: SettingsDep, day: ReportDay) -> FileResponse:
+    """The day's top-speeds report as CSV, a download (written by the gold stage)."""
+    return _report("csv", "text/csv", settings, day)
+
+
+@router.get("/reports/top-speeds.html", response_class=FileResponse,
+            responses={200: {"content": {"text/html": {}}}, **error_responses(404)})  # fmt: skip
+async def top_speeds_html(settings: SettingsDep, day: ReportDay) -> FileResponse:
+    """The day's top-speeds report as a page to read or print (written by the gold stage)."""
+    return _report("html", "text/html", settings, day)
 
 
 class PipelineRunIn(BaseModel):

@@ -10,6 +10,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from fleetlake.errors import NotFound
+
 COLUMNS = ("hour", "rank", "vin", "speed_kmh", "ts", "lat", "lon")
 
 
@@ -18,6 +20,18 @@ def write_top_speeds_report(ranked: pa.Table | None, *, day: date, reports_dir: 
     rows = [] if ranked is None else ranked.select(list(COLUMNS)).to_pylist()
     _atomic(reports_dir / f"top-speeds-{day}.csv", _csv(rows))
     _atomic(reports_dir / f"top-speeds-{day}.html", _html(rows, day))
+
+
+def top_speeds_report(*, day: date, kind: str, reports_dir: Path) -> Path:
+    """The day's report file (`kind` csv or html), written by the pipeline's gold stage."""
+    path = reports_dir / f"top-speeds-{day}.{kind}"
+    if not path.is_file():
+        raise NotFound(
+            f"no top-speeds report for {day}: ingest that day's telemetry and run "
+            "`fleetlake pipeline run`",
+            field="date",
+        )
+    return path
 
 
 def _atomic(path: Path, text: str) -> None:

@@ -55,6 +55,25 @@ class Series(Strict):
     data: list[dict[str, Any]] = Field(description='rows of `"ts"` and the chosen fields')
 
 
+class DailyStat(Strict):
+    date: str = Field(description="UTC day")
+    distance_km: float | None = Field(description="odometer at the day's end less its start")
+    max_speed_kmh: float | None
+    mean_speed_kmh: float | None
+    soc_min_pct: float | None
+    soc_max_pct: float | None
+    energy_used_kwh: float | None = Field(description="the falls of the energy remaining")
+    energy_added_kwh: float | None = Field(description="its rises (charging)")
+    messages: int
+
+
+class DailyStats(Strict):
+    vin: str
+    start: str
+    end: str
+    data: list[DailyStat] = Field(description="one row per day the vehicle reported")
+
+
 class TopSpeed(Strict):
     hour: str
     rank: int

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from fleetlake.errors import NotFound
+from fleetlake.errors import InvalidParameter, NotFound
 from fleetlake.platform import sources as platform_sources
 from fleetlake.platform.jobs import create_job
 from fleetlake.platform.lake import Lake
@@ -92,6 +93,31 @@ def top_speeds(lake: Lake, *, day: date, hour: int | None) -> dict[str, Any]:
     if hour is not None:
         rows = [row for row in rows if row["hour"].hour == hour]
     return {"data": [{k: _iso(v) for k, v in row.items()} for row in rows]}
+
+
+MAX_DAILY_DAYS = 366
+
+
+def daily_stats(
+    connection: Connection, *, lake: Lake, vin: str, start: date, end: date
+) -> dict[str, Any]:
+    """The vehicle's gold daily stats (distance, speeds, SoC, energy) from `start` to `end`
+    inclusive; a day it did not report has no row."""
+    if end < start or (end - start).days >= MAX_DAILY_DAYS:
+        raise InvalidParameter(
+            "end",
+            f"{start}..{end} is not a span of 1 to {MAX_DAILY_DAYS} days: pick an end "
+            "on or after the start, at most a year later",
+        )
+    get_vehicle(connection, vin=vin)  # an unknown VIN is a 404, not an empty answer
+    rows = []
+    for day in (start + timedelta(days=n) for n in range((end - start).days + 1)):
+        parts = (*GOLD, "daily_stats", f"date={day}", "part.parquet")
+        if lake.exists(*parts):
+            table = lake.read_parquet(*parts)
+            mine = table.filter(pc.equal(table["vin"], vin)).drop_columns(["vin"])
+            rows += [{"date": day.isoformat(), **row} for row in mine.to_pylist()]
+    return {"vin": vin, "start": start.isoformat(), "end": end.isoformat(), "data": rows}
 
 
 def _iso(value: Any) -> Any:

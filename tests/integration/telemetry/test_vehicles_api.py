@@ -103,3 +103,35 @@ def test_pipeline_run_needs_a_key_and_known_stages(client: TestClient) -> None:
     assert bad.status_code == 400 and bad.json()["error"]["details"]["field"] == "stage"
     engine = client.post("/api/v1/pipeline/runs", json={"engine": "oracle"}, headers=AUTH)
     assert engine.status_code == 422 and engine.json()["error"]["details"]["field"] == "engine"
+
+
+def test_daily_stats_and_report_files(client: TestClient) -> None:
+    day = "2026-11-{}T{}Z".format
+    messages = [  # two days of odometer and energy: known distances and energy
+        {"vin": "V3", "ts": day(21, "10:00:00"), "odometer_km": 100, "energy_remaining_kwh": 50},
+        {"vin": "V3", "ts": day(21, "11:00:00"), "odometer_km": 130, "energy_remaining_kwh": 44},
+        {"vin": "V3", "ts": day(21, "12:00:00"), "energy_remaining_kwh": 47, "speed_kmh": 0},
+        {"vin": "V3", "ts": day(22, "08:00:00"), "odometer_km": 130, "energy_remaining_kwh": 47},
+        {"vin": "V3", "ts": day(22, "09:00:00"), "odometer_km": 150, "energy_remaining_kwh": 43},
+    ]
+    assert client.post("/api/v1/telemetry", json=messages, headers=AUTH).status_code == 200
+    run_pipeline(client)
+    span = {"start": "2026-11-20", "end": "2026-11-23"}
+    answer = client.get("/api/v1/vehicles/V3/daily", params=span)
+    assert answer.status_code == 200, answer.text
+    got = [(r["date"], r["distance_km"], r["energy_used_kwh"], r["energy_added_kwh"],
+            r["messages"]) for r in answer.json()["data"]]  # fmt: skip
+    assert got == [("2026-11-21", 30.0, 6.0, 3.0, 3), ("2026-11-22", 20.0, 4.0, 0.0, 2)]
+    missing = client.get("/api/v1/vehicles/NOPE/daily", params=span)
+    assert missing.status_code == 404 and missing.json()["error"]["details"]["field"] == "vin"
+    too_long = client.get("/api/v1/vehicles/V3/daily", params=span | {"start": "2025-01-01"})
+    assert too_long.status_code == 400 and "a year" in too_long.json()["error"]["message"]
+
+    csv = client.get("/api/v1/reports/top-speeds.csv", params={"date": "2026-11-21"})
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert 'filename="top-speeds-2026-11-21.csv"' in csv.headers["content-disposition"]
+    assert csv.text.splitlines()[0] == "hour,rank,vin,speed_kmh,ts,lat,lon"
+    page = client.get("/api/v1/reports/top-speeds.html", params={"date": "2026-11-21"})
+    assert page.status_code == 200 and "<table>" in page.text and "V3" in page.text
+    none = client.get("/api/v1/reports/top-speeds.csv", params={"date": "2020-01-01"})
+    assert none.status_code == 404 and "fleetlake pipeline run" in none.json()["error"]["message"]

@@ -134,9 +134,9 @@ const niceCeil = (value) => {
   const power = 10 ** Math.floor(Math.log10(Math.max(value, 1)));
   return [1, 2, 2.5, 5, 10].map((m) => m * power).find((n) => n >= value);
 };
-function bars(points, label, { unit = "trips", max = null } = {}) {
-  if (!points.length) return "<p class='stats'>no trips yet</p>";
-  const top = niceCeil(max ?? Math.max(...points.map((p) => p.value), 1));
+function bars(points, label, { unit = "trips", max = null, yTitle = null, xTitle = null, format = fmt, empty = null } = {}) {
+  if (!points.length) return `<p class='stats'>${esc(empty ?? `no ${unit} yet`)}</p>`;
+  const top = niceCeil(max ?? Math.max(...points.map((p) => p.value ?? 0), 1));  // a null value: an empty slot
   const w = 760, h = 190, left = 56, base = h - 34, room = base - 18, step = (w - left) / points.length;
   const y = (v) => base - (v / top) * room;
   const ticks = [0, top / 2, top].map((t) => `<line class="grid" x1="${left}" x2="${w}" y1="${y(t)}" y2="${y(t)}"/>` +
@@ -144,14 +144,15 @@ function bars(points, label, { unit = "trips", max = null } = {}) {
   const labelled = points.length <= 40;
   const rects = points.map((p, i) => {
     const x = left + i * step, mid = x + step / 2;
-    return `<rect x="${x + 2}" y="${y(p.value)}" width="${Math.max(step - 4, 1)}" height="${base - y(p.value)}" fill="${p.color || palette[0]}" data-value="${p.value}"><title>${esc(p.label)}: ${fmt(p.value)} ${unit}</title></rect>` +
-      (labelled ? `<text class="value" x="${mid}" y="${y(p.value) - 3}" text-anchor="middle">${fmt(p.value)}</text>` +
+    if (p.value === null) return labelled ? `<text class="week" x="${mid}" y="${base + 14}" text-anchor="middle">${esc(p.short)}</text>` : "";
+    return `<rect x="${x + 2}" y="${y(p.value)}" width="${Math.max(step - 4, 1)}" height="${base - y(p.value)}" fill="${p.color || palette[0]}" data-value="${p.value}"><title>${esc(p.label)}: ${format(p.value)} ${unit}</title></rect>` +
+      (labelled ? `<text class="value" x="${mid}" y="${y(p.value) - 3}" text-anchor="middle">${format(p.value)}</text>` +
         `<text class="week" x="${mid}" y="${base + 14}" text-anchor="middle">${esc(p.short)}</text>` : "");
   });
   const years = [...new Set(points.map((p) => p.year).filter(Boolean))].join("–");
   return `<svg viewBox="0 0 ${w} ${h}" role="img" aria-label="${esc(label)}" data-max="${top}">${ticks}${rects.join("")}` +
-    `<text class="axis" x="12" y="${base - room / 2}" transform="rotate(-90 12 ${base - room / 2})" text-anchor="middle">${esc(unit)} per week</text>` +
-    `<text class="axis" x="${left + (w - left) / 2}" y="${h - 2}" text-anchor="middle">ISO week${years ? " of " + esc(years) : ""}</text></svg>`;
+    `<text class="axis" x="12" y="${base - room / 2}" transform="rotate(-90 12 ${base - room / 2})" text-anchor="middle">${esc(yTitle ?? unit + " per week")}</text>` +
+    `<text class="axis" x="${left + (w - left) / 2}" y="${h - 2}" text-anchor="middle">${esc(xTitle ?? "ISO week" + (years ? " of " + years : ""))}</text></svg>`;
 }
 // Okabe–Ito: told apart with every common colour-vision deficiency.
 const palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
@@ -209,9 +210,39 @@ async function loadGroups() {
     $("#groups-error").textContent = error.message;  // an unknown region lists the known ones
   }
   const point = (p) => `${p.lon.toFixed(4)}, ${p.lat.toFixed(4)}`;
-  $("#groups tbody").innerHTML = data.map((g) => row([fmt(g.trips), esc(g.regions.join(", ")),
+  $("#groups tbody").innerHTML = data.map((g, i) => row([i + 1, fmt(g.trips), esc(g.regions.join(", ")),
     `${g.time_window.start}–${g.time_window.end}`, point(g.origin), point(g.destination),
     g.first_seen.slice(0, 10), g.last_seen.slice(0, 10)])).join("");
+  $("#groups-map").innerHTML = groupsMap(data);
+}
+// Each group as an origin → destination line, as wide as its share of trips, numbered as in the
+// table; one map per region, since a city's lines vanish on a map of a continent.
+function groupsMap(groups) {
+  if (!groups.length) return "<p class='stats'>no groups yet</p>";
+  const most = Math.max(...groups.map((g) => g.trips));
+  const numbered = groups.map((g, i) => Object.assign({ n: i + 1 }, g));
+  const regions = [...new Set(numbered.map((g) => g.region))];
+  const arrow = `<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="5" markerHeight="5" orient="auto-start-reverse">` +
+    `<path d="M0,0L10,5L0,10z"/></marker></defs>`;
+  const maps = regions.map((region) => {
+    const mine = numbered.filter((g) => g.region === region);
+    const map = mapFrame(mine.flatMap((g) => [[g.origin.lon, g.origin.lat], [g.destination.lon, g.destination.lat]]),
+      { maxWidth: regions.length > 1 ? 520 : 760, maxHeight: 300 });
+    const seen = {};  // groups between the same places (other hours): their numbers staggered along the line
+    const lines = mine.map((g) => {
+      let [x1, y1, x2, y2] = [map.x(g.origin.lon), map.y(g.origin.lat), map.x(g.destination.lon), map.y(g.destination.lat)].map(Number);
+      const length = Math.hypot(x2 - x1, y2 - y1) || 1, [nx, ny] = [(y2 - y1) / length, (x1 - x2) / length];
+      [x1, y1, x2, y2] = [x1 + 3 * nx, y1 + 3 * ny, x2 + 3 * nx, y2 + 3 * ny];  // keep right: A→B and B→A apart
+      const pair = [x1, y1, x2, y2].map((v) => Math.round(v / 30)).join();
+      const k = (seen[pair] = (seen[pair] ?? -1) + 1), t = 0.3 + ((k * 0.13) % 0.5);
+      const width = (1.5 + (4.5 * g.trips) / most).toFixed(1);
+      return `<g class="group" data-group="${g.n}" data-trips="${g.trips}"><title>#${g.n}: ${fmt(g.trips)} trips, ${esc(g.regions.join(", "))}, ` +
+        `${g.time_window.start}–${g.time_window.end}</title><line x1="${x1.toFixed(1)}" y1="${y1.toFixed(1)}" x2="${x2.toFixed(1)}" y2="${y2.toFixed(1)}" stroke-width="${width}" marker-end="url(#arrow)"/>` +
+        `<circle cx="${x1.toFixed(1)}" cy="${y1.toFixed(1)}" r="3.5"/><text x="${(x1 + t * (x2 - x1) + 10 * nx).toFixed(1)}" y="${(y1 + t * (y2 - y1) + 10 * ny + 4).toFixed(1)}" text-anchor="middle">${g.n}</text></g>`;
+    });
+    return `<figure data-region="${esc(region)}"><figcaption>${esc(region)}</figcaption>${map.svg(`trip groups in ${region}, origin to destination`, arrow + lines.join(""))}</figure>`;
+  });
+  return `<div class="maps">${maps.join("")}</div><p class="legend">● origin → destination, numbered as in the table; line width ∝ trips (widest: ${fmt(most)})</p>`;
 }
 $("#groups-form").addEventListener("submit", (event) => { event.preventDefault(); loadGroups(); });
 

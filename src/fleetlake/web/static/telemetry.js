@@ -40,37 +40,15 @@ async function loadFleet(more = false) {
 }
 $("#fleet-more").addEventListener("click", () => loadFleet(true));
 
-// A round grid step (1, 2 or 5 × 10^k degrees) giving a handful of lines over `span`.
-function gridStep(span) {
-  const raw = span / 5, power = 10 ** Math.floor(Math.log10(raw));
-  return [1, 2, 5, 10].map((m) => m * power).find((step) => step >= raw);
-}
-
-// Positions on an equirectangular projection scaled by cos(latitude): no tiles, no network.
+// The last positions on the offline map frame (map.js), coloured by charging state.
 function positionsMap(placed) {
   if (!placed.length) return "<p class='stats'>no positions yet</p>";
-  const lats = placed.map((v) => v.lat), lons = placed.map((v) => v.lon);
-  const pad = Math.max(0.005, (Math.max(...lats) - Math.min(...lats)) * 0.08, (Math.max(...lons) - Math.min(...lons)) * 0.08);
-  const south = Math.min(...lats) - pad, north = Math.max(...lats) + pad, west = Math.min(...lons) - pad, east = Math.max(...lons) + pad;
-  const squeeze = Math.cos(((south + north) / 2) * Math.PI / 180);
-  const scale = Math.min(760 / ((east - west) * squeeze), 460 / (north - south));
-  const width = (east - west) * squeeze * scale, height = (north - south) * scale;
-  const x = (lon) => ((lon - west) * squeeze * scale).toFixed(1), y = (lat) => ((north - lat) * scale).toFixed(1);
-  const step = gridStep(Math.max(north - south, east - west));
-  const digits = Math.max(0, -Math.floor(Math.log10(step)));
-  const lines = [];
-  for (let lat = Math.ceil(south / step) * step; lat <= north; lat += step) {
-    lines.push(`<line class="grid" x1="0" x2="${width}" y1="${y(lat)}" y2="${y(lat)}"/><text x="2" y="${Number(y(lat)) - 2}">${lat.toFixed(digits)}°</text>`);
-  }
-  for (let lon = Math.ceil(west / step) * step; lon <= east; lon += step) {
-    lines.push(`<line class="grid" y1="0" y2="${height}" x1="${x(lon)}" x2="${x(lon)}"/><text x="${Number(x(lon)) + 2}" y="${height - 2}">${lon.toFixed(digits)}°</text>`);
-  }
-  const dots = placed.map((v) => `<a href="#vehicle/${encodeURIComponent(v.vin)}"><circle class="vehicle ${esc(v.charging_state || "unknown")}" data-vin="${esc(v.vin)}" cx="${x(v.lon)}" cy="${y(v.lat)}" r="5"><title>${esc(v.vin)} · seen ${when(v.seen_at.lat)} UTC · ${v.seen_at.speed_kmh === v.last_ts ? num(v.speed_kmh) + " km/h" : "speed not reported then"} · ${num(v.soc_pct)} %</title></circle></a>`);
-  $("#fleet-grid").textContent = String(Number(step.toPrecision(3)));
+  const map = mapFrame(placed.map((v) => [v.lon, v.lat]));
+  const dots = placed.map((v) => `<a href="#vehicle/${encodeURIComponent(v.vin)}"><circle class="vehicle ${esc(v.charging_state || "unknown")}" data-vin="${esc(v.vin)}" cx="${map.x(v.lon)}" cy="${map.y(v.lat)}" r="5"><title>${esc(v.vin)} · seen ${when(v.seen_at.lat)} UTC · ${v.seen_at.speed_kmh === v.last_ts ? num(v.speed_kmh) + " km/h" : "speed not reported then"} · ${num(v.soc_pct)} %</title></circle></a>`);
+  $("#fleet-grid").textContent = String(Number(map.step.toPrecision(3)));
   const states = [...new Set(placed.map((v) => v.charging_state || "unknown"))].sort();
   const legend = states.map((s) => `<span><svg width="12" height="12"><circle class="vehicle ${esc(s)}" cx="6" cy="6" r="5"/></svg> ${esc(s)}</span>`);
-  return `<svg viewBox="0 0 ${width.toFixed(1)} ${height.toFixed(1)}" role="img" aria-label="last positions">` +
-    `${lines.join("")}${dots.join("")}</svg><p class="legend">${legend.join(" ")}</p>`;
+  return map.svg("last positions", dots.join("")) + `<p class="legend">${legend.join(" ")}</p>`;
 }
 
 // ---- one vehicle: its last state, and a day of speed and SoC
@@ -93,6 +71,23 @@ async function loadVehicleDay(vin, day) {
   const series = await api(`/api/v1/vehicles/${encodeURIComponent(vin)}/telemetry?` + query);
   $("#vehicle-speed").innerHTML = dayChart(series.data, "speed_kmh", day, { unit: "km/h" });
   $("#vehicle-soc").innerHTML = dayChart(series.data, "soc_pct", day, { unit: "%", top: 100 });
+  await loadVehicleDays(vin, day);
+}
+// The 30 days up to `day` from gold's daily stats: distance and energy used as bars, all in the table.
+async function loadVehicleDays(vin, day) {
+  const start = new Date(Date.parse(day + "T00:00:00Z") - 29 * 86400000).toISOString().slice(0, 10);
+  const { data } = await api(`/api/v1/vehicles/${encodeURIComponent(vin)}/daily?` + new URLSearchParams({ start, end: day }));
+  const byDay = Object.fromEntries(data.map((d) => [d.date, d]));
+  const days = Array.from({ length: 30 }, (_, i) => new Date(Date.parse(start + "T00:00:00Z") + i * 86400000).toISOString().slice(0, 10));
+  const points = (field, color) => days.map((d) => ({ value: byDay[d] ? byDay[d][field] ?? 0 : null, label: d, short: d.slice(8), color }));
+  const xTitle = `UTC day of the month, ${start} to ${day} (no bar: no report that day)`, one = (n) => num(n, 1);
+  $("#vehicle-distance").innerHTML = bars(points("distance_km", palette[0]), "distance per day",
+    { unit: "km", yTitle: "km", xTitle, format: one });
+  $("#vehicle-energy").innerHTML = bars(points("energy_used_kwh", palette[5]), "energy used per day",
+    { unit: "kWh", yTitle: "kWh used", xTitle, format: one });
+  $("#vehicle-days tbody").innerHTML = data.map((d) => row([d.date, one(d.distance_km), one(d.energy_used_kwh), one(d.energy_added_kwh),
+    one(d.max_speed_kmh), d.soc_min_pct === null ? "" : `${one(d.soc_min_pct)}–${one(d.soc_max_pct)}`, fmt(d.messages)])).join("")
+    || row(["no day with gold stats in these 30 days: run the pipeline", "", "", "", "", "", ""]);
 }
 $("#vehicle-form").addEventListener("submit", (event) => {
   event.preventDefault();
@@ -104,9 +99,9 @@ $("#vehicle-form").addEventListener("submit", (event) => {
 function dayChart(rows, field, day, { unit, top = null }) {
   const points = rows.filter((r) => r[field] !== null);
   if (!points.length) return `<p class="stats">no ${esc(field)} on ${esc(day)}</p>`;
-  const width = 760, height = 180, left = 56, base = height - 34, room = base - 12;
+  const width = 760, height = 180, left = 56, right = 20, base = height - 34, room = base - 12;
   const start = Date.parse(day + "T00:00:00Z"), max = top ?? niceCeil(Math.max(...points.map((r) => r[field]), 1));
-  const x = (ts) => (left + ((width - left) * (Date.parse(ts) - start)) / 86400000).toFixed(1);
+  const x = (ts) => (left + ((width - left - right) * (Date.parse(ts) - start)) / 86400000).toFixed(1);
   const y = (value) => (base - (room * value) / max).toFixed(1);
   let path = "", previous = null;
   for (const r of points) {  // a gap of over five minutes breaks the line
@@ -114,14 +109,14 @@ function dayChart(rows, field, day, { unit, top = null }) {
     path += `${jump ? "M" : "L"}${x(r.ts)},${y(r[field])} `;
     previous = Date.parse(r.ts);
   }
-  const ticks = [0, max / 2, max].map((t) => `<line class="grid" x1="${left}" x2="${width}" y1="${y(t)}" y2="${y(t)}"/>` +
+  const ticks = [0, max / 2, max].map((t) => `<line class="grid" x1="${left}" x2="${width - right}" y1="${y(t)}" y2="${y(t)}"/>` +
     `<text class="tick" x="${left - 6}" y="${Number(y(t)) + 4}" text-anchor="end">${fmt(t)}</text>`).join("");
-  const hours = [0, 3, 6, 9, 12, 15, 18, 21, 24].map((h) => `<text class="hour" x="${left + ((width - left) * h) / 24}" ` +
+  const hours = [0, 3, 6, 9, 12, 15, 18, 21, 24].map((h) => `<text class="hour" x="${left + ((width - left - right) * h) / 24}" ` +
     `y="${base + 14}" text-anchor="middle">${String(h).padStart(2, "0")}:00</text>`).join("");
   return `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(field)} in ${esc(unit)} on ${esc(day)}" ` +
     `data-points="${points.length}" data-max="${max}">${ticks}${hours}<path class="line" d="${path}"/>` +
     `<text class="axis" x="12" y="${base - room / 2}" transform="rotate(-90 12 ${base - room / 2})" text-anchor="middle">${esc(unit)}</text>` +
-    `<text class="axis" x="${left + (width - left) / 2}" y="${height - 2}" text-anchor="middle">hour of ${esc(day)} (UTC)</text></svg>`;
+    `<text class="axis" x="${left + (width - left - right) / 2}" y="${height - 2}" text-anchor="middle">hour of ${esc(day)} (UTC)</text></svg>`;
 }
 
 // ---- top speeds
@@ -138,12 +133,25 @@ async function loadTopSpeeds() {
   if ($("#top-hour").value) query.set("hour", $("#top-hour").value);
   try {
     const { data } = await api("/api/v1/reports/top-speeds?" + query);
+    const day = encodeURIComponent($("#top-day").value);
+    $("#top-csv").href = `/api/v1/reports/top-speeds.csv?date=${day}`;
+    $("#top-html").href = `/api/v1/reports/top-speeds.html?date=${day}`;
+    $("#top-chart").innerHTML = topChart(data, $("#top-day").value);
     $("#top-speeds tbody").innerHTML = data.map((r) => row([r.hour.slice(11, 16), r.rank, vehicleLink(r.vin),
       num(r.speed_kmh), when(r.ts), r.lat === null ? "" : `${num(r.lat, 5)}, ${num(r.lon, 5)}`])).join("")
-      || row(["no report for this day yet: run the pipeline", "", "", "", "", ""]);
+      || row([$("#top-hour").value ? "no vehicle reported a valid speed in this hour" : "no report for this day yet: run the pipeline", "", "", "", "", ""]);
   } catch (error) {
     $("#top-error").textContent = error.message;
   }
+}
+// The fastest vehicle of each hour (rank 1), or of the chosen hour its ranking, as bars in km/h.
+function topChart(rows, day) {
+  const oneHour = $("#top-hour").value !== "";
+  const shown = oneHour ? rows : rows.filter((r) => r.rank === 1);
+  const points = shown.map((r) => ({ value: r.speed_kmh, label: `${r.hour.slice(11, 16)} #${r.rank} ${r.vin}`,
+    short: oneHour ? `#${r.rank}` : r.hour.slice(11, 13), color: palette[0] }));
+  return bars(points, "top speeds", { unit: "km/h", yTitle: "km/h", format: (n) => num(n, 0), empty: "no speeds to chart",
+    xTitle: oneHour ? `rank in ${$("#top-hour").value}:00 UTC of ${day}` : `UTC hour of ${day} (the fastest vehicle)` });
 }
 $("#top-form").addEventListener("submit", (event) => { event.preventDefault(); loadTopSpeeds(); });
 
