@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(2 * 1024**3, ge=1, description="Largest upload or download.")
     url_timeout_s: float = 60.0
     job_workers: int = Field(2, ge=1)
+    read_threads: int = Field(
+        2, ge=1, le=64, description="Threads each server process answers reads on (see deps.Reads)."
+    )
     job_nice: int = Field(
         10, ge=0, le=19, description="CPU niceness of jobs: ingestion yields to API requests."
     )

@@ -7,13 +7,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from fleetlake import __version__
+from fleetlake.api.deps import Reads
 from fleetlake.api.errors import install_error_handlers
 from fleetlake.api.openapi import describe
 from fleetlake.api.schemas import Health, ok
+from fleetlake.platform.lake import Lake
 from fleetlake.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -26,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = start_services(settings)
         app.state.engine, app.state.runner, dispatcher = state
+        app.state.reads = Reads(app.state.engine, anyio.CapacityLimiter(settings.read_threads))
         try:
             yield
         finally:
@@ -40,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         static_url="/static/api-docs",
     )
     app.state.settings = settings
+    app.state.lake = Lake(settings.resolved_lake_uri)
     install_error_handlers(app)
     _mount_routers(app)
     describe(app, settings)

@@ -57,8 +57,13 @@ def create_db_engine(url: str) -> Engine:
         database = sa.engine.make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # A pool as deep as the requests served at once (see below), and no ping: a local
+        # file does not drop connections; opening one runs four PRAGMAs.
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=24,
+            max_overflow=8,
         )
         sa.event.listen(engine, "connect", _on_sqlite_connect)
         return engine

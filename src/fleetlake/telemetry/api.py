@@ -14,16 +14,16 @@ from starlette.concurrency import run_in_threadpool
 from fleetlake.api.deps import (
     Cursor,
     EngineDep,
+    LakeDep,
     ReadKey,
+    ReadsDep,
     RunnerDep,
     SettingsDep,
     WriteKey,
-    read_in_thread,
 )
 from fleetlake.api.jobs import job_accepted
 from fleetlake.api.schemas import JobAccepted, error_responses, ok
 from fleetlake.errors import InvalidParameter, UploadTooLarge
-from fleetlake.platform.lake import Lake
 from fleetlake.settings import Settings
 from fleetlake.telemetry import service
 from fleetlake.telemetry.providers import ADAPTERS
@@ -107,24 +107,24 @@ async def _body_within(request: Request, *, limit: int) -> bytearray:
 
 @router.get("/vehicles", response_model=None, responses=ok(VehiclePage))
 async def list_vehicles(
-    engine: EngineDep,
+    reads: ReadsDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[str | None, Query(description="the previous page's next_after")] = None,
 ) -> dict[str, Any]:
     """Every vehicle's last state (gold), by VIN."""
-    return await read_in_thread(engine, partial(service.list_vehicles, limit=limit, after=after))
+    return await reads(partial(service.list_vehicles, limit=limit, after=after))
 
 
 @router.get("/vehicles/{vin}", response_model=None, responses=ok(Vehicle))
-async def get_vehicle(vin: str, engine: EngineDep) -> dict[str, Any]:
+async def get_vehicle(vin: str, reads: ReadsDep) -> dict[str, Any]:
     """The latest valid value of each canonical field, and in `seen_at` when it was seen."""
-    return await read_in_thread(engine, partial(service.get_vehicle, vin=vin))
+    return await reads(partial(service.get_vehicle, vin=vin))
 
 
 @router.get("/vehicles/{vin}/telemetry", response_model=None, responses=ok(Series))
 async def vehicle_telemetry(
     vin: str,
-    settings: SettingsDep,
+    lake: LakeDep,
     start: datetime,
     end: datetime,
     fields: Annotated[str | None, Query(description="comma-separated canonical fields")] = None,
@@ -139,7 +139,7 @@ async def vehicle_telemetry(
     chosen = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
     return await run_in_threadpool(
         vehicle_series,
-        Lake(settings.resolved_lake_uri),
+        lake,
         vin=vin,
         start=start,
         end=end,
@@ -153,8 +153,8 @@ async def vehicle_telemetry(
 )
 async def vehicle_daily_stats(
     vin: str,
-    engine: EngineDep,
-    settings: SettingsDep,
+    reads: ReadsDep,
+    lake: LakeDep,
     start: Annotated[
         date | None, Query(description="first UTC day; default 29 days before end")
     ] = None,
@@ -163,14 +163,13 @@ async def vehicle_daily_stats(
     """The vehicle's distance, speeds, SoC and energy per UTC day (gold), at most a year."""
     end = end or datetime.now(UTC).date()
     start = start or end - timedelta(days=29)
-    lake = Lake(settings.resolved_lake_uri)
     fetch = partial(service.daily_stats, lake=lake, vin=vin, start=start, end=end)
-    return await read_in_thread(engine, fetch)
+    return await reads(fetch)
 
 
 @router.get("/telemetry/quarantine", response_model=None, responses=ok(RefusedMessages))
 async def refused_messages(
-    settings: SettingsDep,
+    lake: LakeDep,
     date: Annotated[
         date | None, Query(description="UTC day of receipt; default the latest")
     ] = None,
@@ -180,18 +179,16 @@ async def refused_messages(
     """Messages refused at landing, newest first: when, from where, which line, why."""
     from fleetlake.telemetry.quarantine import quarantined
 
-    lake = Lake(settings.resolved_lake_uri)
     return await run_in_threadpool(quarantined, lake, day=date, after=after, limit=limit)
 
 
 @router.get("/reports/top-speeds", response_model=None, responses=ok(TopSpeeds))
 async def top_speeds(
-    settings: SettingsDep,
+    lake: LakeDep,
     date: Annotated[date, Query(description="UTC day, YYYY-MM-DD")],
     hour: Annotated[int | None, Query(ge=0, le=23)] = None,
 ) -> dict[str, Any]:
     """The 10 fastest vehicles of each UTC hour of the day (each vehicle once per hour)."""
-    lake = Lake(settings.resolved_lake_uri)
     return await run_in_threadpool(service.top_speeds, lake, day=date, hour=hour)
 
 

@@ -19,12 +19,13 @@ from fleetlake.api.deps import (
     Cursor,
     EngineDep,
     JobId,
+    LakeDep,
     ReadKey,
+    ReadsDep,
     RunnerDep,
     SettingsDep,
     TripId,
     WriteKey,
-    read_in_thread,
 )
 from fleetlake.api.errors import invalid_body
 from fleetlake.api.jobs import job_accepted
@@ -32,7 +33,6 @@ from fleetlake.api.schemas import JobAccepted, JobPage, error_responses, ok
 from fleetlake.errors import InvalidParameter, UploadTooLarge
 from fleetlake.platform import fetch
 from fleetlake.platform import jobs as job_service
-from fleetlake.platform.lake import Lake
 from fleetlake.platform.redact import hide_home
 from fleetlake.trips import service, stats
 from fleetlake.trips.areas import BBox, Match
@@ -64,8 +64,8 @@ def _bbox(text: str | None) -> BBox | None:
     "/trips/weekly-average", response_model=None, responses=ok(WeeklyAverage) | error_responses(404)
 )
 async def weekly_average(
-    engine: EngineDep,
-    settings: SettingsDep,
+    reads: ReadsDep,
+    lake: LakeDep,
     region: str | None = None,
     bbox: BBoxQuery = None,
     match: Match = Match.origin,
@@ -75,14 +75,14 @@ async def weekly_average(
     """Average trips per ISO week in the area; weeks without trips count as zero."""
     query = partial(
         stats.weekly_average,
-        lake=Lake(settings.resolved_lake_uri),
+        lake=lake,
         region=region,
         bbox=_bbox(bbox),
         match=match,
         start=start,
         end=end,
     )
-    return await read_in_thread(engine, query)
+    return await reads(query)
 
 
 @router.get("/trips/weekly-counts", response_model=None, responses=ok(RegionWeeks))
@@ -124,17 +124,17 @@ def list_trips(
 
 
 @router.get("/trips/{trip_id}", responses=ok(Trip))
-async def get_trip(trip_id: TripId, engine: EngineDep) -> JSONResponse:
+async def get_trip(trip_id: TripId, reads: ReadsDep) -> JSONResponse:
     def read(connection: Connection) -> dict[str, Any]:
         return service.trip_row(service.get_trip(connection, trip_id=trip_id))
 
     # Plain JSON values already: returned as a response, FastAPI skips its generic encoder.
-    return JSONResponse(await read_in_thread(engine, read))
+    return JSONResponse(await reads(read))
 
 
 @router.get("/trip-groups", response_model=None, responses=ok(TripGroups) | error_responses(404))
 async def trip_groups(
-    engine: EngineDep,
+    reads: ReadsDep,
     settings: SettingsDep,
     region: str | None = None,
     bbox: BBoxQuery = None,
@@ -152,7 +152,7 @@ async def trip_groups(
         min_count=min_count,
         limit=limit,
     )
-    return {"data": await read_in_thread(engine, query)}
+    return {"data": await reads(query)}
 
 
 @router.post(

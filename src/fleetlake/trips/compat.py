@@ -13,11 +13,11 @@ from fleetlake.api.deps import (
     ConnDep,
     EngineDep,
     ReadKey,
+    ReadsDep,
     RunnerDep,
     SettingsDep,
     TripId,
     WriteKey,
-    read_in_thread,
 )
 from fleetlake.api.schemas import error_responses, ok
 from fleetlake.trips import legacy, service
@@ -35,7 +35,7 @@ router = APIRouter(prefix="/vehicles", tags=["trips (compatibility)"], dependenc
 
 @router.get("", response_model=None, responses=ok(VehicleRecords))
 async def list_vehicles(
-    engine: EngineDep,
+    reads: ReadsDep,
     region: str | None = None,
     origin_coord_x: float | None = None,
     origin_coord_y: float | None = None,
@@ -54,7 +54,7 @@ async def list_vehicles(
         "datasource": datasource,
     }
     query = partial(legacy.list_vehicles, filters=filters, day=date, limit=limit)
-    rows = await read_in_thread(engine, query)
+    rows = await reads(query)
     return {"data": [legacy.vehicle_record(r) for r in rows]}
 
 
