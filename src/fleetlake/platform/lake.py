@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 import fsspec
@@ -48,6 +49,13 @@ def temporary_path(parent: str) -> str:
     return f"{parent}/.tmp-{uuid.uuid4().hex}.partial"
 
 
+@lru_cache(maxsize=32)
+def _filesystem(root_uri: str) -> tuple[Any, str]:
+    """The URI's filesystem and root, parsed once: a Lake is made per request (~0.1 ms)."""
+    fs, root = fsspec.core.url_to_fs(root_uri)
+    return fs, str(root)
+
+
 def _modified(info: dict[str, Any]) -> float:
     """A file's modification time whatever the filesystem calls it."""
     for key in ("mtime", "LastModified", "last_modified", "created"):
@@ -61,7 +69,7 @@ class Lake:
     """A lake rooted at a local path or any fsspec URI (`s3://bucket/prefix`, `memory://…`)."""
 
     def __init__(self, root_uri: str) -> None:
-        self.fs, root = fsspec.core.url_to_fs(root_uri)
+        self.fs, root = _filesystem(root_uri)
         self.root = root.rstrip("/")
         self.is_local = self.fs.protocol in ("file", "local") or "file" in self.fs.protocol
 

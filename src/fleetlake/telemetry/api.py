@@ -195,23 +195,26 @@ async def top_speeds(
 ReportDay = Annotated[date, Query(alias="date", description="UTC day, YYYY-MM-DD")]
 
 
-def _report(kind: str, media: str, settings: Settings, day: date) -> FileResponse:
+REPORT_MEDIA = {"csv": "text/csv", "html": "text/html"}
+
+
+def _report(kind: str, settings: Settings, day: date) -> FileResponse:
     path = top_speeds_report(day=day, kind=kind, reports_dir=settings.home_dir / "reports")
-    return FileResponse(path, media_type=media, filename=path.name)
+    return FileResponse(path, media_type=REPORT_MEDIA[kind], filename=path.name)
 
 
 @router.get("/reports/top-speeds.csv", response_class=FileResponse,
             responses={200: {"content": {"text/csv": {}}}, **error_responses(404)})  # fmt: skip
 async def top_speeds_csv(settings: SettingsDep, day: ReportDay) -> FileResponse:
     """The day's top-speeds report as CSV, a download (written by the gold stage)."""
-    return _report("csv", "text/csv", settings, day)
+    return _report("csv", settings, day)
 
 
 @router.get("/reports/top-speeds.html", response_class=FileResponse,
             responses={200: {"content": {"text/html": {}}}, **error_responses(404)})  # fmt: skip
 async def top_speeds_html(settings: SettingsDep, day: ReportDay) -> FileResponse:
     """The day's top-speeds report as a page to read or print (written by the gold stage)."""
-    return _report("html", "text/html", settings, day)
+    return _report("html", settings, day)
 
 
 class PipelineRunIn(BaseModel):

@@ -28,7 +28,7 @@ from fleetlake.telemetry.schema import (
 
 TEXT_FIELDS = ("vin", "ts", "received_at", "source")  # times as text: parsed below, with zones
 INPUT_SCHEMA = pa.schema([*((name, pa.string()) for name in TEXT_FIELDS), *MEASURES.items()])
-LEADING_SPACE = re.compile(rb"\s*")
+OPENS_WITH_OBJECT = re.compile(rb"\s*\{")
 
 
 def canonical_ndjson(
@@ -37,9 +37,7 @@ def canonical_ndjson(
     """The body as a TELEMETRY_SCHEMA table, or None when a line needs the per-message path
     (which quarantines what `rules` refuse)."""
     # Arrow's reader (pyarrow 26) dies of a segfault when the first value is not an object.
-    first = LEADING_SPACE.match(body)
-    start = first.end() if first else 0
-    if body[start : start + 1] != b"{":
+    if not OPENS_WITH_OBJECT.match(body):
         return None
     try:
         raw = pa_json.read_json(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,10 +111,10 @@ def daily_stats(
         )
     get_vehicle(connection, vin=vin)  # an unknown VIN is a 404, not an empty answer
     rows = []
-    for day in (start + timedelta(days=n) for n in range((end - start).days + 1)):
-        parts = (*GOLD, "daily_stats", f"date={day}", "part.parquet")
-        if lake.exists(*parts):
-            table = lake.read_parquet(*parts)
+    for path in lake.list_files(*GOLD, "daily_stats"):  # one listing, not a lookup per day
+        day = date.fromisoformat(path.rsplit("/date=", 1)[1][:10])
+        if start <= day <= end:
+            table = lake.read_parquet(path.removeprefix(lake.root + "/"))
             mine = table.filter(pc.equal(table["vin"], vin)).drop_columns(["vin"])
             rows += [{"date": day.isoformat(), **row} for row in mine.to_pylist()]
     return {"vin": vin, "start": start.isoformat(), "end": end.isoformat(), "data": rows}

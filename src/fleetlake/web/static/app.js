@@ -139,8 +139,7 @@ function bars(points, label, { unit = "trips", max = null, yTitle = null, xTitle
   const top = niceCeil(max ?? Math.max(...points.map((p) => p.value ?? 0), 1));  // a null value: an empty slot
   const w = 760, h = 190, left = 56, base = h - 34, room = base - 18, step = (w - left) / points.length;
   const y = (v) => base - (v / top) * room;
-  const ticks = [0, top / 2, top].map((t) => `<line class="grid" x1="${left}" x2="${w}" y1="${y(t)}" y2="${y(t)}"/>` +
-    `<text class="tick" x="${left - 6}" y="${y(t) + 4}" text-anchor="end">${fmt(t)}</text>`).join("");
+  const ticks = yTicks(top, y, left, w);
   const labelled = points.length <= 40;
   const rects = points.map((p, i) => {
     const x = left + i * step, mid = x + step / 2;
@@ -174,6 +173,9 @@ function drawWeekly() {
     || "<p class='stats'>no trips in these weeks</p>";
 }
 
+// Grid lines and labels at 0, half and the top of a chart's y scale, from x1 to x2.
+const yTicks = (top, y, x1, x2) => [0, top / 2, top].map((t) => `<line class="grid" x1="${x1}" x2="${x2}" y1="${y(t)}" y2="${y(t)}"/>` +
+  `<text class="tick" x="${x1 - 6}" y="${Number(y(t)) + 4}" text-anchor="end">${fmt(t)}</text>`).join("");
 async function loadTrips() {
   ({ data: weekly } = await api("/api/v1/trips/weekly-counts"));
   const chosen = $("#weekly-region").value;

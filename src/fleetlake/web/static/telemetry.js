@@ -109,8 +109,7 @@ function dayChart(rows, field, day, { unit, top = null }) {
     path += `${jump ? "M" : "L"}${x(r.ts)},${y(r[field])} `;
     previous = Date.parse(r.ts);
   }
-  const ticks = [0, max / 2, max].map((t) => `<line class="grid" x1="${left}" x2="${width - right}" y1="${y(t)}" y2="${y(t)}"/>` +
-    `<text class="tick" x="${left - 6}" y="${Number(y(t)) + 4}" text-anchor="end">${fmt(t)}</text>`).join("");
+  const ticks = yTicks(max, y, left, width - right);
   const hours = [0, 3, 6, 9, 12, 15, 18, 21, 24].map((h) => `<text class="hour" x="${left + ((width - left - right) * h) / 24}" ` +
     `y="${base + 14}" text-anchor="middle">${String(h).padStart(2, "0")}:00</text>`).join("");
   return `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(field)} in ${esc(unit)} on ${esc(day)}" ` +
