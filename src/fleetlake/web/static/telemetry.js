@@ -79,8 +79,9 @@ async function loadVehicleDays(vin, day) {
   const { data } = await api(`/api/v1/vehicles/${encodeURIComponent(vin)}/daily?` + new URLSearchParams({ start, end: day }));
   const byDay = Object.fromEntries(data.map((d) => [d.date, d]));
   const days = Array.from({ length: 30 }, (_, i) => new Date(Date.parse(start + "T00:00:00Z") + i * 86400000).toISOString().slice(0, 10));
-  const points = (field, color) => days.map((d) => ({ value: byDay[d] ? byDay[d][field] ?? 0 : null, label: d, short: d.slice(8), color }));
-  const xTitle = `UTC day of the month, ${start} to ${day} (no bar: no report that day)`, one = (n) => num(n, 1);
+  // A day not reported, or whose value is unknown (no odometer, say), has no bar rather than a false 0.
+  const points = (field, color) => days.map((d) => ({ value: byDay[d]?.[field] ?? null, label: d, short: d.slice(8), color }));
+  const xTitle = `UTC day of the month, ${start} to ${day} (no bar: not reported)`, one = (n) => num(n, 1);
   $("#vehicle-distance").innerHTML = bars(points("distance_km", palette[0]), "distance per day",
     { unit: "km", yTitle: "km", xTitle, format: one });
   $("#vehicle-energy").innerHTML = bars(points("energy_used_kwh", palette[5]), "energy used per day",
