@@ -148,9 +148,9 @@ def test_tesla_fleet_telemetry_one_field_per_message(
         wait_until(lambda: buffers.stats.rows_flushed == 2)
     finally:
         sub.stop()
-    last = max(rows(lake), key=lambda r: r["received_at"])
-    assert (last["lat"], last["lon"]) == (37.77, -122.41)
-    assert last["speed_kmh"] == pytest.approx(100.0, abs=1e-3)  # merged state, mph → km/h
+    # Both messages may land in one batch with one received_at, so compare as a set, not by order
+    landed = {(r["lat"], r["lon"], round(r["speed_kmh"], 3)) for r in rows(lake)}
+    assert landed == {(None, None, 100.0), (37.77, -122.41, 100.0)}  # merged state, mph → km/h
 
 
 def test_a_shared_subscription_splits_the_stream_among_subscribers(
