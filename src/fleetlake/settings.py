@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from fleetlake.charging.settings import ChargingSettings
 from fleetlake.telemetry.settings import TelemetrySettings
 from fleetlake.trips.settings import TripsSettings
 
@@ -44,6 +45,13 @@ class Settings(BaseSettings):
     )
     trips: TripsSettings = Field(default_factory=TripsSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    charging: ChargingSettings = Field(default_factory=ChargingSettings)
+    redis_url: str | None = Field(
+        None, description="Redis for fast look-ups (charging lot status); none: the database."
+    )
+    redis_prefix: str = Field(
+        "fleetlake", pattern=r"^[A-Za-z0-9_.-]{1,40}$", description="Prefix of our Redis keys."
+    )
 
     webhook_max_attempts: int = Field(5, ge=1)
     webhook_backoff_s: float = Field(0.5, gt=0)

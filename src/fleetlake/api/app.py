@@ -30,11 +30,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = start_services(settings)
         app.state.engine, app.state.runner, dispatcher = state
         app.state.reads = Reads(app.state.engine, anyio.CapacityLimiter(settings.read_threads))
+        app.state.lot_cache, clock = start_charging(app.state.engine, settings)
         try:
             yield
         finally:
+            clock.stop()
             dispatcher.stop()
             app.state.runner.shutdown()
+            if app.state.lot_cache is not None:
+                await app.state.lot_cache.aclose()
 
     app = FastAPIOffline(  # Swagger UI and ReDoc from the package: /docs works offline
         title="fleetlake",
@@ -83,14 +87,27 @@ def start_services(settings: Settings) -> tuple[Any, Any, Any]:
     return engine, runner, dispatcher
 
 
+def start_charging(engine: Any, settings: Settings) -> tuple[Any, Any]:
+    """The lot's Redis cache (when configured) and the clock that pushes `vehicle.ready`."""
+    from fleetlake.charging.events import LotClock
+    from fleetlake.charging.ingest import cache_for
+
+    clock = LotClock(engine)
+    clock.start()
+    return cache_for(settings), clock
+
+
 def _mount_routers(app: FastAPI) -> None:
     from fleetlake.api import jobs, webhooks
+    from fleetlake.charging import api as charging_api
+    from fleetlake.charging import compat as charging_compat
     from fleetlake.telemetry import api as telemetry_api
     from fleetlake.trips import api as trips_api
     from fleetlake.trips import compat as trips_compat
     from fleetlake.web import routes as web_routes
 
-    for module in (trips_api, trips_compat, telemetry_api, jobs, webhooks, web_routes):
+    for module in (trips_api, trips_compat, telemetry_api, charging_api, charging_compat, jobs,
+                   webhooks, web_routes):  # fmt: skip
         app.include_router(module.router)
     web_routes.mount_static(app)
 

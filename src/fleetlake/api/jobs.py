@@ -40,16 +40,17 @@ KEEPALIVE_S = 15.0
 
 
 async def follow_events(
-    engine: Engine, job_id: int | None, after_id: int, *, home: Path
+    engine: Engine, job_id: int | None, after_id: int, *, home: Path, stream: str | None = None
 ) -> AsyncIterator[dict[str, Any] | None]:
     """Stored events after `after_id`, then live ones as they land; None is a keep-alive tick.
 
-    One job's stream ends with its final event; the all-jobs stream (job_id None) never ends.
+    One job's stream ends with its final event; the all-jobs stream (job_id None) and a named
+    `stream` (a domain's news) never end.
     Subscribing before each read means a notification between read and wait is never lost.
     """
     with bus.subscribe(job_id, asynchronous=True) as subscription:
         while True:
-            events = await run_in_threadpool(_read_events, engine, job_id, after_id)
+            events = await run_in_threadpool(_read_events, engine, job_id, after_id, stream)
             for event in events:
                 after_id = event["id"]
                 yield hide_home(job_service.event_message(event), home=home)
@@ -59,9 +60,11 @@ async def follow_events(
                 yield None
 
 
-def _read_events(engine: Engine, job_id: int | None, after_id: int) -> list[dict[str, Any]]:
+def _read_events(
+    engine: Engine, job_id: int | None, after_id: int, stream: str | None
+) -> list[dict[str, Any]]:
     with engine.connect() as connection:
-        return job_service.list_events(connection, job_id=job_id, after_id=after_id)
+        return job_service.list_events(connection, job_id=job_id, after_id=after_id, stream=stream)
 
 
 def _latest_event_id(engine: Engine) -> int:

@@ -30,6 +30,7 @@ from fleetlake.platform.tables import job_events, jobs
 log = logging.getLogger(__name__)
 
 ACTIVE_STATES = ("queued", "running")
+STREAM_JOB_ID = 0  # what the bus and NOTIFY call a stream event's job: only "every event" wakes
 FINAL_EVENT = {"succeeded": "completed", "failed": "failed", "cancelled": "cancelled"}
 HOST = socket.gethostname()
 
@@ -73,13 +74,28 @@ def retry_job(engine: Engine, *, job_id: int) -> int:
     return create_job(engine, kind=job["kind"], params=job["params"], retry_of=job_id)
 
 
-def _insert_event(connection: Connection, *, job_id: int, type: str, data: dict[str, Any]) -> int:
-    result = connection.execute(
-        job_events.insert().values(job_id=job_id, type=type, data=data, created_at=utcnow())
-    )
+def _insert_event(
+    connection: Connection,
+    *,
+    job_id: int | None,
+    type: str,
+    data: dict[str, Any],
+    stream: str | None = None,
+) -> int:
+    values = {"job_id": job_id, "type": type, "data": data, "created_at": utcnow()}
+    result = connection.execute(job_events.insert().values(**values, stream=stream))
     event_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     if connection.dialect.name == "postgresql":
-        connection.execute(sa.select(sa.func.pg_notify(CHANNEL, f"{job_id}:{event_id}")))
+        notice = f"{job_id or STREAM_JOB_ID}:{event_id}"
+        connection.execute(sa.select(sa.func.pg_notify(CHANNEL, notice)))
+    return event_id
+
+
+def append_stream_event(engine: Engine, *, stream: str, type: str, data: dict[str, Any]) -> int:
+    """An event of a named stream (no job): stored, fanned out and sent to webhooks alike."""
+    with engine.begin() as connection:
+        event_id = _insert_event(connection, job_id=None, type=type, data=data, stream=stream)
+    bus.publish(STREAM_JOB_ID, event_id)
     return event_id
 
 
@@ -107,12 +123,22 @@ def list_jobs(
 
 
 def list_events(
-    connection: Connection, *, job_id: int | None, after_id: int = 0, limit: int = 1000
+    connection: Connection,
+    *,
+    job_id: int | None,
+    after_id: int = 0,
+    limit: int = 1000,
+    stream: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Events after `after_id`, oldest first; of one job, or of every job when None."""
+    """Events after `after_id`, oldest first: of one job, of every job when None, or of a
+    named stream."""
     query = sa.select(job_events).where(job_events.c.id > after_id)
-    if job_id is not None:
+    if stream is not None:
+        query = query.where(job_events.c.stream == stream)
+    elif job_id is not None:
         query = query.where(job_events.c.job_id == job_id)
+    else:
+        query = query.where(job_events.c.stream.is_(None))
     query = query.order_by(job_events.c.id).limit(limit)
     return [dict(row) for row in connection.execute(query).mappings()]
 
@@ -181,13 +207,16 @@ def job_summary(job: dict[str, Any]) -> dict[str, Any]:
 
 def event_message(event: dict[str, Any]) -> dict[str, Any]:
     """The public shape of an event: SSE data, WebSocket message and webhook body alike."""
-    return {
+    message = {
         "id": event["id"],
         "job_id": event["job_id"],
         "type": event["type"],
         "data": redact(event["data"]),
         "created_at": event["created_at"].isoformat(),
     }
+    if event.get("stream"):
+        message["stream"] = event["stream"]
+    return message
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -1,4 +1,5 @@
-"""Platform tables: durable jobs, their append-only events, webhooks and delivery attempts."""
+"""Platform tables: durable jobs, their append-only events (and named streams'), webhooks
+and delivery attempts."""
 
 from __future__ import annotations
 
@@ -37,11 +38,14 @@ job_events = sa.Table(
     "job_events",
     metadata,
     sa.Column("id", BigId, primary_key=True),
-    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    # A job's event, or (job_id NULL) one of a named stream's: see platform/jobs.append_stream_event
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="CASCADE")),
     sa.Column("type", sa.String(40), nullable=False),
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("stream", sa.String(40)),
     sa.Index("ix_job_events_job_id_id", "job_id", "id"),
+    sa.Index("ix_job_events_stream_id", "stream", "id"),
 )
 
 webhooks = sa.Table(

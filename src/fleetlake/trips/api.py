@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, datetime
 from functools import partial
 from typing import Annotated, Any
@@ -11,7 +10,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
-from starlette.datastructures import UploadFile
 
 from fleetlake.api.deps import (
     MAX_INT64,
@@ -30,8 +28,8 @@ from fleetlake.api.deps import (
 from fleetlake.api.errors import invalid_body
 from fleetlake.api.jobs import job_accepted
 from fleetlake.api.schemas import JobAccepted, JobPage, error_responses, ok
-from fleetlake.errors import InvalidParameter, UploadTooLarge
-from fleetlake.platform import fetch
+from fleetlake.api.uploads import save_upload
+from fleetlake.errors import InvalidParameter
 from fleetlake.platform import jobs as job_service
 from fleetlake.platform.redact import hide_home
 from fleetlake.trips import service, stats
@@ -169,7 +167,7 @@ async def start_ingestion(
     """JSON `{"sources": [...], "force": false}` or a multipart upload in field `file`."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        sources, force = [str(await _save_upload(request, settings))], False
+        sources, force = [str(await save_upload(request, settings))], False
     else:
         try:
             body = IngestionIn.model_validate_json(await request.body())
@@ -182,34 +180,6 @@ async def start_ingestion(
     job_id = service.queue_ingestion(engine, sources=sources, force=force)
     runner.submit(job_id)
     return job_accepted(request, job_id, engine)
-
-
-async def _save_upload(request: Request, settings: SettingsDep) -> Any:
-    limit = settings.max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared is None or not declared.isdigit():
-        raise InvalidParameter("file", "uploads need a numeric Content-Length header")
-    if int(declared) > limit + 64 * 1024:  # multipart framing adds a little
-        raise UploadTooLarge(
-            f"upload of {declared} bytes exceeds the limit of {limit} bytes",
-            field="file",
-            limit_bytes=limit,
-        )
-    form = await request.form(max_files=1, max_fields=4)
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise InvalidParameter("file", "multipart body needs a file in field 'file'")
-
-    async def chunks() -> AsyncIterator[bytes]:
-        while chunk := await upload.read(1 << 20):
-            yield chunk
-
-    return await fetch.save_stream(
-        chunks(),
-        dest_dir=settings.home_dir / "data" / "uploads",
-        name=upload.filename or "upload.csv",
-        max_bytes=limit,
-    )
 
 
 @router.get("/ingestions", response_model=None, responses=ok(JobPage))

@@ -1,0 +1,211 @@
+"""`/api/v1/charging/…`: the lot's vehicles, sessions, plan, imports and pushed events."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+
+from fleetlake.api.deps import (
+    ConnDep,
+    Cursor,
+    EngineDep,
+    JobId,
+    OptionalLastEventId,
+    ReadKey,
+    RunnerDep,
+    SettingsDep,
+    WriteKey,
+    key_is_valid,
+)
+from fleetlake.api.errors import invalid_body
+from fleetlake.api.jobs import follow_events, job_accepted, sse_response
+from fleetlake.api.schemas import SSE, JobAccepted, JobPage, error_responses, ok
+from fleetlake.api.uploads import save_upload
+from fleetlake.charging import service, views
+from fleetlake.charging.cache import LotCache
+from fleetlake.charging.events import STREAM
+from fleetlake.charging.ingest import JOB_KIND, queue_import
+from fleetlake.charging.schemas import (
+    CompatRemoved,
+    ImportIn,
+    LotPlan,
+    SessionPage,
+    Vehicle,
+    VehiclePage,
+)
+from fleetlake.errors import InvalidParameter
+from fleetlake.platform import jobs as job_service
+from fleetlake.platform.redact import hide_home
+from fleetlake.platform.sources import resolve_sources
+
+router = APIRouter(prefix="/api/v1/charging", tags=["charging"])
+Plate = Annotated[str, Path(min_length=1, max_length=64, description="The car's plate")]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+UPLOAD = {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+IMPORT_BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": ImportIn.model_json_schema()},
+            "multipart/form-data": {"schema": UPLOAD | {"required": ["file"]}},
+        }
+    }
+}
+
+
+def lot_cache(request: Request) -> LotCache | None:
+    cache: LotCache | None = getattr(request.app.state, "lot_cache", None)
+    return cache
+
+
+@router.get("/vehicles", dependencies=[ReadKey], response_model=None, responses=ok(VehiclePage))
+def list_vehicles(
+    connection: ConnDep,
+    settings: SettingsDep,
+    ready: bool | None = None,
+    charging: bool | None = None,
+) -> dict[str, Any]:
+    """The parked cars, first plugged first; `ready` and `charging` filter."""
+    found = service.list_vehicles(connection, settings=settings.charging, now=service.now_utc(),
+                                  ready=ready, charging=charging)  # fmt: skip
+    return {"data": found}
+
+
+@router.get(
+    "/vehicles/{plate}",
+    dependencies=[ReadKey],
+    response_model=None,
+    responses=ok(Vehicle) | error_responses(404),
+)
+def get_vehicle(
+    plate: Plate, request: Request, engine: EngineDep, settings: SettingsDep
+) -> dict[str, Any]:
+    return service.vehicle_status(engine, plate=plate, settings=settings.charging,
+                                  cache=lot_cache(request), now=service.now_utc())  # fmt: skip
+
+
+@router.delete(
+    "/vehicles/{plate}",
+    dependencies=[WriteKey],
+    response_model=None,
+    responses=ok(CompatRemoved) | error_responses(404),
+)
+def remove_vehicle(
+    plate: Plate, request: Request, engine: EngineDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """The car leaves: its charge now; the session stays in the history."""
+    return service.remove_vehicle(engine, plate=plate, settings=settings.charging,
+                                  cache=lot_cache(request), now=service.now_utc())  # fmt: skip
+
+
+@router.get("/sessions", dependencies=[ReadKey], response_model=None, responses=ok(SessionPage))
+def list_sessions(
+    connection: ConnDep,
+    plate: Annotated[str | None, Query(max_length=64)] = None,
+    parked: bool | None = None,
+    after: Cursor = 0,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    """Every stay, parked or gone; pass `next_after` as `after` for the next page."""
+    rows = views.list_sessions(connection, plate=plate, parked=parked, after_id=after, limit=limit)
+    return {"data": rows, "next_after": rows[-1]["id"] if len(rows) == limit else None}
+
+
+@router.get("/plan", dependencies=[ReadKey], response_model=None, responses=ok(LotPlan))
+def lot_plan(connection: ConnDep, settings: SettingsDep) -> dict[str, Any]:
+    """Each car's power over time under the site limit, and the lot's planned draw."""
+    return views.lot_plan(connection, settings=settings.charging, now=service.now_utc())
+
+
+@router.post(
+    "/imports",
+    status_code=202,
+    dependencies=[WriteKey],
+    response_model=None,
+    responses=ok(JobAccepted, 202) | error_responses(400, 413),
+    openapi_extra=IMPORT_BODY,
+)
+async def start_import(
+    request: Request, engine: EngineDep, settings: SettingsDep, runner: RunnerDep
+) -> dict[str, Any]:
+    """JSON `{"url": …}` or `{"path": …}`, or a multipart upload in field `file`."""
+    source = await import_source(request, settings)
+    job_id = queue_import(engine, source=source)
+    runner.submit(job_id)
+    return job_accepted(request, job_id, engine)
+
+
+async def import_source(request: Request, settings: Any) -> str:
+    """The one source an import request names, checked (SSRF guard, import folders)."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return str(await save_upload(request, settings))
+    try:
+        body = ImportIn.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise invalid_body(exc, expected='JSON {"url": "https://…/lot.csv"}') from exc
+    given = [value for value in (body.url, body.path) if value]
+    if len(given) != 1:
+        raise InvalidParameter("url", 'give one of "url" or "path"')
+    if body.url is not None and not body.url.lower().startswith(("http://", "https://")):
+        raise InvalidParameter("url", f"{body.url[:100]!r} is not an http(s) URL")
+    found = resolve_sources(given, settings=settings, suffixes=(".csv",),
+                            restrict_to=settings.import_folders)  # fmt: skip
+    return found[0]
+
+
+@router.get("/imports", dependencies=[ReadKey], response_model=None, responses=ok(JobPage))
+def list_imports(connection: ConnDep, settings: SettingsDep, limit: Limit = 50) -> dict[str, Any]:
+    found = job_service.list_jobs(connection, kind=JOB_KIND, limit=limit)
+    return {"data": hide_home([job_service.job_summary(j) for j in found], home=settings.home_dir)}
+
+
+@router.get("/imports/{job_id}/quarantine", dependencies=[ReadKey], response_model=None)
+def import_quarantine(
+    job_id: JobId, connection: ConnDep, after: Cursor = 0, limit: Limit = 100
+) -> dict[str, Any]:
+    """The rows an import refused: line, raw text and reason."""
+    job_service.get_job(connection, job_id=job_id)
+    return {"data": views.list_quarantine(connection, job_id=job_id, after_id=after, limit=limit)}
+
+
+@router.get("/events", dependencies=[ReadKey], responses=SSE)
+async def lot_events(
+    engine: EngineDep, settings: SettingsDep, last_event_id: OptionalLastEventId = None
+) -> EventSourceResponse:
+    """Server-Sent Events of the lot: vehicle.ready, vehicle.plan_changed, vehicle.departed."""
+    after = last_event_id if last_event_id is not None else await _latest(engine)
+    return sse_response(follow_events(engine, None, after, home=settings.home_dir, stream=STREAM))
+
+
+@router.websocket("/ws")
+async def lot_socket(websocket: WebSocket) -> None:
+    """The lot's events over a WebSocket; `?after=<event id>` resumes."""
+    settings = websocket.app.state.settings
+    if settings.read_requires_key and not key_is_valid(
+        settings, websocket.headers.get("x-api-key")
+    ):
+        await websocket.close(code=4401, reason="X-API-Key required")
+        return
+    engine = websocket.app.state.engine
+    await websocket.accept()
+    text = websocket.query_params.get("after", "")
+    after = int(text) if text.isdigit() and len(text) <= 18 else await _latest(engine)
+    try:
+        async for message in follow_events(
+            engine, None, after, home=settings.home_dir, stream=STREAM
+        ):
+            if message is not None:
+                await websocket.send_json(message)
+    except WebSocketDisconnect:
+        return
+
+
+async def _latest(engine: Any) -> int:
+    def read() -> int:
+        with engine.connect() as connection:
+            return job_service.last_event_id(connection)
+
+    return await run_in_threadpool(read)

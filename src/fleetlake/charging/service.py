@@ -1,0 +1,216 @@
+"""The charging lot's service layer: what the API, the CLI and jobs call.
+
+Writes (import, removal) change sessions and replan the lot in one transaction, then refresh
+Redis and push the lot's events. Reads follow each car's stored plan to the moment asked.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from fleetlake.charging import events
+from fleetlake.charging.cache import MISSING, LotCache
+from fleetlake.charging.parse import ParkedCar
+from fleetlake.charging.plan import Replanned, parked_sessions, replan, soc_of
+from fleetlake.charging.settings import ChargingSettings
+from fleetlake.charging.snapshot import make_snapshot, status_at
+from fleetlake.charging.tables import charging_sessions
+from fleetlake.errors import NotFound
+
+log = logging.getLogger(__name__)
+FUTURE_SLACK = timedelta(minutes=5)  # clocks differ: a plug-in this far ahead is still now
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def import_cars(
+    engine: Engine,
+    *,
+    cars: list[ParkedCar],
+    settings: ChargingSettings,
+    cache: LotCache | None,
+    now: datetime,
+    job_id: int | None = None,
+) -> dict[str, Any]:
+    """Park new plates and update parked ones (plug-in time kept); replan; push the news."""
+    with engine.begin() as connection:
+        parked = {s["plate"]: s for s in parked_sessions(connection)}
+        created, updated = [], []
+        for car in cars:
+            if car.plate in parked:
+                values = update_values(parked[car.plate], car, now=now, settings=settings)
+                connection.execute(
+                    charging_sessions.update()
+                    .where(charging_sessions.c.id == parked[car.plate]["id"])
+                    .values(**values)
+                )
+                updated.append(car.plate)
+            else:
+                row = new_session(car, now=now, job_id=job_id)
+                connection.execute(charging_sessions.insert().values(**row))
+                parked[car.plate] = row | {"id": None}
+                created.append(car.plate)
+        outcome = replan(connection, settings=settings, now=now)
+    publish(engine, outcome, cache=cache)
+    return {"created": len(created), "updated": len(updated), "updated_plates": updated[:100],
+            "planner_ms": round(outcome.planner_ms, 1)}  # fmt: skip
+
+
+def new_session(car: ParkedCar, *, now: datetime, job_id: int | None) -> dict[str, Any]:
+    plugged = min(car.plugged_at or now, now)
+    return {
+        "plate": car.plate,
+        "parked": True,
+        "capacity_kwh": car.capacity_kwh,
+        "start_charge_kwh": car.charge_kwh,
+        "charge_kwh": car.charge_kwh,
+        "charge_at": plugged,
+        "desired_pct": car.desired_pct,
+        "max_power_kw": car.max_power_kw,
+        "departure": car.departure,
+        "plugged_at": plugged,
+        "job_id": job_id,
+        "updated_at": now,
+    }
+
+
+def update_values(
+    session: dict[str, Any], car: ParkedCar, *, now: datetime, settings: ChargingSettings
+) -> dict[str, Any]:
+    """A re-imported plate: its measured charge now, new target and limits; plug-in kept."""
+    return {
+        "capacity_kwh": car.capacity_kwh,
+        "charge_kwh": car.charge_kwh,
+        "charge_at": now,
+        "desired_pct": car.desired_pct,
+        "max_power_kw": car.max_power_kw,
+        "departure": car.departure,
+        "plan": None,  # the measurement replaces where the old plan had the car
+        "ready_at": None if car.charge_kwh < car.capacity_kwh * car.desired_pct / 100 else now,
+        "ready_notified": session["ready_notified"]
+        and car.charge_kwh >= car.capacity_kwh * car.desired_pct / 100,
+        "updated_at": now,
+    }
+
+
+def remove_vehicle(
+    engine: Engine,
+    *,
+    plate: str,
+    settings: ChargingSettings,
+    cache: LotCache | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The car leaves: its session is closed with the energy delivered, the rest replanned."""
+    with engine.begin() as connection:
+        session = parked_session(connection, plate=plate)
+        soc = soc_of(session, now_s=now.timestamp(), settings=settings)
+        final = round(soc * session["capacity_kwh"] / 100.0, 3)
+        connection.execute(
+            charging_sessions.update()
+            .where(charging_sessions.c.id == session["id"])
+            .values(
+                parked=False, unplugged_at=now, final_charge_kwh=final, charge_kwh=final,
+                charge_at=now, energy_delivered_kwh=round(final - session["start_charge_kwh"], 3),
+                plan=None, updated_at=now,
+            )
+        )  # fmt: skip
+        outcome = replan(connection, settings=settings, now=now)
+    events.emit(engine, "vehicle.departed", {"plate": plate, "current_charge_kwh": final,
+                "energy_delivered_kwh": round(final - session["start_charge_kwh"], 3)})  # fmt: skip
+    publish(engine, outcome, cache=cache)
+    return {"vehicle": plate, "current_charge": final}
+
+
+def publish(engine: Engine, outcome: Replanned, *, cache: LotCache | None) -> None:
+    if cache is not None:
+        try:
+            cache.store(outcome.snapshots, version=outcome.version)
+        except Exception:  # the database holds the plan; reads rebuild Redis when it is back
+            log.warning("could not refresh the lot in Redis", exc_info=True)
+    for change in outcome.changed:
+        events.emit(engine, "vehicle.plan_changed", change)
+    events.wake_clock()
+
+
+def parked_session(connection: Connection, *, plate: str) -> dict[str, Any]:
+    query = sa.select(charging_sessions).where(
+        charging_sessions.c.plate == plate, charging_sessions.c.parked
+    )
+    row = connection.execute(query).mappings().first()
+    if row is None:
+        raise NotFound(
+            f"vehicle {plate[:40]!r} is not parked here: list the lot with "
+            "`fleetlake charging status`",
+            field="plate",
+        )
+    return dict(row)
+
+
+def snapshot_of(
+    engine: Engine, *, plate: str, settings: ChargingSettings, cache: LotCache | None
+) -> dict[str, Any]:
+    """The plate's plan: from Redis when there is one (rebuilt if empty), else the database."""
+    if cache is not None:
+        try:
+            found = cache.get(plate)
+            if found is MISSING:
+                cache.rebuild(engine, settings=settings)
+                found = cache.get(plate)
+            if isinstance(found, dict):
+                return found
+            if found is None:
+                raise NotFound(f"vehicle {plate[:40]!r} is not parked here", field="plate")
+        except NotFound:
+            raise
+        except Exception:  # Redis is down: the database answers the same
+            log.warning("Redis unavailable; reading the lot from the database", exc_info=True)
+    with engine.connect() as connection:
+        return make_snapshot(parked_session(connection, plate=plate), settings=settings)
+
+
+def vehicle_status(
+    engine: Engine, *, plate: str, settings: ChargingSettings, cache: LotCache | None, now: datetime
+) -> dict[str, Any]:
+    snapshot = snapshot_of(engine, plate=plate, settings=settings, cache=cache)
+    return status_at(snapshot, now.timestamp())
+
+
+def list_vehicles(
+    connection: Connection,
+    *,
+    settings: ChargingSettings,
+    now: datetime,
+    ready: bool | None = None,
+    charging: bool | None = None,
+) -> list[dict[str, Any]]:
+    found = [
+        status_at(make_snapshot(s, settings=settings), now.timestamp())
+        for s in parked_sessions(connection)
+    ]
+    if ready is not None:
+        found = [v for v in found if v["ready"] == ready]
+    if charging is not None:
+        found = [v for v in found if (v["power_kw"] > 0) == charging]
+    return found
+
+
+def ready_vehicles(engine: Engine, *, settings: ChargingSettings, now: datetime) -> list[Any]:
+    """Cars at their desired charge (compat `GET /data`), their stored charge brought up to date."""
+    with engine.begin() as connection:
+        ready = list_vehicles(connection, settings=settings, now=now, ready=True)
+        if ready:
+            connection.execute(
+                charging_sessions.update()
+                .where(charging_sessions.c.plate == sa.bindparam("p"), charging_sessions.c.parked)
+                .values(charge_kwh=sa.bindparam("c"), charge_at=now, updated_at=now),
+                [{"p": v["plate"], "c": v["current_charge_kwh"]} for v in ready],
+            )
+    return ready

@@ -1,0 +1,99 @@
+"""A parked car's plan as one small JSON-able dict (what Redis holds per plate), and where the
+car is at any moment by following it: the charge in closed form within the plan's segment."""
+
+from __future__ import annotations
+
+import bisect
+from datetime import UTC, datetime
+from typing import Any
+
+from fleetlake.charging import model
+from fleetlake.charging.settings import ChargingSettings
+
+
+def curve_for(
+    *, capacity_kwh: float, max_power_kw: float | None, settings: ChargingSettings
+) -> dict[str, float]:
+    """The model's parameters for one car: the charger's power, the car's own if lower."""
+    power = settings.power_kw if max_power_kw is None else min(settings.power_kw, max_power_kw)
+    return {
+        "capacity_kwh": capacity_kwh,
+        "power_kw": power,
+        "efficiency": settings.efficiency,
+        "taper_start_pct": settings.taper_start_pct,
+        "slope": float(model.taper_slope(settings.taper_start_pct, settings.taper_end_fraction)),
+    }
+
+
+def epoch(moment: datetime | None) -> float | None:
+    return moment.timestamp() if moment is not None else None
+
+
+def iso(seconds: float | None) -> str | None:
+    """ISO 8601 UTC, to the second, with Z."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(round(seconds), UTC).isoformat().replace("+00:00", "Z")
+
+
+def make_snapshot(session: dict[str, Any], *, settings: ChargingSettings) -> dict[str, Any]:
+    """What a status read needs of one parked session row."""
+    curve = curve_for(
+        capacity_kwh=session["capacity_kwh"],
+        max_power_kw=session["max_power_kw"],
+        settings=settings,
+    )
+    return {
+        "plate": session["plate"],
+        "desired_pct": session["desired_pct"],
+        "charge_kwh": session["charge_kwh"],
+        "charge_at": epoch(session["charge_at"]),
+        "plugged_at": epoch(session["plugged_at"]),
+        "departure": epoch(session["departure"]),
+        "ready_at": epoch(session["ready_at"]),
+        "reaches_target": session["reaches_target"],
+        "end_charge_kwh": session["end_charge_kwh"],
+        "segments": session["plan"] or [],
+        "curve": curve,
+    }
+
+
+def state_at(snapshot: dict[str, Any], at_s: float) -> tuple[float, float]:
+    """(state of charge %, grid power kW) at Unix time `at_s`, following the plan."""
+    curve = snapshot["curve"]
+    segments = snapshot["segments"]
+    capacity = curve["capacity_kwh"]
+    if not segments:
+        return 100.0 * snapshot["charge_kwh"] / capacity, 0.0
+    starts = [segment[0] for segment in segments]
+    index = max(0, bisect.bisect_right(starts, at_s) - 1)
+    start_s, end_s, cap_kw, soc_start = segments[index]
+    if at_s < start_s:
+        return soc_start, 0.0
+    hours = (min(at_s, end_s) - start_s) / 3600.0
+    soc = float(model.soc_after(soc_start, hours, cap_kw=cap_kw, **curve))
+    if at_s >= end_s:
+        return soc, 0.0
+    target = snapshot["desired_pct"]
+    power = 0.0 if soc >= target else float(model.power_at(soc, cap_kw=cap_kw, **curve))
+    return soc, power
+
+
+def status_at(snapshot: dict[str, Any], at_s: float) -> dict[str, Any]:
+    """The public facts of a parked car at a moment (v1 names)."""
+    soc, power = state_at(snapshot, at_s)
+    capacity = snapshot["curve"]["capacity_kwh"]
+    ready_at = snapshot["ready_at"]
+    return {
+        "plate": snapshot["plate"],
+        "current_charge_kwh": round(soc * capacity / 100.0, 3),
+        "total_charge_kwh": capacity,
+        "desired_pct": snapshot["desired_pct"],
+        "soc_pct": round(soc, 2),
+        "power_kw": round(power, 3),
+        "plugged_at": iso(snapshot["plugged_at"]),
+        "ready": ready_at is not None and at_s >= ready_at,
+        "ready_at": iso(ready_at),
+        "departure": iso(snapshot["departure"]),
+        "reaches_target": bool(snapshot["reaches_target"]),
+    }

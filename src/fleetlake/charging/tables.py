@@ -1,0 +1,70 @@
+"""Charging lot tables: one row per charging session (a car's stay), the lot's plan version
+(the row a replan locks, so two processes never plan at once), refused import rows, and meter
+readings."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from fleetlake.platform.db import UtcDateTime, metadata
+from fleetlake.platform.tables import BigId
+
+PARKED = sa.text("parked")
+
+charging_sessions = sa.Table(
+    "charging_sessions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("plate", sa.String(32), nullable=False),
+    sa.Column("parked", sa.Boolean, nullable=False),
+    sa.Column("capacity_kwh", sa.Float, nullable=False),
+    sa.Column("start_charge_kwh", sa.Float, nullable=False),
+    # The charge last known and when: the import's, or where the previous plan had the car.
+    sa.Column("charge_kwh", sa.Float, nullable=False),
+    sa.Column("charge_at", UtcDateTime, nullable=False),
+    sa.Column("desired_pct", sa.Float, nullable=False),
+    sa.Column("max_power_kw", sa.Float),
+    sa.Column("departure", UtcDateTime),
+    sa.Column("plugged_at", UtcDateTime, nullable=False),
+    sa.Column("unplugged_at", UtcDateTime),
+    sa.Column("final_charge_kwh", sa.Float),
+    sa.Column("energy_delivered_kwh", sa.Float),
+    # The plan: segments [start_s, end_s, cap_kw, soc_pct at start] in Unix seconds.
+    sa.Column("plan", sa.JSON),
+    sa.Column("planned_at", UtcDateTime),
+    sa.Column("ready_at", UtcDateTime),
+    sa.Column("reaches_target", sa.Boolean),
+    sa.Column("end_charge_kwh", sa.Float),
+    sa.Column("ready_notified", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="SET NULL")),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index(
+        "ix_charging_sessions_plate_parked",
+        "plate",
+        unique=True,
+        sqlite_where=PARKED,
+        postgresql_where=PARKED,
+    ),
+    sa.Index("ix_charging_sessions_plate", "plate"),
+)
+
+charging_lot = sa.Table(
+    "charging_lot",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("plan_version", sa.BigInteger, nullable=False),
+    sa.Column("planned_at", UtcDateTime),
+)
+
+charging_quarantine = sa.Table(
+    "charging_quarantine",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="CASCADE")),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("line", sa.BigInteger, nullable=False),
+    sa.Column("raw", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_charging_quarantine_job_id", "job_id"),
+)
