@@ -57,7 +57,7 @@ def import_file(
         if isinstance(row, ParkedCar):
             problem = timing_problem(row, now=now)
             if problem:
-                refused.append(Refused(line=row.line, raw=row.plate, reason=problem))
+                refused.append(Refused(line=row.line, raw=row.raw, reason=problem))
                 continue
             cars.append(row)
         else:

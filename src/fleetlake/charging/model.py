@@ -116,10 +116,12 @@ def hours_between(
         constant = (np.clip(b, None, knee) - np.clip(a, None, knee)) * capacity_kwh
         constant_h = np.where(b > a, constant / (100.0 * efficiency * np.asarray(cap_kw)), 0.0)
         a_t, b_t = np.maximum(a, knee), np.maximum(b, knee)
-        u_a = 1.0 - slope * (a_t - taper_start_pct)
-        u_b = 1.0 - slope * (b_t - taper_start_pct)
+        # ln(u_a / u_b) by log1p: exact also for a taper so slight that u is 1 in floats
+        log_ratio = np.log1p(-slope * (a_t - taper_start_pct)) - np.log1p(
+            -slope * (b_t - taper_start_pct)
+        )
         beta = 100.0 * efficiency * power_kw * slope / capacity_kwh
-        taper_h = np.where(b_t > a_t, np.log(u_a / u_b) / np.where(beta > 0, beta, 1.0), 0.0)
+        taper_h = np.where(b_t > a_t, log_ratio / np.where(beta > 0, beta, 1.0), 0.0)
     return constant_h + taper_h
 
 
@@ -145,7 +147,8 @@ def soc_after(
         a_t = np.maximum(a, knee)
         left_h = np.maximum(0.0, h - to_knee_h)
         beta = 100.0 * efficiency * power_kw * slope / capacity_kwh
-        u = (1.0 - slope * (a_t - taper_start_pct)) * np.exp(-beta * left_h)
-        tapered = taper_start_pct + (1.0 - u) / np.where(slope > 0, slope, 1.0)
+        u_a = 1.0 - slope * (a_t - taper_start_pct)
+        # s = a_t + u_a (1 - e^(-βh)) / k, by expm1 so that a slight taper loses no digits
+        tapered = a_t + u_a * -np.expm1(-beta * left_h) / np.where(slope > 0, slope, 1.0)
         soc = np.where(h <= to_knee_h, linear, tapered)
     return np.minimum(soc, 100.0)

@@ -32,6 +32,7 @@ class ParkedCar:
     departure: datetime | None = None
     plugged_at: datetime | None = None
     line: int = 0
+    raw: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def parse_row(cells: list[str], position: dict[str, int], *, line: int) -> Parke
         departure=moment(cell("departure"), "departure"),
         plugged_at=moment(cell("plugged_at"), "plugged_at"),
         line=line,
+        raw=",".join(cells)[:2000],
     )
 
 

@@ -76,7 +76,9 @@ def replan(connection: Connection, *, settings: ChargingSettings, now: datetime)
             .values({name: sa.bindparam(name) for name in updates[0] if name != "row_id"}),
             updates,
         )
-    connection.execute(charging_lot.update().where(charging_lot.c.id == 1).values(planned_at=now))
+    load = [[now_s + h * 3600, round(kw, 3)] for h, kw in plan.load]
+    lot_row = charging_lot.update().where(charging_lot.c.id == 1)
+    connection.execute(lot_row.values(planned_at=now, load=load))
     return outcome
 
 

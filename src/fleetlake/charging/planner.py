@@ -28,6 +28,8 @@ from fleetlake.charging import model
 
 EPS_PCT = 1e-9
 MAX_STEPS = 20_000
+MINUTE_H, FIVE_MINUTES_H = 1 / 60, 5 / 60
+SETPOINT_KW = 0.1
 
 
 @dataclass
@@ -58,29 +60,69 @@ class Lot:
 
 
 @dataclass
+class SegmentTable:
+    """Every car's segments (start_h, end_h, cap_kw, soc at start) in one array, grouped by
+    car in time order: car i's are rows[offsets[i]:offsets[i + 1]]."""
+
+    rows: np.ndarray
+    offsets: np.ndarray
+
+    def __getitem__(self, car: int) -> np.ndarray:
+        return self.rows[self.offsets[car] : self.offsets[car + 1]]
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+
+@dataclass
 class Plan:
     """Per car: hours to ready (nan: not by its departure), charge at the end (ready or
-    departure), whether it reaches the target, power now, and its segments
-    (start_h, end_h, cap_kw, soc_at_start) in time order."""
+    departure), whether it reaches the target, power now, and its segments."""
 
     ready_h: np.ndarray
     end_soc_pct: np.ndarray
     reaches_target: np.ndarray
     power_now_kw: np.ndarray
-    segments: list[np.ndarray]
+    segments: SegmentTable
     peak_kw: float
     steps: int
+    load: list[tuple[float, float]]  # (hours from now, the lot's draw then), each step start
 
 
 def min_step_h(t_h: float) -> float:
     return float(np.clip(t_h / 12.0, 1 / 60, 0.5))
 
 
+POLICIES = ("zero-laxity", "least-laxity", "earliest-deadline")
+
+
 def plan_lot(lot: Lot, *, site_limit_kw: float | None, min_power_kw: float) -> Plan:
-    """The lot's plan from now; without a limit each car charges at its own full power."""
+    """The lot's plan from now; without a limit each car charges at its own full power.
+
+    The zero-laxity plan is tried first; if it leaves a car short of its target at its
+    departure, the least-laxity and earliest-deadline orders are planned too and the plan
+    that misses fewest departures (then delivers most to those it misses) is kept: no single
+    order meets every feasible set of deadlines under a shared limit and per-car limits."""
     if site_limit_kw is None:
         return _unlimited(lot)
-    return _Planner(lot, site_limit_kw, min_power_kw).run()
+    last_departure = float(np.max(lot.deadline_h[np.isfinite(lot.deadline_h)], initial=0.0))
+    best = _Planner(lot, site_limit_kw, min_power_kw, policy=POLICIES[0],
+                    fine_until_h=last_departure, fine_step_h=FIVE_MINUTES_H).run()  # fmt: skip
+    alone = _unlimited(lot).reaches_target  # who could make it with the lot to itself
+    if best.reaches_target[alone].all():
+        return best
+    # Minute steps up to the last departure: coarser steps are what cost those deadlines.
+    for policy in POLICIES:
+        other = _Planner(lot, site_limit_kw, min_power_kw, policy=policy,
+                         fine_until_h=last_departure, fine_step_h=MINUTE_H).run()  # fmt: skip
+        if _score(other, alone) > _score(best, alone):
+            best = other
+    return best
+
+
+def _score(plan: Plan, alone: np.ndarray) -> tuple[int, float]:
+    missed = alone & ~plan.reaches_target
+    return (-int(missed.sum()), float(plan.end_soc_pct[missed].sum()))
 
 
 def _unlimited(lot: Lot) -> Plan:
@@ -98,10 +140,9 @@ def _unlimited(lot: Lot) -> Plan:
     )
     charging = lot.soc_pct < lot.target_pct - EPS_PCT
     now = np.where(charging, model.power_at(lot.soc_pct, cap_kw=full, **curve), 0.0)
-    segments = [
-        np.array([[0.0, end_h[i], full[i], lot.soc_pct[i]]]) if end_h[i] > 0 else np.empty((0, 4))
-        for i in range(n)
-    ]
+    some = end_h > 0
+    rows = np.column_stack((np.zeros(n), end_h, full, lot.soc_pct))[some]
+    segments = SegmentTable(rows, np.concatenate(([0], np.cumsum(some))))
     return Plan(
         ready_h=np.where(reaches, to_target, np.nan),
         end_soc_pct=end_soc,
@@ -110,59 +151,88 @@ def _unlimited(lot: Lot) -> Plan:
         segments=segments,
         peak_kw=float(now.sum()),
         steps=1,
+        load=[(0.0, float(now.sum()))],
     )
 
 
 class _Planner:
-    def __init__(self, lot: Lot, limit_kw: float, min_power_kw: float) -> None:
+    def __init__(
+        self,
+        lot: Lot,
+        limit_kw: float,
+        min_power_kw: float,
+        *,
+        policy: str,
+        fine_until_h: float = 0.0,
+        fine_step_h: float = MINUTE_H,
+    ) -> None:
         self.lot, self.limit, self.min_power = lot, limit_kw, min_power_kw
+        self.policy, self.fine_until_h, self.fine_step_h = policy, fine_until_h, fine_step_h
         n = len(lot)
         self.soc = lot.soc_pct.astype(float).copy()
         self.ready_h = np.where(self.soc >= lot.target_pct - EPS_PCT, 0.0, np.nan)
         self.end_soc = self.soc.copy()
         self.power_now = np.zeros(n)
-        self.records: list[tuple[np.ndarray, float, np.ndarray, np.ndarray, np.ndarray]] = []
+        # Each car's open segment (start_h nan: none); closed ones go to `records`.
+        self.open = np.full((n, 3), np.nan)  # start_h, cap_kw, soc at start
+        self.records: list[np.ndarray] = []  # rows: car, start_h, end_h, cap_kw, soc at start
         self.peak = 0.0
+        self.load: list[tuple[float, float]] = []
 
     def run(self) -> Plan:
         lot, t, steps = self.lot, 0.0, 0
         live = np.flatnonzero(np.isnan(self.ready_h) & (lot.deadline_h > 0))
+        contested = True  # some car with a departure gets less than its full power
         while live.size and steps < MAX_STEPS:
-            step = min_step_h(t)
-            caps, full = self._allocate(live, t, lookahead_h=4 * step)
+            # Fine steps while departures compete for the limit; once every car with one has
+            # its full power it keeps it (draws only fall, no car arrives within a plan).
+            fine = contested and t < self.fine_until_h
+            step = min(self.fine_step_h, min_step_h(t)) if fine else min_step_h(t)
             curve = lot.curve(live)
-            to_target = model.hours_between(
-                self.soc[live], lot.target_pct[live], cap_kw=caps, **curve
-            )
+            caps, full, contested = self._allocate(live, t, curve, lookahead_h=4 * step)
+            charging = caps > 0
+            to_target = np.full(live.size, np.inf)
+            to_target[charging] = model.hours_between(
+                self.soc[live[charging]], lot.target_pct[live[charging]], cap_kw=caps[charging],
+                **{name: values[charging] for name, values in curve.items()},
+            )  # fmt: skip
             events = np.minimum(to_target, lot.deadline_h[live] - t)
             dt = max(step, float(events.min())) if events.size else step
-            dt = min(dt, 4 * step)
+            dt = min(dt, self.fine_step_h if fine else 4 * step)
             if steps == 0:
                 self.power_now[live] = model.power_at(self.soc[live], cap_kw=caps, **curve)
             self.peak = max(self.peak, float(caps.sum()))
+            if not self.load or abs(self.load[-1][1] - caps.sum()) > 1e-9:
+                self.load.append((t, float(caps.sum())))  # caps ≤ full draws: the draw at t
             if not caps.any():  # nobody can charge now, and nothing will change that
                 break
             live = self._advance(live, t, dt, caps, full, to_target, curve)
             t += dt
             steps += 1
-        return self._plan(steps)
+        return self._plan(steps, end_h=t)
 
     def _allocate(
-        self, live: np.ndarray, t: float, *, lookahead_h: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Each live car's cap for this step, and its full draw now."""
+        self, live: np.ndarray, t: float, curve: dict[str, np.ndarray], *, lookahead_h: float
+    ) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Each live car's cap for this step, its full draw now, and whether any car with a
+        departure gets less than its full draw."""
         lot = self.lot
-        curve = lot.curve(live)
         full = model.power_at(self.soc[live], cap_kw=lot.power_kw[live], **curve)
         deadline = lot.deadline_h[live]
         has_deadline = np.isfinite(deadline)
-        at_full_h = model.hours_between(
-            self.soc[live], lot.target_pct[live], cap_kw=lot.power_kw[live], **curve
-        )
-        laxity = deadline - t - at_full_h
+        laxity = np.full(live.size, np.inf)
+        dl = live[has_deadline]
+        laxity[has_deadline] = deadline[has_deadline] - t - model.hours_between(
+            self.soc[dl], lot.target_pct[dl], cap_kw=lot.power_kw[dl],
+            **{name: values[has_deadline] for name, values in curve.items()},
+        )  # fmt: skip
         critical = has_deadline & (laxity <= lookahead_h) & (laxity >= -1e-9)
-        # Priority order: critical by laxity, then the other departures by deadline.
-        key = np.where(critical, laxity - 1e12, np.where(has_deadline, deadline, np.inf))
+        if self.policy == "least-laxity":
+            key = laxity
+        elif self.policy == "earliest-deadline":
+            key = deadline
+        else:  # critical by laxity, then the other departures by deadline
+            key = np.where(critical, laxity - 1e12, deadline)
         caps = np.zeros(live.size)
         left = self.limit
         ranked = np.flatnonzero(has_deadline)
@@ -177,7 +247,13 @@ class _Planner:
         sharing = np.flatnonzero(~has_deadline)
         if sharing.size and left > 0:
             caps[sharing] = self._share(full[sharing], lot.order[live[sharing]], left)
-        return caps, full
+        # A share (cars without a departure) is a charger set-point: floored to 0.1 kW, which
+        # also keeps a car's cap steady while the share drifts (fewer segments to store).
+        partial = (caps < full - 1e-12) & ~has_deadline
+        caps[partial] = np.floor(caps[partial] / SETPOINT_KW + 1e-9) * SETPOINT_KW
+        caps[partial & (caps < self.min_power)] = 0.0
+        contested = bool(np.any(caps[has_deadline] < full[has_deadline] - 1e-12))
+        return caps, full, contested
 
     def _share(self, wants: np.ndarray, order: np.ndarray, budget: float) -> np.ndarray:
         """Equal shares of `budget` under each car's own limit; if a share would fall below
@@ -190,7 +266,7 @@ class _Planner:
             seats = min(seats, int(budget // self.min_power + 1e-9))
         if seats <= 0:
             return caps
-        chosen = np.argsort(order, kind="stable")[:seats]
+        chosen = np.argpartition(order, seats - 1)[:seats] if seats < order.size else slice(None)
         caps[chosen] = water_fill(wants[chosen], budget)
         return caps
 
@@ -213,15 +289,30 @@ class _Planner:
         self.soc[live] = new_soc
         # A car at its full draw is recorded with its own limit: same charge, fewer segments.
         recorded = np.where(caps >= full - 1e-12, lot.power_kw[live], caps)
-        self.records.append((live, t, t + stop_h, recorded, start_soc))
+        opened = self.open[live]
+        changed = np.isnan(opened[:, 0]) | (np.abs(opened[:, 1] - recorded) > 1e-9)
+        closing = live[changed & ~np.isnan(opened[:, 0])]
+        self._close(closing, np.full(closing.size, t))
+        starts = np.full(int(changed.sum()), t)
+        self.open[live[changed]] = np.column_stack((starts, recorded[changed], start_soc[changed]))
         self.ready_h[live[done]] = t + to_target[done]
         departed = lot.deadline_h[live] <= t + dt + 1e-12
         leaving = done | departed
+        self._close(live[leaving], (t + stop_h)[leaving])
         self.end_soc[live[leaving]] = new_soc[leaving]
         left: np.ndarray = live[~leaving]
         return left
 
-    def _plan(self, steps: int) -> Plan:
+    def _close(self, cars: np.ndarray, end_h: np.ndarray) -> None:
+        """End these cars' open segments at `end_h` (dropping empty ones)."""
+        if not cars.size:
+            return
+        rows = np.column_stack((cars, self.open[cars, 0], end_h,
+                                self.open[cars, 1], self.open[cars, 2]))  # fmt: skip
+        self.records.append(rows[rows[:, 2] > rows[:, 1]])
+        self.open[cars] = np.nan
+
+    def _plan(self, steps: int, *, end_h: float) -> Plan:
         lot = self.lot
         unfinished = np.isnan(self.ready_h)
         still = unfinished & np.isinf(lot.deadline_h)
@@ -231,39 +322,20 @@ class _Planner:
             end_soc_pct=self.end_soc,
             reaches_target=~unfinished,
             power_now_kw=self.power_now,
-            segments=self._segments(),
+            segments=SegmentTable(*self._segments(end_h)),
             peak_kw=self.peak,
             steps=steps,
+            load=[*self.load, (end_h, 0.0)],
         )
 
-    def _segments(self) -> list[np.ndarray]:
-        """Step records regrouped per car, consecutive steps with the same cap merged."""
-        n = len(self.lot)
-        if not self.records:
-            return [np.empty((0, 4)) for _ in range(n)]
-        car = np.concatenate([r[0] for r in self.records])
-        rows = np.column_stack([
-            np.concatenate([np.full(r[0].size, r[1]) for r in self.records]),
-            np.concatenate([r[2] for r in self.records]),
-            np.concatenate([r[3] for r in self.records]),
-            np.concatenate([r[4] for r in self.records]),
-        ])  # fmt: skip
-        by_car = np.argsort(car, kind="stable")
-        car, rows = car[by_car], rows[by_car]
-        same_car = np.concatenate(([False], car[1:] == car[:-1]))
-        same_cap = np.concatenate(([False], np.abs(rows[1:, 2] - rows[:-1, 2]) < 1e-9))
-        starts = np.flatnonzero(~(same_car & same_cap))
-        ends = np.concatenate((starts[1:], [len(car)])) - 1
-        merged = rows[starts].copy()
-        merged[:, 1] = rows[ends, 1]
-        owner = car[starts]
-        split_at = np.flatnonzero(np.diff(owner)) + 1
-        per_car = [np.empty((0, 4)) for _ in range(n)]
-        for owner_group, block in zip(
-            np.split(owner, split_at), np.split(merged, split_at), strict=True
-        ):
-            per_car[int(owner_group[0])] = block
-        return per_car
+    def _segments(self, end_h: float) -> tuple[np.ndarray, np.ndarray]:
+        """The closed segments, grouped by car in time order, and each car's offset."""
+        still = np.flatnonzero(~np.isnan(self.open[:, 0]))
+        self._close(still, np.full(still.size, end_h))
+        rows = np.concatenate(self.records) if self.records else np.empty((0, 5))
+        rows = rows[np.argsort(rows[:, 0], kind="stable")]  # recorded in time order
+        counts = np.bincount(rows[:, 0].astype(np.int64), minlength=len(self.lot))
+        return rows[:, 1:], np.concatenate(([0], np.cumsum(counts)))
 
 
 def water_fill(wants: np.ndarray, budget: float) -> np.ndarray:

@@ -106,7 +106,7 @@ class LotPlan(Strict):
     version: int
     power_now_kw: float
     vehicles: list[PlanVehicle]
-    load: list[LoadPoint] = Field(description="the lot's planned draw at each segment start")
+    load: list[LoadPoint] = Field(description="the lot's planned draw from each time on")
 
 
 class LotEvent(Strict):

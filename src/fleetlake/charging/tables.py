@@ -54,6 +54,7 @@ charging_lot = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("plan_version", sa.BigInteger, nullable=False),
     sa.Column("planned_at", UtcDateTime),
+    sa.Column("load", sa.JSON),  # the planned draw: [[Unix s, kW], …] at each step start
 )
 
 charging_quarantine = sa.Table(

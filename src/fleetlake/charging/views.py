@@ -56,14 +56,10 @@ def lot_plan(
     """Every parked car's segments from now on, and the lot's planned draw over time."""
     lot = connection.execute(sa.select(charging_lot)).mappings().one()
     vehicles: list[dict[str, Any]] = []
-    changes: dict[float, float] = {}
     now_s = now.timestamp()
     for session in parked_sessions(connection):
         snapshot = make_snapshot(session, settings=settings)
         segments = [s for s in snapshot["segments"] if s[1] > now_s and s[2] > 0]
-        for start, end, cap, _ in segments:
-            changes[max(start, now_s)] = changes.get(max(start, now_s), 0.0) + cap
-            changes[end] = changes.get(end, 0.0) - cap
         status = status_at(snapshot, now_s)
         vehicles.append({
             "plate": session["plate"],
@@ -80,18 +76,15 @@ def lot_plan(
         "version": int(lot["plan_version"]),
         "power_now_kw": round(sum(v["power_kw"] for v in vehicles), 3),
         "vehicles": vehicles,
-        "load": load_curve(changes),
+        "load": load_from(lot["load"] or [], now_s=now_s),
     }
 
 
-def load_curve(changes: dict[float, float]) -> list[dict[str, Any]]:
-    """The sum of the caps from each change on (an upper bound of the draw: tapering cars
-    draw less)."""
-    points, level = [], 0.0
-    for at in sorted(changes):
-        level += changes[at]
-        points.append({"at": iso(at), "power_kw": round(max(0.0, level), 3)})
-    return points
+def load_from(load: list[list[float]], *, now_s: float) -> list[dict[str, Any]]:
+    """The plan's draw from now on: the level in force now, then each change."""
+    current = [point for point in load if point[0] <= now_s][-1:]
+    upcoming = [point for point in load if point[0] > now_s]
+    return [{"at": iso(max(at, now_s)), "power_kw": kw} for at, kw in current + upcoming]
 
 
 def compat_vehicle(status: dict[str, Any]) -> dict[str, Any]:

@@ -62,6 +62,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("plan_version", sa.BigInteger, nullable=False),
         sa.Column("planned_at", UtcDateTime),
+        sa.Column("load", sa.JSON),
     )
     op.execute("INSERT INTO charging_lot (id, plan_version) VALUES (1, 0)")
     op.create_table(
