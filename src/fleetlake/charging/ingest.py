@@ -68,8 +68,8 @@ def import_file(
     counts = import_cars(engine, cars=cars, settings=settings.charging,
                          cache=cache_for(settings), now=now, job_id=job_id)  # fmt: skip
     return {
-        "source": source_name(source),
-        "status": "imported",
+        "name": source_name(source),
+        "status": f"{counts['created']} parked, {counts['updated']} updated",
         "rows_loaded": len(cars),
         "rows_quarantined": len(refused),
         **counts,

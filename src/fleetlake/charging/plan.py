@@ -16,7 +16,13 @@ from sqlalchemy.engine import Connection
 
 from fleetlake.charging import model, planner
 from fleetlake.charging.settings import ChargingSettings
-from fleetlake.charging.snapshot import epoch, iso, make_snapshot, state_at
+from fleetlake.charging.snapshot import (
+    TARGET_TOLERANCE_PCT,
+    epoch,
+    iso,
+    make_snapshot,
+    state_at,
+)
 from fleetlake.charging.tables import charging_lot, charging_sessions
 
 MOVED_S = 60.0  # a ready time moving by less is not news
@@ -134,7 +140,8 @@ def planned_values(
         for start, end, cap, soc in plan.segments[i].tolist()
     ]
     ready_h = plan.ready_h[i]
-    ready_at = session["ready_at"] if soc_pct >= session["desired_pct"] else None
+    at_target = soc_pct >= session["desired_pct"] - TARGET_TOLERANCE_PCT
+    ready_at = session["ready_at"] if at_target else None
     if ready_at is None and not np.isnan(ready_h):
         ready_at = datetime.fromtimestamp(now_s + float(ready_h) * 3600, now.tzinfo)
     return {

@@ -10,6 +10,8 @@ from typing import Any
 from fleetlake.charging import model
 from fleetlake.charging.settings import ChargingSettings
 
+TARGET_TOLERANCE_PCT = 1e-6
+
 
 def curve_for(
     *, capacity_kwh: float, max_power_kw: float | None, settings: ChargingSettings
@@ -72,9 +74,11 @@ def state_at(snapshot: dict[str, Any], at_s: float) -> tuple[float, float]:
         return soc_start, 0.0
     hours = (min(at_s, end_s) - start_s) / 3600.0
     soc = float(model.soc_after(soc_start, hours, cap_kw=cap_kw, **curve))
+    target = snapshot["desired_pct"]
+    if abs(soc - target) < TARGET_TOLERANCE_PCT:  # at its target: exactly, not 79.9999999
+        soc = target
     if at_s >= end_s:
         return soc, 0.0
-    target = snapshot["desired_pct"]
     power = 0.0 if soc >= target else float(model.power_at(soc, cap_kw=cap_kw, **curve))
     return soc, power
 

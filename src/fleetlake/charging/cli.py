@@ -1,0 +1,125 @@
+"""Charging lot commands: `fleetlake charging import|status|ready|remove|plan`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from fleetlake.cli_common import DetachFlag, JsonFlag, follow_or_detach, open_engine
+
+charging_app = typer.Typer(
+    no_args_is_help=True, help="The charging lot: parked cars, ready times, the power plan."
+)
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@charging_app.command("import")
+def import_lot(
+    source: Annotated[str, typer.Argument(help="A CSV file or an http(s) URL")],
+    detach: DetachFlag = False,
+    json: JsonFlag = False,
+) -> None:
+    """Park the cars of a CSV (vehicle,current_charge,total_charge,desired_percentage)."""
+    from fleetlake.charging.ingest import queue_import
+    from fleetlake.platform.sources import resolve_sources
+    from fleetlake.settings import get_settings
+
+    engine = open_engine()
+    found = resolve_sources([source], settings=get_settings(), suffixes=(".csv",))
+    follow_or_detach(engine, queue_import(engine, source=found[0]), detach=detach, json=json)
+
+
+@charging_app.command("status")
+def status(
+    plate: Annotated[str | None, typer.Argument(help="One car; all parked ones if omitted")] = None,
+    json: AsJson = False,
+) -> None:
+    """Each parked car's charge, power now and when it will be ready."""
+    from fleetlake.charging import service
+    from fleetlake.charging.ingest import cache_for
+    from fleetlake.settings import get_settings
+
+    settings, engine, now = get_settings(), open_engine(), service.now_utc()
+    if plate is not None:
+        found = [service.vehicle_status(engine, plate=plate, settings=settings.charging,
+                                        cache=cache_for(settings), now=now)]  # fmt: skip
+    else:
+        with engine.connect() as connection:
+            found = service.list_vehicles(connection, settings=settings.charging, now=now)
+    show_vehicles(found, json=json)
+
+
+@charging_app.command("ready")
+def ready(json: AsJson = False) -> None:
+    """The cars that have reached their desired charge."""
+    from fleetlake.charging import service
+    from fleetlake.settings import get_settings
+
+    found = service.ready_vehicles(
+        open_engine(), settings=get_settings().charging, now=service.now_utc()
+    )
+    show_vehicles(found, json=json)
+
+
+@charging_app.command("remove")
+def remove(
+    plate: Annotated[str, typer.Argument(help="The car that leaves")], json: AsJson = False
+) -> None:
+    """The car leaves: its charge now; its session stays in the history."""
+    from fleetlake.charging import service
+    from fleetlake.charging.ingest import cache_for
+    from fleetlake.console import out
+    from fleetlake.settings import get_settings
+
+    settings = get_settings()
+    gone = service.remove_vehicle(open_engine(), plate=plate, settings=settings.charging,
+                                  cache=cache_for(settings), now=service.now_utc())  # fmt: skip
+    if json:
+        out.print_json(data=gone)
+    else:
+        out.print(f"{gone['vehicle']} left with {gone['current_charge']:.1f} kWh")
+
+
+@charging_app.command("plan")
+def plan(json: AsJson = False) -> None:
+    """The lot's power plan: each car's power now and until when, under the site limit."""
+    from rich.table import Table
+
+    from fleetlake.charging import service, views
+    from fleetlake.console import out
+    from fleetlake.settings import get_settings
+
+    with open_engine().connect() as connection:
+        lot = views.lot_plan(connection, settings=get_settings().charging, now=service.now_utc())
+    if json:
+        out.print_json(data=lot)
+        return
+    limit = lot["site_limit_kw"]
+    out.print(f"site limit {'none' if limit is None else f'{limit:g} kW'}; "
+              f"drawing {lot['power_now_kw']:.1f} kW now; plan {lot['version']}")  # fmt: skip
+    table = Table("plate", "kW now", "segments", "ready at", "reaches target")
+    for car in lot["vehicles"]:
+        table.add_row(car["plate"], f"{car['power_kw']:.1f}", str(len(car["segments"])),
+                      car["ready_at"] or "-", "yes" if car["reaches_target"] else "NO")  # fmt: skip
+    out.print(table)
+
+
+def show_vehicles(found: list[dict[str, Any]], *, json: bool) -> None:
+    from rich.table import Table
+
+    from fleetlake.console import out
+
+    if json:
+        out.print_json(data={"data": found})
+        return
+    table = Table("plate", "charge", "kWh", "kW now", "ready at", "departure")
+    for car in found:
+        filled = int(round(car["soc_pct"] / 10))
+        bar = "█" * filled + "░" * (10 - filled) + f" {car['soc_pct']:.0f}/{car['desired_pct']:g}%"
+        late = "" if car["reaches_target"] else " (will not reach its target)"
+        table.add_row(car["plate"], bar,
+                      f"{car['current_charge_kwh']:.1f}/{car['total_charge_kwh']:g}",
+                      f"{car['power_kw']:.1f}", (car["ready_at"] or "-") + late,
+                      car["departure"] or "-")  # fmt: skip
+    out.print(table if found else "no cars here")
