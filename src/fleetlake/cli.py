@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 
+from fleetlake.charging import cli as charging_cli
 from fleetlake.cli_common import finish, open_engine, run_job_here, start_detached
 from fleetlake.errors import FleetlakeError
-from fleetlake.charging import cli as charging_cli
 from fleetlake.simulate.cli import simulate_app
 from fleetlake.telemetry import cli as telemetry_cli
 from fleetlake.trips import cli as trips_cli

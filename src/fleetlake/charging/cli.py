@@ -115,7 +115,7 @@ def show_vehicles(found: list[dict[str, Any]], *, json: bool) -> None:
         return
     table = Table("plate", "charge", "kWh", "kW now", "ready at", "departure")
     for car in found:
-        filled = int(round(car["soc_pct"] / 10))
+        filled = round(car["soc_pct"] / 10)
         bar = "█" * filled + "░" * (10 - filled) + f" {car['soc_pct']:.0f}/{car['desired_pct']:g}%"
         late = "" if car["reaches_target"] else " (will not reach its target)"
         table.add_row(car["plate"], bar,
