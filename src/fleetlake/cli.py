@@ -216,6 +216,7 @@ def demo(
 
     demo_trips(engine, settings=settings, rows=rows)
     demo_telemetry(engine, settings=settings)
+    charging_cli.demo_charging(engine, settings=settings)
     out.print(
         f"\n[bold]fleetlake demo[/] on http://{host}:{port}/  ·  API docs http://{host}:{port}/docs"
     )

@@ -123,3 +123,19 @@ def show_vehicles(found: list[dict[str, Any]], *, json: bool) -> None:
                       f"{car['power_kw']:.1f}", (car["ready_at"] or "-") + late,
                       car["departure"] or "-")  # fmt: skip
     out.print(table if found else "no cars here")
+
+
+def demo_charging(engine: Any, *, settings: Any, cars: int = 40) -> None:
+    """A simulated lot parked by the real import job (once per demo home)."""
+    from fleetlake.charging.ingest import queue_import
+    from fleetlake.charging.plan import parked_sessions
+    from fleetlake.cli_common import run_job_here
+    from fleetlake.console import out, print_job
+    from fleetlake.simulate.charging import simulate_lot
+
+    with engine.connect() as connection:
+        if parked_sessions(connection):
+            return
+    lot = simulate_lot(cars=cars, out=settings.home_dir / "data" / "lot.csv", seed=5)
+    out.print(f"simulated a lot of {lot.cars} cars ({lot.with_departure} with a departure)")
+    print_job(run_job_here(engine, queue_import(engine, source=str(lot.path))))

@@ -54,7 +54,10 @@ def read_rows(path: Path) -> Iterator[ParkedCar | Refused]:
 
 def parse_rows(handle: io.TextIOBase | io.StringIO) -> Iterator[ParkedCar | Refused]:
     reader = csv.reader(handle)
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise SourceRejected(f"the first line is not CSV ({exc}): give a CSV file") from None
     if header is None or not any(cell.strip() for cell in header):
         raise SourceRejected("the file is empty: give a CSV with the header " + ",".join(REQUIRED))
     columns = [cell.strip().lower() for cell in header]
@@ -67,7 +70,15 @@ def parse_rows(handle: io.TextIOBase | io.StringIO) -> Iterator[ParkedCar | Refu
         )
     position = {name: columns.index(name) for name in (*REQUIRED, *OPTIONAL) if name in columns}
     line = reader.line_num
-    for cells in reader:
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a stray carriage return or NUL: this line only
+            yield Refused(line=line + 1, raw="", reason=f"not a CSV line: {exc}")
+            line = reader.line_num
+            continue
         start, line = line + 1, reader.line_num
         if not cells or not any(cell.strip() for cell in cells):
             continue

@@ -33,6 +33,21 @@ def simulate_trips(
     )
 
 
+@simulate_app.command("charging")
+def simulate_charging(
+    cars: Annotated[int, typer.Option(min=1, max=1_000_000)] = 40,
+    out: Annotated[Path, typer.Option(help="The lot CSV to write")] = Path("lot.csv"),
+    seed: int = 7,
+) -> None:
+    """A parked lot as an operator's CSV: capacities, charges, targets, departures."""
+    from fleetlake.console import out as console
+    from fleetlake.simulate.charging import simulate_lot
+
+    lot = simulate_lot(cars=cars, out=out, seed=seed)
+    console.print(f"wrote {lot.cars:,} cars ({lot.with_departure:,} with a departure) to {lot.path}"
+                  f": fleetlake charging import {lot.path}")  # fmt: skip
+
+
 @simulate_app.command("telemetry")
 def simulate_telemetry(
     vehicles: Annotated[int, typer.Option(min=1)] = 10,
