@@ -51,6 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.lake = Lake(settings.resolved_lake_uri)
     install_error_handlers(app)
     _mount_routers(app)
+    from fleetlake.charging.fast_status import FastStatus
+
+    app.add_middleware(FastStatus)
     describe(app, settings)
     return app
 

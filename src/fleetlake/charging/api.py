@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
@@ -80,11 +81,12 @@ def list_vehicles(
     response_model=None,
     responses=ok(Vehicle) | error_responses(404),
 )
-def get_vehicle(
+async def get_vehicle(
     plate: Plate, request: Request, engine: EngineDep, settings: SettingsDep
-) -> dict[str, Any]:
-    return service.vehicle_status(engine, plate=plate, settings=settings.charging,
-                                  cache=lot_cache(request), now=service.now_utc())  # fmt: skip
+) -> JSONResponse:
+    status = await service.vehicle_status_now(engine, plate=plate, settings=settings.charging,
+                                              cache=lot_cache(request))  # fmt: skip
+    return JSONResponse(status)
 
 
 @router.delete(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from fleetlake.api.deps import EngineDep, ReadKey, RunnerDep, SettingsDep, WriteKey
 from fleetlake.api.jobs import job_accepted
@@ -48,13 +49,13 @@ def ready_vehicles(engine: EngineDep, settings: SettingsDep) -> dict[str, Any]:
     response_model=None,
     responses=ok(CompatStatus) | error_responses(404),
 )
-def vehicle_status(
+async def vehicle_status(
     plate: Plate, request: Request, engine: EngineDep, settings: SettingsDep
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Is the car ready, and when will it be."""
-    status = service.vehicle_status(engine, plate=plate, settings=settings.charging,
-                                    cache=lot_cache(request), now=service.now_utc())  # fmt: skip
-    return views.compat_status(status)
+    status = await service.vehicle_status_now(engine, plate=plate, settings=settings.charging,
+                                              cache=lot_cache(request))  # fmt: skip
+    return JSONResponse(views.compat_status(status))
 
 
 @router.delete(

@@ -19,6 +19,7 @@ work in place of floats throughout, which is how the planner runs a whole lot at
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,3 +153,37 @@ def soc_after(
         tapered = a_t + u_a * -np.expm1(-beta * left_h) / np.where(slope > 0, slope, 1.0)
         soc = np.where(h <= to_knee_h, linear, tapered)
     return np.minimum(soc, 100.0)
+
+
+def soc_after_one(
+    start_pct: float,
+    hours: float,
+    *,
+    cap_kw: float,
+    capacity_kwh: float,
+    power_kw: float,
+    efficiency: float,
+    taper_start_pct: float,
+    slope: float,
+) -> float:
+    """`soc_after` for one car in plain floats: a status read is a few microseconds, where
+    numpy's per-call cost on scalars is tens."""
+    h = max(0.0, hours)
+    if cap_kw <= 0:
+        return start_pct
+    knee = taper_start_pct + max(0.0, 1.0 - cap_kw / power_kw) / slope if slope > 0 else math.inf
+    rate = 100.0 * efficiency * cap_kw / capacity_kwh
+    to_knee_h = (knee - start_pct) / rate if start_pct < knee else 0.0
+    if h <= to_knee_h:
+        return min(100.0, start_pct + rate * h)
+    a_t = max(start_pct, knee)
+    beta = 100.0 * efficiency * power_kw * slope / capacity_kwh
+    u_a = 1.0 - slope * (a_t - taper_start_pct)
+    return min(100.0, a_t + u_a * -math.expm1(-beta * (h - to_knee_h)) / slope)
+
+
+def power_at_one(
+    soc_pct: float, *, cap_kw: float, power_kw: float, taper_start_pct: float, slope: float,
+    **_: float,
+) -> float:  # fmt: skip
+    return min(cap_kw, power_kw * (1.0 - slope * max(0.0, soc_pct - taper_start_pct)))

@@ -7,7 +7,9 @@ Redis and push the lot's events. Reads follow each car's stored plan to the mome
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -174,6 +176,26 @@ def snapshot_of(
             log.warning("Redis unavailable; reading the lot from the database", exc_info=True)
     with engine.connect() as connection:
         return make_snapshot(parked_session(connection, plate=plate), settings=settings)
+
+
+async def vehicle_status_now(
+    engine: Engine, *, plate: str, settings: ChargingSettings, cache: LotCache | None
+) -> dict[str, Any]:
+    """`vehicle_status` for the API's hot path: Redis read on the event loop, no thread hop;
+    a rebuild or the database fallback on a worker thread."""
+    import anyio.to_thread
+
+    if cache is not None:
+        try:
+            found = await cache.aget(plate)
+        except Exception:  # Redis is down: the thread below answers from the database
+            found = MISSING
+        if isinstance(found, dict):
+            return status_at(found, time.time())
+        if found is None:
+            raise NotFound(f"vehicle {plate[:40]!r} is not parked here", field="plate")
+    read = partial(vehicle_status, engine, plate=plate, settings=settings, cache=cache)
+    return await anyio.to_thread.run_sync(lambda: read(now=now_utc()))
 
 
 def vehicle_status(

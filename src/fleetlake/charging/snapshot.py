@@ -73,13 +73,13 @@ def state_at(snapshot: dict[str, Any], at_s: float) -> tuple[float, float]:
     if at_s < start_s:
         return soc_start, 0.0
     hours = (min(at_s, end_s) - start_s) / 3600.0
-    soc = float(model.soc_after(soc_start, hours, cap_kw=cap_kw, **curve))
+    soc = model.soc_after_one(soc_start, hours, cap_kw=cap_kw, **curve)
     target = snapshot["desired_pct"]
     if abs(soc - target) < TARGET_TOLERANCE_PCT:  # at its target: exactly, not 79.9999999
         soc = target
     if at_s >= end_s:
         return soc, 0.0
-    power = 0.0 if soc >= target else float(model.power_at(soc, cap_kw=cap_kw, **curve))
+    power = 0.0 if soc >= target else model.power_at_one(soc, cap_kw=cap_kw, **curve)
     return soc, power
 
 

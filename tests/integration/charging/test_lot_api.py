@@ -184,3 +184,20 @@ def wait_events(client: TestClient, *, count: int) -> list[dict[str, Any]]:
                 if len(found) == count:
                     break
     return found
+
+
+def test_the_redis_fast_path_answers_as_the_routes_and_respects_read_keys(
+    lot_client: TestClient, csv_server: Callable[[str, str], str]
+) -> None:
+    import_csv(lot_client, csv_server("lot.csv", LOT))
+    fast = lot_client.get("/vehicle/EF789")  # answered by the middleware, from Redis
+    v1 = lot_client.get("/api/v1/charging/vehicles/EF789")
+    cache = lot_client.app.state.lot_cache  # type: ignore[attr-defined]
+    lot_client.app.state.lot_cache = None  # type: ignore[attr-defined]
+    routed = lot_client.get("/vehicle/EF789")  # the route, from the database
+    assert fast.json() == routed.json() and fast.headers["content-type"] == "application/json"
+    assert v1.json()["plate"] == "EF789" and v1.json()["ready"] is True
+    lot_client.app.state.lot_cache = cache  # type: ignore[attr-defined]
+    lot_client.app.state.settings.read_requires_key = True  # type: ignore[attr-defined]
+    assert lot_client.get("/vehicle/EF789").status_code == 401
+    assert lot_client.get("/vehicle/EF789", headers=AUTH).status_code == 200

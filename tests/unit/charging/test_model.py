@@ -67,3 +67,20 @@ def test_no_taper_and_full_taper_edges() -> None:
     even = ChargeCurve(capacity_kwh=50, power_kw=10, taper_end_fraction=1.0)
     assert even.hours_between(0, 100) == pytest.approx(50 / 9.0)
     assert ChargeCurve(capacity_kwh=50, power_kw=10).soc_after(0, 1000) == 100.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(curve=curves, a=st.floats(0, 100), hours=st.floats(0, 50), cap=st.floats(0.5, 400))
+def test_the_one_car_float_path_equals_the_array_path(
+    curve: ChargeCurve, a: float, hours: float, cap: float
+) -> None:
+    from fleetlake.charging import model
+
+    params = {"capacity_kwh": curve.capacity_kwh, "power_kw": curve.power_kw,
+              "efficiency": curve.efficiency, "taper_start_pct": curve.taper_start_pct,
+              "slope": curve.slope}  # fmt: skip
+    cap = min(cap, curve.power_kw)
+    one = model.soc_after_one(a, hours, cap_kw=cap, **params)
+    assert one == pytest.approx(float(model.soc_after(a, hours, cap_kw=cap, **params)), abs=1e-9)
+    power = model.power_at_one(one, cap_kw=cap, **params)
+    assert power == pytest.approx(float(model.power_at(one, cap_kw=cap, **params)), abs=1e-9)
