@@ -114,8 +114,8 @@ def main() -> None:
     workers = 2 if args.db == "postgres" else 1
     found: dict[str, Any] = {}
     for redis in (True, False):
-        run_env = env | ({"FLEETLAKE_REDIS_URL": REDIS_URL,
-                          "FLEETLAKE_REDIS_PREFIX": f"bench{os.getpid()}"} if redis else {})  # fmt: skip
+        cache = {"FLEETLAKE_REDIS_URL": REDIS_URL, "FLEETLAKE_REDIS_PREFIX": f"b{os.getpid()}"}
+        run_env = env | (cache if redis else {})
         server = suite.start_server(run_env, folder / f"server-{redis}.log", workers=workers)
         try:
             if redis:

@@ -60,8 +60,9 @@ def replan(connection: Connection, *, settings: ChargingSettings, now: datetime)
     version = lock_lot(connection)
     sessions = parked_sessions(connection)
     now_s = now.timestamp()
-    soc_now = np.array([soc_of(s, now_s=now_s, settings=settings) for s in sessions])
-    lot = lot_of(sessions, soc_now=soc_now, now_s=now_s, settings=settings)
+    before = [make_snapshot(s, settings=settings) for s in sessions]
+    soc_now = np.array([soc_from(snap, now_s=now_s) for snap in before])
+    lot = lot_of(sessions, before, soc_now=soc_now, now_s=now_s)
     started = time.perf_counter()
     plan = planner.plan_lot(
         lot, site_limit_kw=settings.site_limit_kw, min_power_kw=settings.min_power_kw
@@ -89,23 +90,29 @@ def replan(connection: Connection, *, settings: ChargingSettings, now: datetime)
 
 
 def soc_of(session: dict[str, Any], *, now_s: float, settings: ChargingSettings) -> float:
+    return soc_from(make_snapshot(session, settings=settings), now_s=now_s)
+
+
+def soc_from(snapshot: dict[str, Any], *, now_s: float) -> float:
     """Where the car is now: along its plan, or at full power since its last known charge."""
-    snapshot = make_snapshot(session, settings=settings)
-    if session["plan"]:
+    if snapshot["segments"]:
         return state_at(snapshot, now_s)[0]
-    soc = float(100.0 * session["charge_kwh"] / session["capacity_kwh"])
-    since_h = max(0.0, now_s - snapshot["charge_at"]) / 3600.0
     curve = snapshot["curve"]
-    if session["departure"] is not None:
+    soc = float(100.0 * snapshot["charge_kwh"] / curve["capacity_kwh"])
+    since_h = max(0.0, now_s - snapshot["charge_at"]) / 3600.0
+    if snapshot["departure"] is not None:
         since_h = min(since_h, max(0.0, (snapshot["departure"] - snapshot["charge_at"]) / 3600))
-    charged = float(model.soc_after(soc, since_h, cap_kw=curve["power_kw"], **curve))
-    return max(soc, min(charged, max(soc, float(session["desired_pct"]))))
+    charged = model.soc_after_one(soc, since_h, cap_kw=curve["power_kw"], **curve)
+    return max(soc, min(charged, max(soc, float(snapshot["desired_pct"]))))
 
 
 def lot_of(
-    sessions: list[dict[str, Any]], *, soc_now: np.ndarray, now_s: float, settings: ChargingSettings
+    sessions: list[dict[str, Any]],
+    snapshots: list[dict[str, Any]],
+    *,
+    soc_now: np.ndarray,
+    now_s: float,
 ) -> planner.Lot:
-    snapshots = [make_snapshot(s, settings=settings) for s in sessions]
     curves = [snap["curve"] for snap in snapshots]
 
     def column(name: str) -> np.ndarray:
@@ -135,12 +142,14 @@ def planned_values(
     now: datetime,
 ) -> dict[str, Any]:
     capacity = session["capacity_kwh"]
+    # Times to the ms, charge to a millionth of a percent: less JSON to store and read back
     segments = [
-        [now_s + start * 3600, now_s + end * 3600, cap, soc]
+        [round(now_s + start * 3600, 3), round(now_s + end * 3600, 3), cap, round(soc, 6)]
         for start, end, cap, soc in plan.segments[i].tolist()
     ]
     ready_h = plan.ready_h[i]
-    at_target = soc_pct >= session["desired_pct"] - TARGET_TOLERANCE_PCT
+    was_ready = session["ready_at"] is not None and session["ready_at"] <= now
+    at_target = was_ready or soc_pct >= session["desired_pct"] - TARGET_TOLERANCE_PCT
     ready_at = session["ready_at"] if at_target else None
     if ready_at is None and not np.isnan(ready_h):
         ready_at = datetime.fromtimestamp(now_s + float(ready_h) * 3600, now.tzinfo)

@@ -75,8 +75,9 @@ def state_at(snapshot: dict[str, Any], at_s: float) -> tuple[float, float]:
     hours = (min(at_s, end_s) - start_s) / 3600.0
     soc = model.soc_after_one(soc_start, hours, cap_kw=cap_kw, **curve)
     target = snapshot["desired_pct"]
-    if abs(soc - target) < TARGET_TOLERANCE_PCT:  # at its target: exactly, not 79.9999999
-        soc = target
+    ready_at = snapshot["ready_at"]
+    if abs(soc - target) < TARGET_TOLERANCE_PCT or (ready_at is not None and at_s >= ready_at):
+        soc = max(soc, target)  # at its target: exactly, not 79.9999999
     if at_s >= end_s:
         return soc, 0.0
     power = 0.0 if soc >= target else model.power_at_one(soc, cap_kw=cap_kw, **curve)
