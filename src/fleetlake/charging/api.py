@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
@@ -26,14 +27,18 @@ from fleetlake.api.errors import invalid_body
 from fleetlake.api.jobs import follow_events, job_accepted, sse_response
 from fleetlake.api.schemas import SSE, JobAccepted, JobPage, error_responses, ok
 from fleetlake.api.uploads import save_upload
-from fleetlake.charging import service, views
+from fleetlake.charging import meter, service, views
 from fleetlake.charging.cache import LotCache
 from fleetlake.charging.events import STREAM
 from fleetlake.charging.ingest import JOB_KIND, queue_import
+from fleetlake.charging.readings import Reading
 from fleetlake.charging.schemas import (
     CompatRemoved,
     ImportIn,
     LotPlan,
+    ReadingPage,
+    ReadingsAccepted,
+    ReadingsIn,
     SessionPage,
     Vehicle,
     VehiclePage,
@@ -101,6 +106,36 @@ def remove_vehicle(
     """The car leaves: its charge now; the session stays in the history."""
     return service.remove_vehicle(engine, plate=plate, settings=settings.charging,
                                   cache=lot_cache(request), now=service.now_utc())  # fmt: skip
+
+
+@router.post(
+    "/vehicles/{plate}/readings",
+    dependencies=[WriteKey],
+    response_model=None,
+    responses=ok(ReadingsAccepted) | error_responses(400, 404),
+)
+def add_readings(
+    plate: Plate, body: ReadingsIn, request: Request, engine: EngineDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Meter readings of the car: refused ones say why; the rest correct its estimate."""
+    for position, reading in enumerate(body.readings):
+        if reading.ts.tzinfo is None:
+            raise InvalidParameter(f"readings[{position}].ts", "ts needs a timezone, e.g. Z")
+    readings = [Reading(ts=r.ts.astimezone(UTC), energy_kwh=r.energy_kwh, soc_pct=r.soc_pct,
+                        power_kw=r.power_kw) for r in body.readings]  # fmt: skip
+    return meter.add_readings(engine, plate=plate, readings=readings, settings=settings.charging,
+                              cache=lot_cache(request), now=service.now_utc())  # fmt: skip
+
+
+@router.get(
+    "/vehicles/{plate}/readings",
+    dependencies=[ReadKey],
+    response_model=None,
+    responses=ok(ReadingPage) | error_responses(404),
+)
+def list_readings(plate: Plate, connection: ConnDep, settings: SettingsDep) -> dict[str, Any]:
+    """The car's readings, accepted or refused with the reason, and the curve it follows."""
+    return meter.list_readings(connection, plate=plate, settings=settings.charging)
 
 
 @router.get("/sessions", dependencies=[ReadKey], response_model=None, responses=ok(SessionPage))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -16,6 +17,59 @@ class ImportIn(BaseModel):
     url: str | None = Field(None, description="http(s) URL of the CSV", examples=[
         "https://example.com/lot.csv"])  # fmt: skip
     path: str | None = Field(None, description="a CSV in the server's import folders")
+
+
+class ReadingIn(BaseModel):
+    ts: datetime = Field(description="when the meter read it, with a zone")
+    energy_kwh: float | None = Field(None, description="energy delivered this session (meter)")
+    soc_pct: float | None = None
+    power_kw: float | None = Field(None, description="grid power then")
+
+
+class ReadingsIn(BaseModel):
+    readings: list[ReadingIn] = Field(max_length=10_000)
+
+
+class FitOut(Strict):
+    power_kw: float
+    taper_start_pct: float | None
+    taper_end_power_pct: float | None
+    readings: int
+    residual_kw: float = Field(description="root mean square of power against the fit")
+
+
+class RejectedReading(Strict):
+    index: int
+    reason: str
+
+
+class ReadingsAccepted(Strict):
+    accepted: int
+    rejected: list[RejectedReading]
+    fit: FitOut | None = Field(description="null until three readings give power and charge")
+    vehicle: Vehicle
+
+
+class ReadingOut(Strict):
+    ts: str
+    energy_kwh: float | None
+    soc_pct: float | None
+    power_kw: float | None
+    accepted: bool
+    reason: str | None
+
+
+class CurveOut(Strict):
+    fitted: bool
+    power_kw: float
+    taper_start_pct: float
+    taper_end_power_pct: float | None
+
+
+class ReadingPage(Strict):
+    plate: str
+    data: list[ReadingOut]
+    fit: CurveOut
 
 
 class CompatVehicle(Strict):
@@ -116,3 +170,6 @@ class LotEvent(Strict):
     type: str = Field(examples=["vehicle.ready"])
     data: dict[str, Any]
     created_at: str
+
+
+ReadingsAccepted.model_rebuild()

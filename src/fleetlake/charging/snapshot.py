@@ -4,6 +4,7 @@ car is at any moment by following it: the charge in closed form within the plan'
 from __future__ import annotations
 
 import bisect
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,16 +15,24 @@ TARGET_TOLERANCE_PCT = 1e-6
 
 
 def curve_for(
-    *, capacity_kwh: float, max_power_kw: float | None, settings: ChargingSettings
+    *,
+    capacity_kwh: float,
+    max_power_kw: float | None,
+    settings: ChargingSettings,
+    fit: tuple[float | None, float | None, float | None] = (None, None, None),
 ) -> dict[str, float]:
-    """The model's parameters for one car: the charger's power, the car's own if lower."""
-    power = settings.power_kw if max_power_kw is None else min(settings.power_kw, max_power_kw)
+    """The model's parameters for one car: the charger's power, the car's own if lower; its
+    fitted power and taper (from its meter readings) where there is a fit."""
+    fit_power, fit_start, fit_end = fit
+    power = min(settings.power_kw, max_power_kw or math.inf, fit_power or math.inf)
+    start = settings.taper_start_pct if fit_start is None else fit_start
+    end = settings.taper_end_fraction if fit_end is None else fit_end / 100.0
     return {
         "capacity_kwh": capacity_kwh,
         "power_kw": power,
         "efficiency": settings.efficiency,
-        "taper_start_pct": settings.taper_start_pct,
-        "slope": float(model.taper_slope(settings.taper_start_pct, settings.taper_end_fraction)),
+        "taper_start_pct": start,
+        "slope": float(model.taper_slope(start, end)),
     }
 
 
@@ -44,7 +53,9 @@ def make_snapshot(session: dict[str, Any], *, settings: ChargingSettings) -> dic
         capacity_kwh=session["capacity_kwh"],
         max_power_kw=session["max_power_kw"],
         settings=settings,
-    )
+        fit=(session.get("fit_power_kw"), session.get("fit_taper_start_pct"),
+             session.get("fit_taper_end_pct")),
+    )  # fmt: skip
     return {
         "plate": session["plate"],
         "desired_pct": session["desired_pct"],

@@ -1,6 +1,6 @@
 """Charging lot tables: one row per charging session (a car's stay), the lot's plan version
 (the row a replan locks, so two processes never plan at once), refused import rows, and meter
-readings."""
+readings (accepted or refused, with the reason)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ charging_sessions = sa.Table(
     sa.Column("reaches_target", sa.Boolean),
     sa.Column("end_charge_kwh", sa.Float),
     sa.Column("ready_notified", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("fit_power_kw", sa.Float),
+    sa.Column("fit_taper_start_pct", sa.Float),
+    sa.Column("fit_taper_end_pct", sa.Float),
     sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="SET NULL")),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Index(
@@ -68,4 +71,24 @@ charging_quarantine = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Index("ix_charging_quarantine_job_id", "job_id"),
+)
+
+charging_readings = sa.Table(
+    "charging_readings",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column(
+        "session_id",
+        sa.BigInteger,
+        sa.ForeignKey("charging_sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("ts", UtcDateTime, nullable=False),
+    sa.Column("energy_kwh", sa.Float),
+    sa.Column("soc_pct", sa.Float),
+    sa.Column("power_kw", sa.Float),
+    sa.Column("accepted", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_charging_readings_session_id_ts", "session_id", "ts"),
 )

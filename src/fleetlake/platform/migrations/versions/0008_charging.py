@@ -1,5 +1,5 @@
 """Charging lot: sessions (the parked cars and their history), the plan's lock row, refused
-import rows.
+import rows, meter readings.
 
 Revision ID: 0008
 Revises: 0007
@@ -41,6 +41,9 @@ def upgrade() -> None:
         sa.Column("reaches_target", sa.Boolean),
         sa.Column("end_charge_kwh", sa.Float),
         sa.Column("ready_notified", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("fit_power_kw", sa.Float),
+        sa.Column("fit_taper_start_pct", sa.Float),
+        sa.Column("fit_taper_end_pct", sa.Float),
         sa.Column(
             "job_id",
             sa.Integer,
@@ -80,9 +83,32 @@ def upgrade() -> None:
         sa.Column("created_at", UtcDateTime, nullable=False),
     )
     op.create_index("ix_charging_quarantine_job_id", "charging_quarantine", ["job_id"])
+    op.create_table(
+        "charging_readings",
+        sa.Column("id", BigId, primary_key=True),
+        sa.Column(
+            "session_id",
+            sa.BigInteger,
+            sa.ForeignKey(
+                "charging_sessions.id",
+                ondelete="CASCADE",
+                name="fk_charging_readings_session_id_charging_sessions",
+            ),
+            nullable=False,
+        ),
+        sa.Column("ts", UtcDateTime, nullable=False),
+        sa.Column("energy_kwh", sa.Float),
+        sa.Column("soc_pct", sa.Float),
+        sa.Column("power_kw", sa.Float),
+        sa.Column("accepted", sa.Boolean, nullable=False),
+        sa.Column("reason", sa.Text),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+    )
+    op.create_index("ix_charging_readings_session_id_ts", "charging_readings", ["session_id", "ts"])
 
 
 def downgrade() -> None:
+    op.drop_table("charging_readings")
     op.drop_table("charging_quarantine")
     op.drop_table("charging_lot")
     op.drop_table("charging_sessions")
