@@ -49,7 +49,11 @@ from fleetlake.platform.redact import hide_home
 from fleetlake.platform.sources import resolve_sources
 
 router = APIRouter(prefix="/api/v1/charging", tags=["charging"])
-Plate = Annotated[str, Path(min_length=1, max_length=64, description="The car's plate")]
+# No control characters (a NUL is no plate, and PostgreSQL text cannot hold one): 422 instead.
+Plate = Annotated[
+    str,
+    Path(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$", description="The car's plate"),
+]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 UPLOAD = {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
 IMPORT_BODY = {
@@ -94,12 +98,11 @@ async def get_vehicle(
     return JSONResponse(status)
 
 
-@router.delete(
-    "/vehicles/{plate}",
-    dependencies=[WriteKey],
-    response_model=None,
-    responses=ok(CompatRemoved) | error_responses(404),
-)
+REMOVE_ROUTE: dict[str, Any] = {"dependencies": [WriteKey], "response_model": None,
+                                "responses": ok(CompatRemoved) | error_responses(404)}  # fmt: skip
+
+
+@router.delete("/vehicles/{plate}", **REMOVE_ROUTE)
 def remove_vehicle(
     plate: Plate, request: Request, engine: EngineDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -121,6 +124,8 @@ def add_readings(
     for position, reading in enumerate(body.readings):
         if reading.ts.tzinfo is None:
             raise InvalidParameter(f"readings[{position}].ts", "ts needs a timezone, e.g. Z")
+        if not 1970 <= reading.ts.year <= 9000:
+            raise InvalidParameter(f"readings[{position}].ts", "ts is not a plausible time")
     readings = [Reading(ts=r.ts.astimezone(UTC), energy_kwh=r.energy_kwh, soc_pct=r.soc_pct,
                         power_kw=r.power_kw) for r in body.readings]  # fmt: skip
     return meter.add_readings(engine, plate=plate, readings=readings, settings=settings.charging,
@@ -141,7 +146,7 @@ def list_readings(plate: Plate, connection: ConnDep, settings: SettingsDep) -> d
 @router.get("/sessions", dependencies=[ReadKey], response_model=None, responses=ok(SessionPage))
 def list_sessions(
     connection: ConnDep,
-    plate: Annotated[str | None, Query(max_length=64)] = None,
+    plate: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00-\x1f]+$")] = None,
     parked: bool | None = None,
     after: Cursor = 0,
     limit: Limit = 100,
@@ -157,14 +162,16 @@ def lot_plan(connection: ConnDep, settings: SettingsDep) -> dict[str, Any]:
     return views.lot_plan(connection, settings=settings.charging, now=service.now_utc())
 
 
-@router.post(
-    "/imports",
-    status_code=202,
-    dependencies=[WriteKey],
-    response_model=None,
-    responses=ok(JobAccepted, 202) | error_responses(400, 413),
-    openapi_extra=IMPORT_BODY,
-)
+IMPORT_ROUTE: dict[str, Any] = {
+    "status_code": 202,
+    "dependencies": [WriteKey],
+    "response_model": None,
+    "responses": ok(JobAccepted, 202) | error_responses(400, 413),
+    "openapi_extra": IMPORT_BODY,
+}
+
+
+@router.post("/imports", **IMPORT_ROUTE)
 async def start_import(
     request: Request, engine: EngineDep, settings: SettingsDep, runner: RunnerDep
 ) -> dict[str, Any]:

@@ -8,32 +8,26 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from fleetlake.api.deps import EngineDep, ReadKey, RunnerDep, SettingsDep, WriteKey
-from fleetlake.api.jobs import job_accepted
-from fleetlake.api.schemas import JobAccepted, error_responses, ok
+from fleetlake.api.deps import EngineDep, ReadKey, SettingsDep
+from fleetlake.api.schemas import error_responses, ok
 from fleetlake.charging import service, views
-from fleetlake.charging.api import IMPORT_BODY, Plate, import_source, lot_cache
-from fleetlake.charging.ingest import queue_import
-from fleetlake.charging.schemas import CompatReady, CompatRemoved, CompatStatus
+from fleetlake.charging.api import (
+    IMPORT_ROUTE,
+    REMOVE_ROUTE,
+    Plate,
+    lot_cache,
+    remove_vehicle,
+    start_import,
+)
+from fleetlake.charging.schemas import CompatReady, CompatStatus
 
 router = APIRouter(tags=["charging (compatibility)"])
 
 
-@router.post(
-    "/data",
-    status_code=202,
-    dependencies=[WriteKey],
-    response_model=None,
-    responses=ok(JobAccepted, 202) | error_responses(400, 413),
-    openapi_extra=IMPORT_BODY,
+# The writes are the v1 routes' own functions at the original paths: one behaviour, two names.
+router.post("/data", summary="Import the lot from a CSV at a URL (AmpControl)", **IMPORT_ROUTE)(
+    start_import
 )
-async def import_data(
-    request: Request, engine: EngineDep, settings: SettingsDep, runner: RunnerDep
-) -> dict[str, Any]:
-    """Import the lot from `{"url": …}` (or an upload): a job whose events say how it went."""
-    job_id = queue_import(engine, source=await import_source(request, settings))
-    runner.submit(job_id)
-    return job_accepted(request, job_id, engine)
 
 
 @router.get("/data", dependencies=[ReadKey], response_model=None, responses=ok(CompatReady))
@@ -58,15 +52,6 @@ async def vehicle_status(
     return JSONResponse(views.compat_status(status))
 
 
-@router.delete(
-    "/vehicle/{plate}",
-    dependencies=[WriteKey],
-    response_model=None,
-    responses=ok(CompatRemoved) | error_responses(404),
+router.delete("/vehicle/{plate}", summary="The car leaves (AmpControl)", **REMOVE_ROUTE)(
+    remove_vehicle
 )
-def remove_vehicle(
-    plate: Plate, request: Request, engine: EngineDep, settings: SettingsDep
-) -> dict[str, Any]:
-    """The car leaves: its current charge (kWh); its session is kept for statistics."""
-    return service.remove_vehicle(engine, plate=plate, settings=settings.charging,
-                                  cache=lot_cache(request), now=service.now_utc())  # fmt: skip

@@ -29,6 +29,12 @@ def require_redis(url: str = REDIS_URL) -> None:
         require_service("Redis", f"{url}: {exc}")
 
 
+@pytest.fixture(autouse=True)
+def private_urls_allowed(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """The CSV server of these tests is on localhost."""
+    monkeypatch.setenv("FLEETLAKE_ALLOW_PRIVATE_URLS", "true")
+
+
 @pytest.fixture
 def redis_prefix(monkeypatch: pytest.MonkeyPatch, home: Path) -> Iterator[str]:
     """Redis on for this test, under a prefix of its own, deleted afterwards."""

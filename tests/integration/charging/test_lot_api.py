@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,11 +18,6 @@ AB-123,12,60,80,
 CD 456,30,75,90,7.4
 EF789,59,60,50,
 """
-
-
-@pytest.fixture(autouse=True)
-def private_urls_allowed(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
-    monkeypatch.setenv("FLEETLAKE_ALLOW_PRIVATE_URLS", "true")  # the CSV server is localhost
 
 
 def at(text: str) -> datetime:

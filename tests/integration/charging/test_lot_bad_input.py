@@ -49,11 +49,6 @@ REASONS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def private_urls_allowed(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
-    monkeypatch.setenv("FLEETLAKE_ALLOW_PRIVATE_URLS", "true")
-
-
 def test_every_bad_row_is_kept_with_its_line_and_reason(
     lot_client: TestClient, csv_server: Callable[[str, str], str]
 ) -> None:

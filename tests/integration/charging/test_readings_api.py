@@ -5,18 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from fleetlake.charging.model import ChargeCurve
 from tests.integration.charging.conftest import AUTH, import_csv
-
-
-@pytest.fixture(autouse=True)
-def private_urls_allowed(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
-    monkeypatch.setenv("FLEETLAKE_ALLOW_PRIVATE_URLS", "true")
 
 
 def test_readings_correct_the_estimate_and_bad_ones_are_kept_out(
@@ -74,3 +68,13 @@ def test_readings_requests_that_cannot_be_taken(lot_client: TestClient) -> None:
         naive.status_code == 400 and naive.json()["error"]["details"]["field"] == "readings[0].ts"
     )
     assert lot_client.post("/api/v1/charging/vehicles/X/readings", json={}).status_code == 401
+
+
+def test_impossible_times_and_plates_are_4xx_not_errors(lot_client: TestClient) -> None:
+    far = {"readings": [{"ts": "0001-01-01T00:00:00+01:00", "power_kw": 1}]}
+    answer = lot_client.post("/api/v1/charging/vehicles/AB1/readings", json=far, headers=AUTH)
+    assert answer.status_code == 400 and "plausible" in answer.json()["error"]["message"]
+    for path in ("/vehicle/A%00B", "/api/v1/charging/vehicles/A%01B"):
+        assert lot_client.get(path).status_code == 422
+    assert lot_client.delete("/vehicle/A%00B", headers=AUTH).status_code == 422
+    assert lot_client.get("/api/v1/charging/sessions", params={"plate": "A\x00"}).status_code == 422
