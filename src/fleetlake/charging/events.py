@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from fleetlake.charging.plan import hold_lot
 from fleetlake.charging.tables import charging_sessions
 from fleetlake.platform.jobs import append_stream_event
 
@@ -40,6 +41,7 @@ def claim_ready(engine: Engine, *, now: datetime) -> list[dict[str, Any]]:
     table = charging_sessions
     due = sa.and_(table.c.parked, ~table.c.ready_notified, table.c.ready_at <= now)
     with engine.begin() as connection:
+        hold_lot(connection)  # no row locks against a replan's, in another order
         rows = connection.execute(
             table.update()
             .where(due)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from fleetlake.charging.cache import LotCache
-from fleetlake.charging.plan import replan
+from fleetlake.charging.plan import lock_lot, replan
 from fleetlake.charging.readings import Fit, Reading, check, fit_curve
 from fleetlake.charging.service import parked_session, publish
 from fleetlake.charging.settings import ChargingSettings
@@ -28,6 +28,7 @@ def add_readings(
     now: datetime,
 ) -> dict[str, Any]:
     with engine.begin() as connection:
+        version = lock_lot(connection)
         session = parked_session(connection, plate=plate)
         start_soc = 100.0 * session["start_charge_kwh"] / session["capacity_kwh"]
         accepted = accepted_readings(connection, session_id=session["id"])
@@ -55,7 +56,7 @@ def add_readings(
             .where(charging_sessions.c.id == session["id"])
             .values(**corrected(session, accepted, fit, start_soc=start_soc, settings=settings))
         )
-        outcome = replan(connection, settings=settings, now=now)
+        outcome = replan(connection, settings=settings, now=now, version=version)
     publish(engine, outcome, cache=cache)
     snapshot = next(s for s in outcome.snapshots if s["plate"] == plate)
     return {"accepted": len(rows) - len(refused), "rejected": refused,

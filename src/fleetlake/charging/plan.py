@@ -36,6 +36,13 @@ class Replanned:
     planner_ms: float = 0.0
 
 
+def hold_lot(connection: Connection) -> None:
+    """The lot's lock without a new plan: for a writer that only touches rows (SQLite's write
+    lock is taken by the write itself)."""
+    query = sa.select(charging_lot.c.id).where(charging_lot.c.id == 1)
+    connection.execute(query.with_for_update())
+
+
 def lock_lot(connection: Connection) -> int:
     """Take the lot's lock (a row lock on PostgreSQL, the write lock on SQLite); its version."""
     bump = charging_lot.update().where(charging_lot.c.id == 1)
@@ -53,11 +60,15 @@ def parked_sessions(connection: Connection) -> list[dict[str, Any]]:
     return [dict(row) for row in connection.execute(query).mappings()]
 
 
-def replan(connection: Connection, *, settings: ChargingSettings, now: datetime) -> Replanned:
-    """Plan every parked car from `now` and store it; call inside a transaction."""
+def replan(
+    connection: Connection, *, settings: ChargingSettings, now: datetime, version: int | None = None
+) -> Replanned:
+    """Plan every parked car from `now` and store it; call inside a transaction. A writer
+    that changes sessions first takes the lot's lock (`lock_lot`, its `version`) before
+    touching any row: two writers taking row locks in different orders deadlock."""
     import time
 
-    version = lock_lot(connection)
+    version = lock_lot(connection) if version is None else version
     sessions = parked_sessions(connection)
     now_s = now.timestamp()
     before = [make_snapshot(s, settings=settings) for s in sessions]

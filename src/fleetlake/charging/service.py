@@ -18,7 +18,14 @@ from sqlalchemy.engine import Connection, Engine
 from fleetlake.charging import events
 from fleetlake.charging.cache import MISSING, LotCache
 from fleetlake.charging.parse import ParkedCar
-from fleetlake.charging.plan import Replanned, parked_sessions, replan, soc_of
+from fleetlake.charging.plan import (
+    Replanned,
+    hold_lot,
+    lock_lot,
+    parked_sessions,
+    replan,
+    soc_of,
+)
 from fleetlake.charging.settings import ChargingSettings
 from fleetlake.charging.snapshot import make_snapshot, status_at
 from fleetlake.charging.tables import charging_sessions
@@ -43,6 +50,7 @@ def import_cars(
 ) -> dict[str, Any]:
     """Park new plates and update parked ones (plug-in time kept); replan; push the news."""
     with engine.begin() as connection:
+        version = lock_lot(connection)
         parked = {s["plate"]: s for s in parked_sessions(connection)}
         created, updated = [], []
         for car in cars:
@@ -59,7 +67,7 @@ def import_cars(
                 connection.execute(charging_sessions.insert().values(**row))
                 parked[car.plate] = row | {"id": None}
                 created.append(car.plate)
-        outcome = replan(connection, settings=settings, now=now)
+        outcome = replan(connection, settings=settings, now=now, version=version)
     publish(engine, outcome, cache=cache)
     return {"created": len(created), "updated": len(updated), "updated_plates": updated[:100],
             "planner_ms": round(outcome.planner_ms, 1)}  # fmt: skip
@@ -112,6 +120,7 @@ def remove_vehicle(
 ) -> dict[str, Any]:
     """The car leaves: its session is closed with the energy delivered, the rest replanned."""
     with engine.begin() as connection:
+        version = lock_lot(connection)
         session = parked_session(connection, plate=plate)
         soc = soc_of(session, now_s=now.timestamp(), settings=settings)
         final = round(soc * session["capacity_kwh"] / 100.0, 3)
@@ -124,7 +133,7 @@ def remove_vehicle(
                 plan=None, updated_at=now,
             )
         )  # fmt: skip
-        outcome = replan(connection, settings=settings, now=now)
+        outcome = replan(connection, settings=settings, now=now, version=version)
     events.emit(engine, "vehicle.departed", {"plate": plate, "current_charge_kwh": final,
                 "energy_delivered_kwh": round(final - session["start_charge_kwh"], 3)})  # fmt: skip
     publish(engine, outcome, cache=cache)
@@ -227,6 +236,7 @@ def list_vehicles(
 def ready_vehicles(engine: Engine, *, settings: ChargingSettings, now: datetime) -> list[Any]:
     """Cars at their desired charge (compat `GET /data`), their stored charge brought up to date."""
     with engine.begin() as connection:
+        hold_lot(connection)  # rows are written in a replan's order only under its lock
         ready = list_vehicles(connection, settings=settings, now=now, ready=True)
         if ready:
             connection.execute(
