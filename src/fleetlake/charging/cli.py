@@ -59,7 +59,7 @@ def ready(json: AsJson = False) -> None:
     found = service.ready_vehicles(
         open_engine(), settings=get_settings().charging, now=service.now_utc()
     )
-    show_vehicles(found, json=json)
+    show_vehicles(found, json=json, empty="no car has reached its desired charge yet")
 
 
 @charging_app.command("remove")
@@ -105,7 +105,9 @@ def plan(json: AsJson = False) -> None:
     out.print(table)
 
 
-def show_vehicles(found: list[dict[str, Any]], *, json: bool) -> None:
+def show_vehicles(
+    found: list[dict[str, Any]], *, json: bool, empty: str = "no cars parked"
+) -> None:
     from rich.table import Table
 
     from fleetlake.console import out
@@ -122,7 +124,7 @@ def show_vehicles(found: list[dict[str, Any]], *, json: bool) -> None:
                       f"{car['current_charge_kwh']:.1f}/{car['total_charge_kwh']:g}",
                       f"{car['power_kw']:.1f}", (car["ready_at"] or "-") + late,
                       car["departure"] or "-")  # fmt: skip
-    out.print(table if found else "no cars here")
+    out.print(table if found else empty)
 
 
 def demo_charging(engine: Any, *, settings: Any, cars: int = 40) -> None:

@@ -6,6 +6,7 @@ continuous across replans; a car with no plan yet charged at its full power sinc
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -66,8 +67,6 @@ def replan(
     """Plan every parked car from `now` and store it; call inside a transaction. A writer
     that changes sessions first takes the lot's lock (`lock_lot`, its `version`) before
     touching any row: two writers taking row locks in different orders deadlock."""
-    import time
-
     version = lock_lot(connection) if version is None else version
     sessions = parked_sessions(connection)
     now_s = now.timestamp()
