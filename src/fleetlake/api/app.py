@@ -95,7 +95,7 @@ def start_charging(engine: Any, settings: Settings) -> tuple[Any, Any]:
     from fleetlake.charging.events import LotClock
     from fleetlake.charging.ingest import cache_for
 
-    clock = LotClock(engine)
+    clock = LotClock(engine, settings=settings.charging)
     clock.start()
     return cache_for(settings), clock
 

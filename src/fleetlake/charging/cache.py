@@ -92,17 +92,14 @@ class LotCache:
 
     def rebuild(self, engine: Engine, *, settings: Any) -> None:
         """Fill Redis from the database's current plan (after a flush or a new Redis)."""
-        import sqlalchemy as sa
+        from datetime import UTC, datetime
 
-        from fleetlake.charging.plan import parked_sessions
-        from fleetlake.charging.snapshot import make_snapshot
-        from fleetlake.charging.tables import charging_lot
+        from fleetlake.charging.plan import current_plan
 
         with engine.connect() as connection:
-            version = connection.execute(sa.select(charging_lot.c.plan_version)).scalar_one()
-            sessions = parked_sessions(connection)
-        snapshots = [make_snapshot(s, settings=settings) for s in sessions]
-        self.store(snapshots, version=int(version))
+            plan = current_plan(connection, settings=settings, now=datetime.now(UTC))
+        snapshots = plan.snapshots()
+        self.store(snapshots, version=plan.version)
         log.info("rebuilt the lot in Redis from the database: %d cars", len(snapshots))
 
     async def aclose(self) -> None:

@@ -130,13 +130,13 @@ def show_vehicles(
 def demo_charging(engine: Any, *, settings: Any, cars: int = 40) -> None:
     """A simulated lot parked by the real import job (once per demo home)."""
     from fleetlake.charging.ingest import queue_import
-    from fleetlake.charging.plan import parked_sessions
+    from fleetlake.charging.plan import any_parked
     from fleetlake.cli_common import run_job_here
     from fleetlake.console import out, print_job
     from fleetlake.simulate.charging import simulate_lot
 
     with engine.connect() as connection:
-        if parked_sessions(connection):
+        if any_parked(connection):
             return
     lot = simulate_lot(cars=cars, out=settings.home_dir / "data" / "lot.csv", seed=5)
     out.print(f"simulated a lot of {lot.cars} cars ({lot.with_departure} with a departure)")

@@ -3,8 +3,8 @@ replan moves a ready time, `vehicle.departed` when a car leaves — one stream, 
 the platform's events (SSE, WebSocket, signed webhooks).
 
 The clock sleeps until the next ready time (woken early by every replan) and claims the cars
-then due with one conditional UPDATE, so with several server processes each car's
-`vehicle.ready` is sent exactly once.
+the plan has ready by then with a conditional UPDATE of their rows, so with several server
+processes each car's `vehicle.ready` is sent exactly once.
 """
 
 from __future__ import annotations
@@ -14,16 +14,20 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from fleetlake.charging.plan import hold_lot
+from fleetlake.charging.plan import current_plan, hold_lot
+from fleetlake.charging.settings import ChargingSettings
+from fleetlake.charging.snapshot import iso
 from fleetlake.charging.tables import charging_sessions
 from fleetlake.platform.jobs import append_stream_event
 
 log = logging.getLogger(__name__)
 STREAM = "charging"
 TYPES = ("vehicle.ready", "vehicle.plan_changed", "vehicle.departed")
+CLAIM_CHUNK = 1000  # ids in one claiming UPDATE: well under every database's parameter limit
 IDLE_S = 30.0  # the longest the clock sleeps: a replan in another process is seen this late
 _wake = threading.Event()
 
@@ -36,44 +40,55 @@ def wake_clock() -> None:
     _wake.set()
 
 
-def claim_ready(engine: Engine, *, now: datetime) -> list[dict[str, Any]]:
-    """Mark the cars ready by `now` as told, and say so; each car is claimed by one process."""
+def claim_ready(
+    engine: Engine, *, settings: ChargingSettings, now: datetime
+) -> tuple[list[dict[str, Any]], datetime | None]:
+    """Mark the cars ready by `now` as told, and say so (each car is claimed by one process);
+    the next ready time still to tell."""
     table = charging_sessions
-    due = sa.and_(table.c.parked, ~table.c.ready_notified, table.c.ready_at <= now)
+    now_s = now.timestamp()
     with engine.begin() as connection:
         hold_lot(connection)  # no row locks against a replan's, in another order
-        rows = connection.execute(
-            table.update()
-            .where(due)
-            .values(ready_notified=True)
-            .returning(table.c.plate, table.c.ready_at, table.c.desired_pct, table.c.capacity_kwh)
-        ).all()
+        plan = current_plan(connection, settings=settings, now=now)
+        untold = connection.execute(
+            sa.select(table.c.id).where(table.c.parked, ~table.c.ready_notified)
+        ).scalars()
+        waiting = np.isin(plan.session_id, np.fromiter(untold, dtype=np.int64))
+        ready_s = plan.cars["ready_s"]
+        due = waiting & (ready_s <= now_s)
+        claimed: set[int] = set()
+        ids = plan.session_id[due].tolist()
+        for start in range(0, len(ids), CLAIM_CHUNK):
+            claimed |= set(connection.execute(
+                table.update()
+                .where(table.c.id.in_(ids[start : start + CLAIM_CHUNK]), ~table.c.ready_notified)
+                .values(ready_notified=True)
+                .returning(table.c.id)
+            ).scalars())  # fmt: skip
     told = []
-    for plate, ready_at, desired_pct, capacity in rows:
-        data = {
-            "plate": plate,
-            "ready_at": ready_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            "current_charge_kwh": round(desired_pct * capacity / 100.0, 3),
-            "desired_pct": desired_pct,
-        }
-        emit(engine, "vehicle.ready", data)
-        told.append(data)
-    return told
-
-
-def next_ready(engine: Engine) -> datetime | None:
-    table = charging_sessions
-    query = sa.select(sa.func.min(table.c.ready_at)).where(table.c.parked, ~table.c.ready_notified)
-    with engine.connect() as connection:
-        found: datetime | None = connection.execute(query).scalar()
-    return found
+    for i in np.flatnonzero(due).tolist():
+        if int(plan.session_id[i]) in claimed:
+            snapshot = plan.snapshot(i)
+            data = {
+                "plate": snapshot["plate"],
+                "ready_at": iso(snapshot["ready_at"]),
+                "current_charge_kwh": round(
+                    snapshot["desired_pct"] * snapshot["curve"]["capacity_kwh"] / 100.0, 3
+                ),
+                "desired_pct": snapshot["desired_pct"],
+            }
+            emit(engine, "vehicle.ready", data)
+            told.append(data)
+    upcoming = ready_s[waiting & ~due]
+    upcoming = upcoming[~np.isnan(upcoming)]
+    return told, datetime.fromtimestamp(float(upcoming.min()), UTC) if upcoming.size else None
 
 
 class LotClock:
     """A thread that sends `vehicle.ready` when each car's time comes."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine, *, settings: ChargingSettings) -> None:
+        self.engine, self.settings = engine, settings
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="charging-clock", daemon=True)
 
@@ -88,8 +103,9 @@ class LotClock:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                claim_ready(self.engine, now=datetime.now(UTC))
-                upcoming = next_ready(self.engine)
+                _, upcoming = claim_ready(
+                    self.engine, settings=self.settings, now=datetime.now(UTC)
+                )
             except Exception:
                 log.exception("the charging clock failed; trying again")
                 upcoming = None

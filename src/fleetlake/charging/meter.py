@@ -14,7 +14,7 @@ from fleetlake.charging.plan import lock_lot, replan
 from fleetlake.charging.readings import Fit, Reading, check, fit_curve
 from fleetlake.charging.service import parked_session, publish
 from fleetlake.charging.settings import ChargingSettings
-from fleetlake.charging.snapshot import epoch, iso, make_snapshot, status_at
+from fleetlake.charging.snapshot import curve_for, epoch, iso, status_at
 from fleetlake.charging.tables import charging_readings, charging_sessions
 
 
@@ -58,7 +58,9 @@ def add_readings(
         )
         outcome = replan(connection, settings=settings, now=now, version=version)
     publish(engine, outcome, cache=cache)
-    snapshot = next(s for s in outcome.snapshots if s["plate"] == plate)
+    i = outcome.plan.find(plate)
+    assert i is not None, "a parked plate is in its lot's plan"
+    snapshot = outcome.plan.snapshot(i)
     return {"accepted": len(rows) - len(refused), "rejected": refused,
             "fit": fit.as_dict() if fit else None,
             "vehicle": status_at(snapshot, now.timestamp())}  # fmt: skip
@@ -87,8 +89,8 @@ def corrected(
                 start_soc + 100.0 * last.energy_kwh * settings.efficiency / session["capacity_kwh"]
             )
         values |= {"charge_kwh": min(100.0, soc) * session["capacity_kwh"] / 100.0,
-                   "charge_at": last.ts, "plan": None}  # fmt: skip
-    return values
+                   "charge_at": last.ts}  # fmt: skip
+    return values | {"pending": True}
 
 
 def accepted_readings(connection: Connection, *, session_id: int) -> list[Reading]:
@@ -110,7 +112,10 @@ def list_readings(
     rows = [{"ts": iso(epoch(r["ts"])), "energy_kwh": r["energy_kwh"], "soc_pct": r["soc_pct"],
              "power_kw": r["power_kw"], "accepted": r["accepted"], "reason": r["reason"]}
             for r in connection.execute(query).mappings()]  # fmt: skip
-    curve = make_snapshot(session, settings=settings)["curve"]
+    fitted_as = (session["fit_power_kw"], session["fit_taper_start_pct"],
+                 session["fit_taper_end_pct"])  # fmt: skip
+    curve = curve_for(capacity_kwh=session["capacity_kwh"], max_power_kw=session["max_power_kw"],
+                      settings=settings, fit=fitted_as)  # fmt: skip
     fitted = session["fit_power_kw"] is not None
     end = session["fit_taper_end_pct"] if fitted else settings.taper_end_power_pct
     fit = {"fitted": fitted, "power_kw": curve["power_kw"],

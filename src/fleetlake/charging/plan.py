@@ -1,12 +1,15 @@
 """The lot's plan in the database: replanned under the lot row's lock, one writer at a time.
 
-Each replan starts from where the previous plan has every car now, so the charge is
-continuous across replans; a car with no plan yet charged at its full power since plug-in.
+A replan starts from the stored plan (one blob, `lot_plan.LotPlan`) and reads only the session
+rows changed since (`pending`: new, updated, fitted or gone). A car carried over continues
+from where the plan has it now, so its charge is continuous across replans; a car with a new
+measurement starts from it, at its full power since the measurement was taken.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,23 +19,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from fleetlake.charging import model, planner
+from fleetlake.charging.lot_plan import CURVE, INPUTS, LotPlan
 from fleetlake.charging.settings import ChargingSettings
-from fleetlake.charging.snapshot import (
-    TARGET_TOLERANCE_PCT,
-    epoch,
-    iso,
-    make_snapshot,
-    state_at,
-)
+from fleetlake.charging.snapshot import TARGET_TOLERANCE_PCT, curve_for, epoch, iso, state_at
 from fleetlake.charging.tables import charging_lot, charging_sessions
 
-MOVED_S = 60.0  # a ready time moving by less is not news
+MOVED_S, MOVED_FRACTION = 60.0, 0.1  # a ready time moving by less than both is not news
+_READ: dict[str, LotPlan] = {}  # database URL → the plan last read there, good while its key is
 
 
 @dataclass
 class Replanned:
     version: int
-    snapshots: list[dict[str, Any]]
+    plan: LotPlan
     changed: list[dict[str, Any]] = field(default_factory=list)
     planner_ms: float = 0.0
 
@@ -52,13 +51,45 @@ def lock_lot(connection: Connection) -> int:
     return int(connection.execute(query.with_for_update()).scalar_one())
 
 
-def parked_sessions(connection: Connection) -> list[dict[str, Any]]:
-    query = (
-        sa.select(charging_sessions)
-        .where(charging_sessions.c.parked)
-        .order_by(charging_sessions.c.plugged_at, charging_sessions.c.id)
-    )
-    return [dict(row) for row in connection.execute(query).mappings()]
+def stored_plan(connection: Connection) -> LotPlan | None:
+    """The lot's stored plan (None before the first), read once per process and plan."""
+    lot = charging_lot.c
+    key, version = connection.execute(sa.select(lot.plan_key, lot.plan_version)).one()
+    where = connection.engine.url.render_as_string()
+    cached = _READ.get(where)
+    if key is None or (cached is not None and cached.key == key):
+        return cached if key is not None else None
+    blob = connection.execute(sa.select(lot.plan)).scalar_one()
+    found = LotPlan.from_bytes(blob, version=int(version))
+    found.key = key
+    _READ[where] = found
+    return found
+
+
+def current_plan(connection: Connection, *, settings: ChargingSettings, now: datetime) -> LotPlan:
+    """The plan readers follow; made in memory from the rows if none is stored yet (a database
+    upgraded with cars parked, before their first replan)."""
+    found = stored_plan(connection)
+    if found is not None:
+        return found
+    return plan_from(connection, LotPlan.empty(), settings=settings, now=now, version=0)[0]
+
+
+def soc_now(
+    connection: Connection, session: dict[str, Any], *, settings: ChargingSettings, now: datetime
+) -> float:
+    """A parked session's state of charge now: along the plan, or since its measurement."""
+    plan = current_plan(connection, settings=settings, now=now)
+    i = plan.find(session["plate"])
+    if i is not None and int(plan.session_id[i]) == session["id"]:
+        return state_at(plan.snapshot(i), now.timestamp())[0]
+    one = {name: np.array([value]) for name, value in row_inputs(settings)(session).items()}
+    return float(soc_since(one, now_s=now.timestamp())[0])
+
+
+def any_parked(connection: Connection) -> bool:
+    query = sa.select(charging_sessions.c.id).where(charging_sessions.c.parked).limit(1)
+    return connection.execute(query).first() is not None
 
 
 def replan(
@@ -68,128 +99,157 @@ def replan(
     that changes sessions first takes the lot's lock (`lock_lot`, its `version`) before
     touching any row: two writers taking row locks in different orders deadlock."""
     version = lock_lot(connection) if version is None else version
-    sessions = parked_sessions(connection)
+    before = stored_plan(connection) or LotPlan.empty()
+    after, planner_ms, load = plan_from(
+        connection, before, settings=settings, now=now, version=version
+    )
+    after.key = uuid.uuid4().hex
+    lot_row = charging_lot.update().where(charging_lot.c.id == 1)
+    connection.execute(lot_row.values(planned_at=now, load=load, plan=after.to_bytes(),
+                                      plan_key=after.key))  # fmt: skip
+    pending = charging_sessions.update().where(charging_sessions.c.pending)
+    connection.execute(pending.values(pending=False))
+    _READ[connection.engine.url.render_as_string()] = after  # its key is new: never stale
+    return Replanned(version, after, changed=moved(before, after), planner_ms=planner_ms)
+
+
+def plan_from(
+    connection: Connection,
+    before: LotPlan,
+    *,
+    settings: ChargingSettings,
+    now: datetime,
+    version: int,
+) -> tuple[LotPlan, float, list[list[float]]]:
+    """The lot planned from `now`: `before`'s cars with the pending rows' changes; the
+    planner's time (ms) and the lot's planned draw."""
     now_s = now.timestamp()
-    before = [make_snapshot(s, settings=settings) for s in sessions]
-    soc_now = np.array([soc_from(snap, now_s=now_s) for snap in before])
-    lot = lot_of(sessions, before, soc_now=soc_now, now_s=now_s)
+    rows = [dict(r) for r in connection.execute(
+        sa.select(charging_sessions).where(charging_sessions.c.pending)).mappings()]  # fmt: skip
+    ids, plates, cars, soc, ready_before = parked_now(before, rows, settings=settings, now_s=now_s)
+    lot = planner.Lot(
+        soc_pct=soc, target_pct=cars["desired_pct"],
+        **{name: cars[name] for name in CURVE},
+        deadline_h=np.where(np.isnan(cars["departure_s"]), np.inf,
+                            (cars["departure_s"] - now_s) / 3600),
+        order=cars["plugged_at_s"],
+    )  # fmt: skip
     started = time.perf_counter()
     plan = planner.plan_lot(
         lot, site_limit_kw=settings.site_limit_kw, min_power_kw=settings.min_power_kw
     )
     planner_ms = (time.perf_counter() - started) * 1000
-    outcome = Replanned(version=version, snapshots=[], planner_ms=planner_ms)
-    updates = []
-    for i, session in enumerate(sessions):
-        values = planned_values(session, plan, i, soc_pct=float(soc_now[i]), now_s=now_s, now=now)
-        if moved(session, values):
-            outcome.changed.append({"plate": session["plate"], **change(session, values)})
-        updates.append({"row_id": session["id"], **values})
-        outcome.snapshots.append(make_snapshot(session | values, settings=settings))
-    if updates:
-        connection.execute(
-            charging_sessions.update()
-            .where(charging_sessions.c.id == sa.bindparam("row_id"))
-            .values({name: sa.bindparam(name) for name in updates[0] if name != "row_id"}),
-            updates,
-        )
-    load = [[now_s + h * 3600, round(kw, 3)] for h, kw in plan.load]
-    lot_row = charging_lot.update().where(charging_lot.c.id == 1)
-    connection.execute(lot_row.values(planned_at=now, load=load))
-    return outcome
+    segments = plan.segments.rows.copy()
+    segments[:, :2] = now_s + segments[:, :2] * 3600
+    ready_s = ready_times(soc, cars["desired_pct"], ready_before, plan, now_s=now_s)
+    cars |= {"soc_pct": soc, "end_soc_pct": plan.end_soc_pct, "ready_s": ready_s}
+    after = LotPlan(version, now_s, ids, plates, cars, plan.reaches_target.astype(bool),
+                    segments, plan.segments.offsets.astype(np.int64))  # fmt: skip
+    return after, planner_ms, [[now_s + h * 3600, round(kw, 3)] for h, kw in plan.load]
 
 
-def soc_of(session: dict[str, Any], *, now_s: float, settings: ChargingSettings) -> float:
-    return soc_from(make_snapshot(session, settings=settings), now_s=now_s)
+def parked_now(
+    before: LotPlan, rows: list[dict[str, Any]], *, settings: ChargingSettings, now_s: float
+) -> tuple[np.ndarray, list[str], dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Every parked car's id, plate, inputs, charge now and ready time before — `before`'s
+    unchanged cars and the parked pending rows — first plugged first."""
+    changed = np.array([r["id"] for r in rows], dtype=np.int64)
+    keep = ~np.isin(before.session_id, changed)
+    soc_before = before.soc_at(now_s)
+    where = {int(sid): i for i, sid in enumerate(before.session_id.tolist())}
+    parked = [r for r in rows if r["parked"]]
+    fresh = {name: np.array([value[name] for value in map(row_inputs(settings), parked)],
+                            dtype=float) for name in INPUTS}  # fmt: skip
+    soc = soc_since(fresh, now_s=now_s)
+    ready = np.full(len(parked), np.nan)
+    for k, row in enumerate(parked):  # a row without a new measurement continues its plan
+        i = where.get(int(row["id"]))
+        if i is not None and before.cars["measured_at_s"][i] == fresh["measured_at_s"][k]:
+            soc[k], ready[k] = soc_before[i], before.cars["ready_s"][i]
+    still = np.array([r["parked"] for r in rows], dtype=bool)
+    ids = np.concatenate((before.session_id[keep], changed[still])).astype(np.int64)
+    plates = [p for p, kept in zip(before.plates, keep.tolist(), strict=True) if kept]
+    plates += [r["plate"] for r in parked]
+    cars = {name: np.concatenate((before.cars[name][keep], fresh[name])) for name in INPUTS}
+    soc = np.concatenate((soc_before[keep], soc))
+    ready = np.concatenate((before.cars["ready_s"][keep], ready))
+    order = np.lexsort((ids, cars["plugged_at_s"]))
+    cars = {name: values[order] for name, values in cars.items()}
+    return ids[order], [plates[i] for i in order], cars, soc[order], ready[order]
 
 
-def soc_from(snapshot: dict[str, Any], *, now_s: float) -> float:
-    """Where the car is now: along its plan, or at full power since its last known charge."""
-    if snapshot["segments"]:
-        return state_at(snapshot, now_s)[0]
-    curve = snapshot["curve"]
-    soc = float(100.0 * snapshot["charge_kwh"] / curve["capacity_kwh"])
-    since_h = max(0.0, now_s - snapshot["charge_at"]) / 3600.0
-    if snapshot["departure"] is not None:
-        since_h = min(since_h, max(0.0, (snapshot["departure"] - snapshot["charge_at"]) / 3600))
-    charged = model.soc_after_one(soc, since_h, cap_kw=curve["power_kw"], **curve)
-    return max(soc, min(charged, max(soc, float(snapshot["desired_pct"]))))
+def row_inputs(settings: ChargingSettings) -> Any:
+    def inputs(row: dict[str, Any]) -> dict[str, float]:
+        fit = (row["fit_power_kw"], row["fit_taper_start_pct"], row["fit_taper_end_pct"])
+        curve = curve_for(capacity_kwh=row["capacity_kwh"], max_power_kw=row["max_power_kw"],
+                          settings=settings, fit=fit)  # fmt: skip
+        departure = epoch(row["departure"])
+        return curve | {
+            "desired_pct": row["desired_pct"],
+            "departure_s": np.nan if departure is None else departure,
+            "plugged_at_s": row["plugged_at"].timestamp(),
+            "measured_kwh": row["charge_kwh"],
+            "measured_at_s": row["charge_at"].timestamp(),
+        }
+
+    return inputs
 
 
-def lot_of(
-    sessions: list[dict[str, Any]],
-    snapshots: list[dict[str, Any]],
-    *,
-    soc_now: np.ndarray,
-    now_s: float,
-) -> planner.Lot:
-    curves = [snap["curve"] for snap in snapshots]
-
-    def column(name: str) -> np.ndarray:
-        return np.array([curve[name] for curve in curves], dtype=float)
-
-    departures = [snap["departure"] for snap in snapshots]
-    return planner.Lot(
-        soc_pct=soc_now,
-        target_pct=np.array([s["desired_pct"] for s in sessions], dtype=float),
-        capacity_kwh=column("capacity_kwh"),
-        power_kw=column("power_kw"),
-        efficiency=column("efficiency"),
-        taper_start_pct=column("taper_start_pct"),
-        slope=column("slope"),
-        deadline_h=np.array([np.inf if d is None else (d - now_s) / 3600 for d in departures]),
-        order=np.array([snap["plugged_at"] for snap in snapshots], dtype=float),
-    )
+def soc_since(cars: dict[str, np.ndarray], *, now_s: float) -> np.ndarray:
+    """Where cars last measured at `measured_at_s` are now: at full power since (until their
+    departure), never past their target nor below the measurement."""
+    soc = 100.0 * cars["measured_kwh"] / cars["capacity_kwh"]  # capacity > 0: checked on import
+    until = np.fmin(now_s, cars["departure_s"])  # fmin: a nan departure is none
+    hours = np.clip(until - cars["measured_at_s"], 0.0, None) / 3600.0
+    curve = {name: cars[name] for name in CURVE}
+    charged = model.soc_after(soc, hours, cap_kw=cars["power_kw"], **curve)
+    now: np.ndarray = np.maximum(soc, np.minimum(charged, np.maximum(soc, cars["desired_pct"])))
+    return now
 
 
-def planned_values(
-    session: dict[str, Any],
+def ready_times(
+    soc: np.ndarray,
+    desired: np.ndarray,
+    ready_before: np.ndarray,
     plan: planner.Plan,
-    i: int,
     *,
-    soc_pct: float,
     now_s: float,
-    now: datetime,
-) -> dict[str, Any]:
-    capacity = session["capacity_kwh"]
-    # Times to the ms, charge to a millionth of a percent: less JSON to store and read back
-    segments = [
-        [round(now_s + start * 3600, 3), round(now_s + end * 3600, 3), cap, round(soc, 6)]
-        for start, end, cap, soc in plan.segments[i].tolist()
-    ]
-    ready_h = plan.ready_h[i]
-    was_ready = session["ready_at"] is not None and session["ready_at"] <= now
-    at_target = was_ready or soc_pct >= session["desired_pct"] - TARGET_TOLERANCE_PCT
-    ready_at = session["ready_at"] if at_target else None
-    if ready_at is None and not np.isnan(ready_h):
-        ready_at = datetime.fromtimestamp(now_s + float(ready_h) * 3600, now.tzinfo)
-    return {
-        "charge_kwh": soc_pct * capacity / 100.0,
-        "charge_at": now,
-        "plan": segments,
-        "planned_at": now,
-        "ready_at": ready_at,
-        "reaches_target": bool(plan.reaches_target[i]),
-        "end_charge_kwh": float(plan.end_soc_pct[i]) * capacity / 100.0,
-        "ready_notified": session["ready_notified"] and ready_at == session["ready_at"],
-        "updated_at": now,
-    }
+) -> np.ndarray:
+    """A car at its target keeps the ready time it had (ready stays ready); the others get
+    the plan's (nan: not by its departure)."""
+    at_target = (ready_before <= now_s) | (soc >= desired - TARGET_TOLERANCE_PCT)
+    ready = np.where(at_target, ready_before, np.nan)
+    fill = np.isnan(ready) & ~np.isnan(plan.ready_h)
+    ready[fill] = now_s + plan.ready_h[fill] * 3600
+    return ready
 
 
-def moved(session: dict[str, Any], values: dict[str, Any]) -> bool:
-    """Whether an already planned car's ready time or reachability changed."""
-    if session["planned_at"] is None:
-        return False
-    before, after = session["ready_at"], values["ready_at"]
-    if (before is None) != (after is None) or session["reaches_target"] != values["reaches_target"]:
-        return True
-    return before is not None and abs((after - before).total_seconds()) >= MOVED_S
+def moved(before: LotPlan, after: LotPlan) -> list[dict[str, Any]]:
+    """The cars in both plans whose reachability changed or whose ready time moved by a
+    minute or a tenth of the time left, whichever is more: what `vehicle.plan_changed` tells
+    (a time a day out shifting by minutes is not news)."""
+    if not len(before):
+        return []
+    order = np.argsort(before.session_id)
+    found = np.searchsorted(before.session_id, after.session_id, sorter=order)
+    was_i = order[np.minimum(found, len(order) - 1)]
+    now_i = np.flatnonzero(before.session_id[was_i] == after.session_id)
+    was_i = was_i[now_i]
+    ready, was = after.cars["ready_s"][now_i], before.cars["ready_s"][was_i]
+    reaches, reached = after.reaches_target[now_i], before.reaches_target[was_i]
+    left_s = np.fmin(ready, was) - after.planned_at_s
+    with np.errstate(invalid="ignore"):
+        news = np.maximum(MOVED_S, MOVED_FRACTION * left_s)
+        shifted = (np.isnan(ready) != np.isnan(was)) | (np.abs(ready - was) >= news)
+    changed = np.flatnonzero(shifted | (reaches != reached))
+    cars = after.cars
+    return [{"plate": after.plates[now_i[k]],
+             "ready_at_before": iso(_or_none(was[k])), "ready_at": iso(_or_none(ready[k])),
+             "reaches_target": bool(reaches[k]),
+             "end_charge_kwh": round(float(cars["end_soc_pct"][now_i[k]]
+                                           * cars["capacity_kwh"][now_i[k]] / 100), 3)}
+            for k in changed.tolist()]  # fmt: skip
 
 
-def change(session: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "ready_at_before": iso(epoch(session["ready_at"])),
-        "ready_at": iso(epoch(values["ready_at"])),
-        "reaches_target": values["reaches_target"],
-        "end_charge_kwh": round(values["end_charge_kwh"], 3),
-    }
+def _or_none(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)

@@ -90,7 +90,7 @@ class Plan:
 
 
 def min_step_h(t_h: float) -> float:
-    return float(np.clip(t_h / 12.0, 1 / 60, 0.5))
+    return float(np.clip(t_h / 12.0, 1 / 60, 1.0))
 
 
 POLICIES = ("zero-laxity", "least-laxity", "earliest-deadline")
@@ -173,9 +173,16 @@ class _Planner:
         self.ready_h = np.where(self.soc >= lot.target_pct - EPS_PCT, 0.0, np.nan)
         self.end_soc = self.soc.copy()
         self.power_now = np.zeros(n)
+        # Cars with a departure: hours to target at full power (for their laxity), falling by
+        # the time charged at full power, kept while paused, recomputed after part power.
+        self.full_h = model.hours_between(self.soc, lot.target_pct, cap_kw=lot.power_kw,
+                                          **lot.curve(np.arange(n)))  # fmt: skip
         # Each car's open segment (start_h nan: none); closed ones go to `records`.
-        self.open = np.full((n, 3), np.nan)  # start_h, cap_kw, soc at start
-        self.records: list[np.ndarray] = []  # rows: car, start_h, end_h, cap_kw, soc at start
+        self.open_start, self.open_cap, self.open_soc = (np.full(n, np.nan) for _ in range(3))
+        self.records: list[tuple[np.ndarray, ...]] = []  # car, start_h, end_h, cap_kw, soc
+        # Cars with a departure, earliest first: the EDF rank, fixed for the whole plan.
+        dated = np.flatnonzero(np.isfinite(lot.deadline_h))
+        self.by_deadline = dated[np.argsort(lot.deadline_h[dated], kind="stable")]
         self.peak = 0.0
         self.load: list[tuple[float, float]] = []
 
@@ -190,11 +197,13 @@ class _Planner:
             step = min(self.fine_step_h, min_step_h(t)) if fine else min_step_h(t)
             curve = lot.curve(live)
             caps, full, contested = self._allocate(live, t, curve, lookahead_h=4 * step)
-            charging = caps > 0
+            known = (caps >= full - 1e-12) & (caps > 0) & np.isfinite(lot.deadline_h[live])
+            other = (caps > 0) & ~known
             to_target = np.full(live.size, np.inf)
-            to_target[charging] = model.hours_between(
-                self.soc[live[charging]], lot.target_pct[live[charging]], cap_kw=caps[charging],
-                **{name: values[charging] for name, values in curve.items()},
+            to_target[known] = self.full_h[live[known]]
+            to_target[other] = model.hours_between(
+                self.soc[live[other]], lot.target_pct[live[other]], cap_kw=caps[other],
+                **{name: values[other] for name, values in curve.items()},
             )  # fmt: skip
             events = np.minimum(to_target, lot.deadline_h[live] - t)
             dt = max(step, float(events.min())) if events.size else step
@@ -222,21 +231,11 @@ class _Planner:
         has_deadline = np.isfinite(deadline)
         laxity = np.full(live.size, np.inf)
         dl = live[has_deadline]
-        laxity[has_deadline] = deadline[has_deadline] - t - model.hours_between(
-            self.soc[dl], lot.target_pct[dl], cap_kw=lot.power_kw[dl],
-            **{name: values[has_deadline] for name, values in curve.items()},
-        )  # fmt: skip
+        laxity[has_deadline] = deadline[has_deadline] - t - self.full_h[dl]
         critical = has_deadline & (laxity <= lookahead_h) & (laxity >= -1e-9)
-        if self.policy == "least-laxity":
-            key = laxity
-        elif self.policy == "earliest-deadline":
-            key = deadline
-        else:  # critical by laxity, then the other departures by deadline
-            key = np.where(critical, laxity - 1e12, deadline)
         caps = np.zeros(live.size)
         left = self.limit
-        ranked = np.flatnonzero(has_deadline)
-        ranked = ranked[np.argsort(key[ranked], kind="stable")]
+        ranked = self._ranked(live, has_deadline, laxity, critical)
         if ranked.size:
             wants = full[ranked]
             before = np.concatenate(([0.0], np.cumsum(wants)[:-1]))
@@ -254,6 +253,24 @@ class _Planner:
         caps[partial & (caps < self.min_power)] = 0.0
         contested = bool(np.any(caps[has_deadline] < full[has_deadline] - 1e-12))
         return caps, full, contested
+
+    def _ranked(
+        self, live: np.ndarray, has_deadline: np.ndarray, laxity: np.ndarray, critical: np.ndarray
+    ) -> np.ndarray:
+        """Positions in `live` of its cars with a departure, in the policy's order."""
+        if self.policy == "least-laxity":
+            ranked = np.flatnonzero(has_deadline)
+            return ranked[np.argsort(laxity[ranked], kind="stable")]
+        position = np.full(len(self.lot), -1)
+        position[live] = np.arange(live.size)
+        edf = position[self.by_deadline]
+        edf = edf[edf >= 0]
+        if self.policy == "earliest-deadline":
+            return edf
+        # zero-laxity: the critical first (least laxity first), then the others by deadline
+        first = np.flatnonzero(critical)
+        first = first[np.argsort(laxity[first], kind="stable")]
+        return np.concatenate((first, edf[~critical[edf]]))
 
     def _share(self, wants: np.ndarray, order: np.ndarray, budget: float) -> np.ndarray:
         """Equal shares of `budget` under each car's own limit; if a share would fall below
@@ -287,14 +304,24 @@ class _Planner:
         done = to_target <= stop_h + 1e-12
         new_soc = np.where(done, np.maximum(start_soc, lot.target_pct[live]), new_soc)
         self.soc[live] = new_soc
+        dated = np.isfinite(lot.deadline_h[live])  # only these need it, for their laxity
+        at_full = (caps >= full - 1e-12) & (caps > 0) & dated
+        self.full_h[live[at_full]] = np.maximum(0.0, self.full_h[live[at_full]] - stop_h[at_full])
+        part = np.flatnonzero((caps > 0) & ~at_full & dated)
+        self.full_h[live[part]] = model.hours_between(
+            new_soc[part], lot.target_pct[live[part]], cap_kw=lot.power_kw[live[part]],
+            **{name: values[part] for name, values in curve.items()},
+        )  # fmt: skip
         # A car at its full draw is recorded with its own limit: same charge, fewer segments.
         recorded = np.where(caps >= full - 1e-12, lot.power_kw[live], caps)
-        opened = self.open[live]
-        changed = np.isnan(opened[:, 0]) | (np.abs(opened[:, 1] - recorded) > 1e-9)
-        closing = live[changed & ~np.isnan(opened[:, 0])]
+        unopened = np.isnan(self.open_start[live])
+        changed = unopened | (np.abs(self.open_cap[live] - recorded) > 1e-9)
+        closing = live[changed & ~unopened]
         self._close(closing, np.full(closing.size, t))
-        starts = np.full(int(changed.sum()), t)
-        self.open[live[changed]] = np.column_stack((starts, recorded[changed], start_soc[changed]))
+        opening = live[changed]
+        self.open_start[opening] = t
+        self.open_cap[opening] = recorded[changed]
+        self.open_soc[opening] = start_soc[changed]
         self.ready_h[live[done]] = t + to_target[done]
         departed = lot.deadline_h[live] <= t + dt + 1e-12
         leaving = done | departed
@@ -307,10 +334,9 @@ class _Planner:
         """End these cars' open segments at `end_h` (dropping empty ones)."""
         if not cars.size:
             return
-        rows = np.column_stack((cars, self.open[cars, 0], end_h,
-                                self.open[cars, 1], self.open[cars, 2]))  # fmt: skip
-        self.records.append(rows[rows[:, 2] > rows[:, 1]])
-        self.open[cars] = np.nan
+        self.records.append((cars, self.open_start[cars], end_h, self.open_cap[cars],
+                             self.open_soc[cars]))  # fmt: skip
+        self.open_start[cars] = np.nan
 
     def _plan(self, steps: int, *, end_h: float) -> Plan:
         lot = self.lot
@@ -330,12 +356,20 @@ class _Planner:
 
     def _segments(self, end_h: float) -> tuple[np.ndarray, np.ndarray]:
         """The closed segments, grouped by car in time order, and each car's offset."""
-        still = np.flatnonzero(~np.isnan(self.open[:, 0]))
+        still = np.flatnonzero(~np.isnan(self.open_start))
         self._close(still, np.full(still.size, end_h))
-        rows = np.concatenate(self.records) if self.records else np.empty((0, 5))
-        rows = rows[np.argsort(rows[:, 0], kind="stable")]  # recorded in time order
-        counts = np.bincount(rows[:, 0].astype(np.int64), minlength=len(self.lot))
-        return rows[:, 1:], np.concatenate(([0], np.cumsum(counts)))
+        cars, start, end, cap, soc = (
+            np.concatenate(column) if self.records else np.empty(0, dtype)
+            for column, dtype in zip(zip(*self.records, strict=True) if self.records else
+                                     [()] * 5, (np.int64, *[float] * 4), strict=True)
+        )  # fmt: skip
+        kept = np.flatnonzero(end > start)  # empty segments dropped
+        kept = kept[np.argsort(cars[kept], kind="stable")]  # by car, each in time order
+        rows = np.empty((kept.size, 4))
+        for k, column in enumerate((start, end, cap, soc)):
+            rows[:, k] = column[kept]
+        counts = np.bincount(cars[kept], minlength=len(self.lot))
+        return rows, np.concatenate(([0], np.cumsum(counts)))
 
 
 def water_fill(wants: np.ndarray, budget: float) -> np.ndarray:

@@ -18,16 +18,9 @@ from sqlalchemy.engine import Connection, Engine
 from fleetlake.charging import events
 from fleetlake.charging.cache import MISSING, LotCache
 from fleetlake.charging.parse import ParkedCar
-from fleetlake.charging.plan import (
-    Replanned,
-    hold_lot,
-    lock_lot,
-    parked_sessions,
-    replan,
-    soc_of,
-)
+from fleetlake.charging.plan import Replanned, current_plan, hold_lot, lock_lot, replan, soc_now
 from fleetlake.charging.settings import ChargingSettings
-from fleetlake.charging.snapshot import make_snapshot, status_at
+from fleetlake.charging.snapshot import status_at
 from fleetlake.charging.tables import charging_sessions
 from fleetlake.errors import NotFound
 
@@ -51,7 +44,7 @@ def import_cars(
     """Park new plates and update parked ones (plug-in time kept); replan; push the news."""
     with engine.begin() as connection:
         version = lock_lot(connection)
-        parked = {s["plate"]: s for s in parked_sessions(connection)}
+        parked = parked_plates(connection)
         created, updated = [], []
         for car in cars:
             if car.plate in parked:
@@ -88,6 +81,7 @@ def new_session(car: ParkedCar, *, now: datetime, job_id: int | None) -> dict[st
         "plugged_at": plugged,
         "job_id": job_id,
         "updated_at": now,
+        "pending": True,
     }
 
 
@@ -102,11 +96,10 @@ def update_values(
         "desired_pct": car.desired_pct,
         "max_power_kw": car.max_power_kw,
         "departure": car.departure,
-        "plan": None,  # the measurement replaces where the old plan had the car
-        "ready_at": None if car.charge_kwh < car.capacity_kwh * car.desired_pct / 100 else now,
         "ready_notified": session["ready_notified"]
         and car.charge_kwh >= car.capacity_kwh * car.desired_pct / 100,
         "updated_at": now,
+        "pending": True,  # the measurement replaces where the old plan had the car
     }
 
 
@@ -122,7 +115,7 @@ def remove_vehicle(
     with engine.begin() as connection:
         version = lock_lot(connection)
         session = parked_session(connection, plate=plate)
-        soc = soc_of(session, now_s=now.timestamp(), settings=settings)
+        soc = soc_now(connection, session, settings=settings, now=now)
         final = round(soc * session["capacity_kwh"] / 100.0, 3)
         connection.execute(
             charging_sessions.update()
@@ -130,7 +123,7 @@ def remove_vehicle(
             .values(
                 parked=False, unplugged_at=now, final_charge_kwh=final, charge_kwh=final,
                 charge_at=now, energy_delivered_kwh=round(final - session["start_charge_kwh"], 3),
-                plan=None, updated_at=now,
+                pending=True, updated_at=now,
             )
         )  # fmt: skip
         outcome = replan(connection, settings=settings, now=now, version=version)
@@ -143,7 +136,7 @@ def remove_vehicle(
 def publish(engine: Engine, outcome: Replanned, *, cache: LotCache | None) -> None:
     if cache is not None:
         try:
-            cache.store(outcome.snapshots, version=outcome.version)
+            cache.store(outcome.plan.snapshots(), version=outcome.version)
         except Exception:  # the database holds the plan; reads rebuild Redis when it is back
             log.warning("could not refresh the lot in Redis", exc_info=True)
     for change in outcome.changed:
@@ -157,12 +150,22 @@ def parked_session(connection: Connection, *, plate: str) -> dict[str, Any]:
     )
     row = connection.execute(query).mappings().first()
     if row is None:
-        raise NotFound(
-            f"vehicle {plate[:40]!r} is not parked here: list the lot with "
-            "`fleetlake charging status`",
-            field="plate",
-        )
+        raise not_parked(plate)
     return dict(row)
+
+
+def parked_plates(connection: Connection) -> dict[str, dict[str, Any]]:
+    """Each parked plate's session id and whether its readiness was told."""
+    table = charging_sessions
+    query = sa.select(table.c.plate, table.c.id, table.c.ready_notified).where(table.c.parked)
+    return {row["plate"]: dict(row) for row in connection.execute(query).mappings()}
+
+
+def not_parked(plate: str) -> NotFound:
+    return NotFound(
+        f"vehicle {plate[:40]!r} is not parked here: list the lot with `fleetlake charging status`",
+        field="plate",
+    )
 
 
 def snapshot_of(
@@ -178,13 +181,17 @@ def snapshot_of(
             if isinstance(found, dict):
                 return found
             if found is None:
-                raise NotFound(f"vehicle {plate[:40]!r} is not parked here", field="plate")
+                raise not_parked(plate)
         except NotFound:
             raise
         except Exception:  # Redis is down: the database answers the same
             log.warning("Redis unavailable; reading the lot from the database", exc_info=True)
     with engine.connect() as connection:
-        return make_snapshot(parked_session(connection, plate=plate), settings=settings)
+        plan = current_plan(connection, settings=settings, now=now_utc())
+    i = plan.find(plate)
+    if i is None:
+        raise not_parked(plate)
+    return plan.snapshot(i)
 
 
 async def vehicle_status_now(
@@ -202,7 +209,7 @@ async def vehicle_status_now(
         if isinstance(found, dict):
             return status_at(found, time.time())
         if found is None:
-            raise NotFound(f"vehicle {plate[:40]!r} is not parked here", field="plate")
+            raise not_parked(plate)
     read = partial(vehicle_status, engine, plate=plate, settings=settings, cache=cache)
     return await anyio.to_thread.run_sync(lambda: read(now=now_utc()))
 
@@ -222,10 +229,8 @@ def list_vehicles(
     ready: bool | None = None,
     charging: bool | None = None,
 ) -> list[dict[str, Any]]:
-    found = [
-        status_at(make_snapshot(s, settings=settings), now.timestamp())
-        for s in parked_sessions(connection)
-    ]
+    plan = current_plan(connection, settings=settings, now=now)
+    found = [status_at(plan.snapshot(i), now.timestamp()) for i in range(len(plan))]
     if ready is not None:
         found = [v for v in found if v["ready"] == ready]
     if charging is not None:

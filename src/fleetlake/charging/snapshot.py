@@ -1,5 +1,6 @@
-"""A parked car's plan as one small JSON-able dict (what Redis holds per plate), and where the
-car is at any moment by following it: the charge in closed form within the plan's segment."""
+"""A parked car's plan as one small JSON-able dict (what Redis holds per plate, made by
+`lot_plan.LotPlan.snapshot`), and where the car is at any moment by following it: the charge
+in closed form within the plan's segment."""
 
 from __future__ import annotations
 
@@ -45,30 +46,6 @@ def iso(seconds: float | None) -> str | None:
     if seconds is None:
         return None
     return datetime.fromtimestamp(round(seconds), UTC).isoformat().replace("+00:00", "Z")
-
-
-def make_snapshot(session: dict[str, Any], *, settings: ChargingSettings) -> dict[str, Any]:
-    """What a status read needs of one parked session row."""
-    curve = curve_for(
-        capacity_kwh=session["capacity_kwh"],
-        max_power_kw=session["max_power_kw"],
-        settings=settings,
-        fit=(session.get("fit_power_kw"), session.get("fit_taper_start_pct"),
-             session.get("fit_taper_end_pct")),
-    )  # fmt: skip
-    return {
-        "plate": session["plate"],
-        "desired_pct": session["desired_pct"],
-        "charge_kwh": session["charge_kwh"],
-        "charge_at": epoch(session["charge_at"]),
-        "plugged_at": epoch(session["plugged_at"]),
-        "departure": epoch(session["departure"]),
-        "ready_at": epoch(session["ready_at"]),
-        "reaches_target": session["reaches_target"],
-        "end_charge_kwh": session["end_charge_kwh"],
-        "segments": session["plan"] or [],
-        "curve": curve,
-    }
 
 
 def state_at(snapshot: dict[str, Any], at_s: float) -> tuple[float, float]:

@@ -1,6 +1,7 @@
-"""Charging lot tables: one row per charging session (a car's stay), the lot's plan version
-(the row a replan locks, so two processes never plan at once), refused import rows, and meter
-readings (accepted or refused, with the reason)."""
+"""Charging lot tables: one row per charging session (a car's stay: its inputs while parked,
+its history after), the lot row (its plan version, the lock a replan takes so two processes
+never plan at once, and the whole plan as one blob), refused import rows, and meter readings
+(accepted or refused, with the reason)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fleetlake.platform.db import UtcDateTime, metadata
 from fleetlake.platform.tables import BigId
 
 PARKED = sa.text("parked")
+PENDING = sa.text("pending")
 
 charging_sessions = sa.Table(
     "charging_sessions",
@@ -19,7 +21,7 @@ charging_sessions = sa.Table(
     sa.Column("parked", sa.Boolean, nullable=False),
     sa.Column("capacity_kwh", sa.Float, nullable=False),
     sa.Column("start_charge_kwh", sa.Float, nullable=False),
-    # The charge last known and when: the import's, or where the previous plan had the car.
+    # The charge last measured and when (the import, a meter reading): a plan starts from it.
     sa.Column("charge_kwh", sa.Float, nullable=False),
     sa.Column("charge_at", UtcDateTime, nullable=False),
     sa.Column("desired_pct", sa.Float, nullable=False),
@@ -29,18 +31,14 @@ charging_sessions = sa.Table(
     sa.Column("unplugged_at", UtcDateTime),
     sa.Column("final_charge_kwh", sa.Float),
     sa.Column("energy_delivered_kwh", sa.Float),
-    # The plan: segments [start_s, end_s, cap_kw, soc_pct at start] in Unix seconds.
-    sa.Column("plan", sa.JSON),
-    sa.Column("planned_at", UtcDateTime),
-    sa.Column("ready_at", UtcDateTime),
-    sa.Column("reaches_target", sa.Boolean),
-    sa.Column("end_charge_kwh", sa.Float),
     sa.Column("ready_notified", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("fit_power_kw", sa.Float),
     sa.Column("fit_taper_start_pct", sa.Float),
     sa.Column("fit_taper_end_pct", sa.Float),
     sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="SET NULL")),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # Changed since the last plan: the next replan reads this row (the rest come from the blob).
+    sa.Column("pending", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Index(
         "ix_charging_sessions_plate_parked",
         "plate",
@@ -49,6 +47,9 @@ charging_sessions = sa.Table(
         postgresql_where=PARKED,
     ),
     sa.Index("ix_charging_sessions_plate", "plate"),
+    sa.Index(
+        "ix_charging_sessions_pending", "pending", sqlite_where=PENDING, postgresql_where=PENDING
+    ),
 )
 
 charging_lot = sa.Table(
@@ -58,6 +59,8 @@ charging_lot = sa.Table(
     sa.Column("plan_version", sa.BigInteger, nullable=False),
     sa.Column("planned_at", UtcDateTime),
     sa.Column("load", sa.JSON),  # the planned draw: [[Unix s, kW], …] at each step start
+    sa.Column("plan", sa.LargeBinary),  # every parked car's plan: lot_plan.LotPlan.to_bytes
+    sa.Column("plan_key", sa.String(32)),  # new with every stored plan: what readers cache by
 )
 
 charging_quarantine = sa.Table(

@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from fleetlake.charging.plan import parked_sessions
+from fleetlake.charging.plan import current_plan
 from fleetlake.charging.settings import ChargingSettings
-from fleetlake.charging.snapshot import epoch, iso, make_snapshot, status_at
+from fleetlake.charging.snapshot import epoch, iso, status_at
 from fleetlake.charging.tables import charging_lot, charging_quarantine, charging_sessions
 
 
@@ -57,16 +57,16 @@ def lot_plan(
     lot = connection.execute(sa.select(charging_lot)).mappings().one()
     vehicles: list[dict[str, Any]] = []
     now_s = now.timestamp()
-    for session in parked_sessions(connection):
-        snapshot = make_snapshot(session, settings=settings)
+    plan = current_plan(connection, settings=settings, now=now)
+    for snapshot in plan.snapshots():
         segments = [s for s in snapshot["segments"] if s[1] > now_s and s[2] > 0]
         status = status_at(snapshot, now_s)
         vehicles.append({
-            "plate": session["plate"],
+            "plate": snapshot["plate"],
             "power_kw": status["power_kw"],
             "ready_at": status["ready_at"],
             "reaches_target": status["reaches_target"],
-            "end_charge_kwh": session["end_charge_kwh"],
+            "end_charge_kwh": round(snapshot["end_charge_kwh"], 3),
             "segments": [{"start": iso(max(s, now_s)), "end": iso(e), "power_kw": round(c, 3)}
                          for s, e, c, _ in segments],
         })  # fmt: skip

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from fleetlake.charging.parse import ParkedCar
+from fleetlake.charging.plan import stored_plan
 from fleetlake.charging.service import import_cars, remove_vehicle
 from fleetlake.charging.settings import ChargingSettings
 from fleetlake.charging.tables import charging_lot, charging_sessions
@@ -43,14 +44,18 @@ def test_concurrent_imports_and_departures_never_conflict(pg_url: str) -> None:
     with engines[0].connect() as connection:
         version = connection.execute(sa.select(charging_lot.c.plan_version)).scalar_one()
         rows: list[Any] = connection.execute(
-            sa.select(charging_sessions.c.plate, charging_sessions.c.parked,
-                      charging_sessions.c.planned_at, charging_sessions.c.plan)
+            sa.select(charging_sessions.c.id, charging_sessions.c.plate, charging_sessions.c.parked,
+                      charging_sessions.c.pending)
         ).all()  # fmt: skip
+        plan = stored_plan(connection)
     assert version == 20  # every import and departure replanned once, none lost
     parked = [r for r in rows if r.parked]
     assert len(rows) == 200 and len(parked) == 190
     assert len({r.plate for r in parked}) == 190  # no plate parked twice
-    latest = max(r.planned_at for r in parked)
-    assert all(r.planned_at == latest for r in parked)  # one plan for the whole lot
+    # One plan for the whole lot, made by the last writer: every parked car in it once
+    assert plan is not None and plan.version == version
+    assert sorted(plan.session_id.tolist()) == sorted(r.id for r in parked)
+    assert sorted(plan.plates) == sorted(r.plate for r in parked)
+    assert not any(r.pending for r in rows)
     for engine in engines:
         engine.dispose()

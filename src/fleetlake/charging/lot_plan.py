@@ -1,0 +1,129 @@
+"""The lot's plan as one columnar record: every parked car's curve and target, where the plan
+started it, its ready time and its power segments, in arrays (one entry a car; segments in
+one table grouped by car). Stored as one blob on the lot row: a replan of 10,000 cars reads
+and writes one value, not a row a car, and a reader caches it by the key it was stored with.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from fleetlake.charging import model
+from fleetlake.charging.snapshot import TARGET_TOLERANCE_PCT
+
+CURVE = ("capacity_kwh", "power_kw", "efficiency", "taper_start_pct", "slope")
+# Per car: its curve, target and times (Unix s, nan: none), the measurement it was last read
+# in from its row, where the plan started it, and what the plan says of it.
+INPUTS = (*CURVE, "desired_pct", "departure_s", "plugged_at_s", "measured_kwh", "measured_at_s")
+CAR_FIELDS = (*INPUTS, "soc_pct", "ready_s", "end_soc_pct")
+
+
+@dataclass
+class LotPlan:
+    """One plan of the whole lot, made at `planned_at_s` with the lot's `version`."""
+
+    version: int
+    planned_at_s: float
+    session_id: np.ndarray  # int64, one a car
+    plates: list[str]
+    cars: dict[str, np.ndarray]  # CAR_FIELDS → float64 arrays
+    reaches_target: np.ndarray  # bool
+    segments: np.ndarray  # (m, 4): start_s, end_s, cap_kw, soc % at start
+    offsets: np.ndarray  # car i's segments are segments[offsets[i]:offsets[i + 1]]
+    key: str = ""  # unique to the stored plan: a reader's cache is good while it matches
+
+    def __len__(self) -> int:
+        return len(self.plates)
+
+    @classmethod
+    def empty(cls, *, version: int = 0, planned_at_s: float = 0.0) -> LotPlan:
+        return cls(version, planned_at_s, np.zeros(0, np.int64), [],
+                   {name: np.zeros(0) for name in CAR_FIELDS}, np.zeros(0, bool),
+                   np.zeros((0, 4)), np.zeros(1, np.int64))  # fmt: skip
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        return {plate: i for i, plate in enumerate(self.plates)}
+
+    def find(self, plate: str) -> int | None:
+        return self.index.get(plate)
+
+    def curve(self, i: int) -> dict[str, float]:
+        return {name: float(self.cars[name][i]) for name in CURVE}
+
+    def snapshot(self, i: int) -> dict[str, Any]:
+        """Car i as a status read needs it (what Redis holds per plate)."""
+        cars = self.cars
+        soc, capacity = float(cars["soc_pct"][i]), float(cars["capacity_kwh"][i])
+        return {
+            "plate": self.plates[i],
+            "desired_pct": float(cars["desired_pct"][i]),
+            "charge_kwh": soc * capacity / 100.0,
+            "charge_at": self.planned_at_s,
+            "plugged_at": float(cars["plugged_at_s"][i]),
+            "departure": _seconds(cars["departure_s"][i]),
+            "ready_at": _seconds(cars["ready_s"][i]),
+            "reaches_target": bool(self.reaches_target[i]),
+            "end_charge_kwh": float(cars["end_soc_pct"][i]) * capacity / 100.0,
+            "segments": self.segments[self.offsets[i] : self.offsets[i + 1]].tolist(),
+            "curve": self.curve(i),
+        }
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        return [self.snapshot(i) for i in range(len(self))]
+
+    def soc_at(self, at_s: float) -> np.ndarray:
+        """Every car's state of charge at `at_s`, following its segments (all cars at once)."""
+        cars, segments, offsets = self.cars, self.segments, self.offsets
+        started = np.concatenate(([0], np.cumsum(segments[:, 0] <= at_s)))
+        count = started[offsets[1:]] - started[offsets[:-1]]
+        has = offsets[1:] > offsets[:-1]
+        row = np.where(count > 0, offsets[:-1] + count - 1, offsets[:-1])
+        row = np.minimum(row, max(len(segments) - 1, 0))
+        soc = cars["soc_pct"].copy()
+        if not has.any():
+            return soc
+        seg = segments[row[has]]
+        hours = np.clip(np.minimum(at_s, seg[:, 1]) - seg[:, 0], 0.0, None) / 3600.0
+        curve = {name: cars[name][has] for name in CURVE}
+        along = model.soc_after(seg[:, 3], hours, cap_kw=seg[:, 2], **curve)
+        target = cars["desired_pct"][has]
+        ready = cars["ready_s"][has] <= at_s  # nan compares False
+        at_target = (np.abs(along - target) < TARGET_TOLERANCE_PCT) | ready
+        soc[has] = np.where(at_target, np.maximum(along, target), along)
+        return soc
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        plates = np.frombuffer("\n".join(self.plates).encode(), dtype=np.uint8)
+        arrays: dict[str, Any] = {
+            "session_id": self.session_id, "plates": plates,
+            "reaches_target": self.reaches_target, "segments": self.segments,
+            "offsets": self.offsets, "planned_at_s": np.array([self.planned_at_s]), **self.cars,
+        }  # fmt: skip
+        np.savez(buffer, **arrays)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, version: int) -> LotPlan:
+        with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+            text = stored["plates"].tobytes().decode()
+            return cls(
+                version=version,
+                planned_at_s=float(stored["planned_at_s"][0]),
+                session_id=stored["session_id"],
+                plates=text.split("\n") if text else [],
+                cars={name: stored[name] for name in CAR_FIELDS},
+                reaches_target=stored["reaches_target"],
+                segments=stored["segments"],
+                offsets=stored["offsets"],
+            )
+
+
+def _seconds(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
