@@ -9,7 +9,9 @@ Redis, and a replan under a site limit.
 2. wrk on `GET /vehicle/{plate}` (random parked plates, -c64) with Redis, then with the server
    restarted without a Redis URL (the database answers);
 3. the replan alone: `plan.replan` on the parked lot under the site limit, in a transaction
-   rolled back — the planner, and the planner with its reads and writes.
+   rolled back (so each run reads the stored plan, as a process does after another one
+   wrote) — the planner, and the planner with its reads and writes;
+4. departures: cars leaving through the service (replan, commit, Redis refreshed, events).
 
 Writes benchmarks/out/charging-<db>-<cars>.json. Needs wrk and the local Redis.
 """
@@ -94,6 +96,27 @@ def replan_alone(env: dict[str, str], runs: int = 5) -> dict[str, float]:
             "replan_with_db_ms": round(statistics.median(total_ms), 1)}  # fmt: skip
 
 
+def departures(env: dict[str, str], plates: list[str], runs: int = 5) -> dict[str, float]:
+    """Cars leaving one by one through the service, as `DELETE /vehicle/{plate}` does: the
+    replan, its commit, Redis refreshed with every plate, the events appended."""
+    from fleetlake.charging.cache import LotCache
+    from fleetlake.charging.service import remove_vehicle
+    from fleetlake.platform.db import get_engine
+    from fleetlake.settings import get_settings
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    engine = get_engine(settings.resolved_database_url)
+    cache = LotCache(REDIS_URL, prefix=f"b{os.getpid()}")
+    took = []
+    for plate in random.Random(3).sample(plates, runs):
+        started = time.perf_counter()
+        remove_vehicle(engine, plate=plate, settings=settings.charging, cache=cache,
+                       now=datetime.now(UTC))  # fmt: skip
+        took.append((time.perf_counter() - started) * 1000)
+    return {"departure_ms": round(statistics.median(took), 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cars", type=int, default=10_000)
@@ -127,7 +150,7 @@ def main() -> None:
             )
         finally:
             server.stop()
-    found["replan"] = replan_alone(env)
+    found["replan"] = replan_alone(env) | departures(env, plates)
     result = {"cars": args.cars, "with_departure": lot.with_departure, "db": args.db,
               "workers": workers, "site_limit_kw": args.site_limit_kw,
               "machine": f"{platform.node()}, {os.cpu_count()} cores, {platform.python_version()}",

@@ -22,7 +22,7 @@ from fleetlake.charging import model, planner
 from fleetlake.charging.lot_plan import CURVE, INPUTS, LotPlan
 from fleetlake.charging.settings import ChargingSettings
 from fleetlake.charging.snapshot import TARGET_TOLERANCE_PCT, curve_for, epoch, iso, state_at
-from fleetlake.charging.tables import charging_lot, charging_sessions
+from fleetlake.charging.tables import charging_lot, charging_plan, charging_sessions
 
 MOVED_S, MOVED_FRACTION = 60.0, 0.1  # a ready time moving by less than both is not news
 _READ: dict[str, LotPlan] = {}  # database URL → the plan last read there, good while its key is
@@ -59,7 +59,7 @@ def stored_plan(connection: Connection) -> LotPlan | None:
     cached = _READ.get(where)
     if key is None or (cached is not None and cached.key == key):
         return cached if key is not None else None
-    blob = connection.execute(sa.select(lot.plan)).scalar_one()
+    blob = connection.execute(sa.select(charging_plan.c.plan)).scalar_one()
     found = LotPlan.from_bytes(blob, version=int(version))
     found.key = key
     _READ[where] = found
@@ -105,8 +105,8 @@ def replan(
     )
     after.key = uuid.uuid4().hex
     lot_row = charging_lot.update().where(charging_lot.c.id == 1)
-    connection.execute(lot_row.values(planned_at=now, load=load, plan=after.to_bytes(),
-                                      plan_key=after.key))  # fmt: skip
+    connection.execute(lot_row.values(planned_at=now, load=load, plan_key=after.key))
+    connection.execute(charging_plan.update().values(plan=after.to_bytes()))
     pending = charging_sessions.update().where(charging_sessions.c.pending)
     connection.execute(pending.values(pending=False))
     _READ[connection.engine.url.render_as_string()] = after  # its key is new: never stale
@@ -139,8 +139,10 @@ def plan_from(
         lot, site_limit_kw=settings.site_limit_kw, min_power_kw=settings.min_power_kw
     )
     planner_ms = (time.perf_counter() - started) * 1000
+    # Times to the ms, power and charge to a millionth: less to store and to send per read
     segments = plan.segments.rows.copy()
-    segments[:, :2] = now_s + segments[:, :2] * 3600
+    segments[:, :2] = np.round(now_s + segments[:, :2] * 3600, 3)
+    segments[:, 2:] = np.round(segments[:, 2:], 6)
     ready_s = ready_times(soc, cars["desired_pct"], ready_before, plan, now_s=now_s)
     cars |= {"soc_pct": soc, "end_soc_pct": plan.end_soc_pct, "ready_s": ready_s}
     after = LotPlan(version, now_s, ids, plates, cars, plan.reaches_target.astype(bool),

@@ -14,8 +14,9 @@ site limit, so the lot never draws more than the limit at any instant. Each step
 
 A step ends at the first event (a car reaching its target, a departure, a laxity running
 out) but lasts at least a minimum that grows with the distance into the future (one minute
-now, half an hour a day out), so that 10,000 cars plan in a few hundred steps; within a step
-each car's charge follows the closed form exactly, so every estimate follows the plan.
+now, an hour from twelve hours out), so that 10,000 cars plan in about a hundred steps;
+within a step each car's charge follows the closed form exactly, so every estimate follows
+the plan.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Charging lot tables: one row per charging session (a car's stay: its inputs while parked,
 its history after), the lot row (its plan version, the lock a replan takes so two processes
-never plan at once, and the whole plan as one blob), refused import rows, and meter readings
+never plan at once), the whole plan as one blob, refused import rows, and meter readings
 (accepted or refused, with the reason)."""
 
 from __future__ import annotations
@@ -59,8 +59,16 @@ charging_lot = sa.Table(
     sa.Column("plan_version", sa.BigInteger, nullable=False),
     sa.Column("planned_at", UtcDateTime),
     sa.Column("load", sa.JSON),  # the planned draw: [[Unix s, kW], …] at each step start
-    sa.Column("plan", sa.LargeBinary),  # every parked car's plan: lot_plan.LotPlan.to_bytes
     sa.Column("plan_key", sa.String(32)),  # new with every stored plan: what readers cache by
+)
+
+# The stored plan, one row: every parked car's plan (lot_plan.LotPlan.to_bytes). Apart from
+# the lot row, which SQLite would rewrite whole on every version bump.
+charging_plan = sa.Table(
+    "charging_plan",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("plan", sa.LargeBinary),
 )
 
 charging_quarantine = sa.Table(

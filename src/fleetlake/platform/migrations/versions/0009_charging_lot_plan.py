@@ -1,6 +1,7 @@
-"""Charging: the lot's plan as one columnar blob on the lot row instead of a JSON plan and
-ready time per session row — a replan of 10,000 cars writes one value, not 10,000 rows.
-Sessions say when their inputs changed since the last plan (`pending`).
+"""Charging: the lot's plan as one columnar blob (table charging_plan, its key on the lot row)
+instead of a JSON plan and ready time per session row: a replan of 10,000 cars writes one
+value, not 10,000 rows. Sessions say when their inputs changed since the last plan
+(`pending`).
 
 Revision ID: 0009
 Revises: 0008
@@ -34,15 +35,22 @@ def upgrade() -> None:
     )
     for name in PLANNED:  # SQLite ≥ 3.35 drops an unindexed column in place
         op.drop_column("charging_sessions", name)
-    op.add_column("charging_lot", sa.Column("plan", sa.LargeBinary))
     op.add_column("charging_lot", sa.Column("plan_key", sa.String(32)))
+    # A table of its own: SQLite rewrites a whole row on UPDATE, and reads past a blob to
+    # reach a column after it, so the lot row (locked and read on every write) stays small.
+    op.create_table(
+        "charging_plan",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("plan", sa.LargeBinary),
+    )
+    op.execute("INSERT INTO charging_plan (id) VALUES (1)")
     if op.get_bind().dialect.name == "postgresql":  # already dense floats: skip TOAST's pglz
-        op.execute("ALTER TABLE charging_lot ALTER COLUMN plan SET STORAGE EXTERNAL")
+        op.execute("ALTER TABLE charging_plan ALTER COLUMN plan SET STORAGE EXTERNAL")
 
 
 def downgrade() -> None:
+    op.drop_table("charging_plan")
     op.drop_column("charging_lot", "plan_key")
-    op.drop_column("charging_lot", "plan")
     op.add_column("charging_sessions", sa.Column("plan", sa.JSON))
     op.add_column("charging_sessions", sa.Column("planned_at", UtcDateTime))
     op.add_column("charging_sessions", sa.Column("ready_at", UtcDateTime))
