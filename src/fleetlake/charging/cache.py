@@ -1,35 +1,33 @@
-"""Redis holds every parked plate's plan for fast status reads; the database stays the truth.
+"""Redis holds the lot's plan for fast status reads; the database stays the truth.
 
-One hash per lot (plate → snapshot JSON) and the plan version it holds. A writer fills a
-fresh hash and swaps it in with one script only if its version is newer, so a late rebuild
-never overwrites a newer plan. A missing version means Redis was flushed or is another one:
-the next read rebuilds it from the database.
+Three keys under the prefix: the plan (the same blob the database stores, every parked
+plate's segments and ready time), its key and its version. A writer swaps all three in with
+one script, only if its version is newer, so a late rebuild never overwrites a newer plan. A
+reader asks Redis for the key alone and answers from the plan it decoded last while the key
+is the same: one small round trip a status read, one blob transfer a replan. No key means
+Redis was flushed or is another one: the next read rebuilds it from the database.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import uuid
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from fleetlake.charging.lot_plan import LotPlan
+
 log = logging.getLogger(__name__)
 
-# KEYS: tmp, lot, version; ARGV: version. Swap in only a newer plan.
+# KEYS: plan, key, version; ARGV: blob, key, version. Swap in only a newer plan.
 SWAP = """
 local held = tonumber(redis.call('GET', KEYS[3]) or '-1')
-if held >= tonumber(ARGV[1]) then
-  redis.call('DEL', KEYS[1])
+if held >= tonumber(ARGV[3]) then
   return 0
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('RENAME', KEYS[1], KEYS[2])
-else
-  redis.call('DEL', KEYS[2])
-end
-redis.call('SET', KEYS[3], ARGV[1])
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3])
 return 1
 """
 MISSING = object()  # the cache holds no lot at all: rebuild from the database
@@ -38,57 +36,55 @@ MISSING = object()  # the cache holds no lot at all: rebuild from the database
 class LotCache:
     def __init__(self, url: str, *, prefix: str = "fleetlake") -> None:
         import redis
-        import redis.asyncio
 
         self.url = url
-        self.lot_key = f"{prefix}:charging:lot"
+        self.plan_key = f"{prefix}:charging:plan"
+        self.key_key = f"{prefix}:charging:key"
         self.version_key = f"{prefix}:charging:version"
-        self.prefix = prefix
         self.client = redis.Redis.from_url(url, socket_timeout=5)
         self._async: Any = None
         self._swap = self.client.register_script(SWAP)
+        self._decoded: LotPlan | None = None  # the plan last read, good while its key is
 
-    def store(self, snapshots: list[dict[str, Any]], *, version: int) -> bool:
-        """Replace the lot with these snapshots if `version` is newer than what is held."""
-        tmp = f"{self.prefix}:charging:tmp:{uuid.uuid4().hex}"
-        pipe = self.client.pipeline(transaction=False)
-        for start in range(0, len(snapshots), 2000):
-            chunk = snapshots[start : start + 2000]
-            pipe.hset(tmp, mapping={s["plate"]: json.dumps(s) for s in chunk})
-        pipe.expire(tmp, 600)  # a writer dying midway leaves nothing for long
-        pipe.execute()
-        return bool(self._swap(keys=[tmp, self.lot_key, self.version_key], args=[version]))
+    def store(self, blob: bytes, *, key: str, version: int) -> bool:
+        """Hold this plan if `version` is newer than the one held."""
+        keys = [self.plan_key, self.key_key, self.version_key]
+        return bool(self._swap(keys=keys, args=[blob, key, version]))
 
-    def get(self, plate: str) -> dict[str, Any] | object | None:
-        """The plate's snapshot, None if the lot has no such plate, MISSING if no lot."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hget(self.lot_key, plate)
-        pipe.get(self.version_key)
-        found, version = pipe.execute()
-        return self._answer(found, version)
+    def plan(self) -> LotPlan | object:
+        """The lot's plan as Redis holds it, or MISSING."""
+        return self._plan_for(self.client.get(self.key_key), self.client.mget)
 
-    async def aget(self, plate: str) -> dict[str, Any] | object | None:
+    async def aplan(self) -> LotPlan | object:
         if self._async is None:
             import redis.asyncio
 
             self._async = redis.asyncio.Redis.from_url(self.url, socket_timeout=5)
-        async with self._async.pipeline(transaction=False) as pipe:
-            pipe.hget(self.lot_key, plate)
-            pipe.get(self.version_key)
-            found, version = await pipe.execute()
-        return self._answer(found, version)
-
-    def all(self) -> list[dict[str, Any]] | None:
-        if self.client.get(self.version_key) is None:
-            return None
-        return [json.loads(value) for value in self.client.hvals(self.lot_key)]
-
-    @staticmethod
-    def _answer(found: bytes | None, version: bytes | None) -> dict[str, Any] | object | None:
+        key = await self._async.get(self.key_key)
+        found = self._plan_for(key, None)
         if found is not None:
-            loaded: dict[str, Any] = json.loads(found)
-            return loaded
-        return MISSING if version is None else None
+            return found
+        held = await self._async.mget(self.key_key, self.version_key, self.plan_key)
+        return self._decode(*held)
+
+    def _plan_for(self, key: bytes | None, mget: Any) -> Any:
+        """The decoded plan if `key` is still its key; MISSING without a key; else fetched
+        with `mget` (None: the caller fetches)."""
+        if key is None:
+            return MISSING
+        if self._decoded is not None and self._decoded.key == key.decode():
+            return self._decoded
+        if mget is None:
+            return None
+        return self._decode(*mget(self.key_key, self.version_key, self.plan_key))
+
+    def _decode(self, key: bytes | None, version: bytes | None, blob: bytes | None) -> Any:
+        if key is None or version is None or blob is None:
+            return MISSING
+        found = LotPlan.from_bytes(blob, version=int(version))
+        found.key = key.decode()
+        self._decoded = found
+        return found
 
     def rebuild(self, engine: Engine, *, settings: Any) -> None:
         """Fill Redis from the database's current plan (after a flush or a new Redis)."""
@@ -98,9 +94,8 @@ class LotCache:
 
         with engine.connect() as connection:
             plan = current_plan(connection, settings=settings, now=datetime.now(UTC))
-        snapshots = plan.snapshots()
-        self.store(snapshots, version=plan.version)
-        log.info("rebuilt the lot in Redis from the database: %d cars", len(snapshots))
+        self.store(plan.to_bytes(), key=plan.key, version=plan.version)
+        log.info("rebuilt the lot in Redis from the database: %d cars", len(plan))
 
     async def aclose(self) -> None:
         if self._async is not None:

@@ -32,6 +32,7 @@ _READ: dict[str, LotPlan] = {}  # database URL → the plan last read there, goo
 class Replanned:
     version: int
     plan: LotPlan
+    blob: bytes = b""  # the plan as stored, for Redis
     changed: list[dict[str, Any]] = field(default_factory=list)
     planner_ms: float = 0.0
 
@@ -72,7 +73,9 @@ def current_plan(connection: Connection, *, settings: ChargingSettings, now: dat
     found = stored_plan(connection)
     if found is not None:
         return found
-    return plan_from(connection, LotPlan.empty(), settings=settings, now=now, version=0)[0]
+    made = plan_from(connection, LotPlan.empty(), settings=settings, now=now, version=0)[0]
+    made.key = uuid.uuid4().hex
+    return made
 
 
 def soc_now(
@@ -106,11 +109,12 @@ def replan(
     after.key = uuid.uuid4().hex
     lot_row = charging_lot.update().where(charging_lot.c.id == 1)
     connection.execute(lot_row.values(planned_at=now, load=load, plan_key=after.key))
-    connection.execute(charging_plan.update().values(plan=after.to_bytes()))
+    blob = after.to_bytes()
+    connection.execute(charging_plan.update().values(plan=blob))
     pending = charging_sessions.update().where(charging_sessions.c.pending)
     connection.execute(pending.values(pending=False))
     _READ[connection.engine.url.render_as_string()] = after  # its key is new: never stale
-    return Replanned(version, after, changed=moved(before, after), planner_ms=planner_ms)
+    return Replanned(version, after, blob, changed=moved(before, after), planner_ms=planner_ms)
 
 
 def plan_from(

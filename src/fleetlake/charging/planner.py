@@ -301,7 +301,12 @@ class _Planner:
         lot = self.lot
         stop_h = np.minimum(np.minimum(to_target, lot.deadline_h[live] - t), dt)
         start_soc = self.soc[live]
-        new_soc = model.soc_after(start_soc, stop_h, cap_kw=caps, **curve)
+        new_soc = start_soc.copy()  # a paused car (most of a tight lot) stays where it is
+        moving = np.flatnonzero(caps > 0)
+        new_soc[moving] = model.soc_after(
+            start_soc[moving], stop_h[moving], cap_kw=caps[moving],
+            **{name: values[moving] for name, values in curve.items()},
+        )  # fmt: skip
         done = to_target <= stop_h + 1e-12
         new_soc = np.where(done, np.maximum(start_soc, lot.target_pct[live]), new_soc)
         self.soc[live] = new_soc

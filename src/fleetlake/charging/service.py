@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from fleetlake.charging import events
 from fleetlake.charging.cache import MISSING, LotCache
+from fleetlake.charging.lot_plan import LotPlan
 from fleetlake.charging.parse import ParkedCar
 from fleetlake.charging.plan import Replanned, current_plan, hold_lot, lock_lot, replan, soc_now
 from fleetlake.charging.settings import ChargingSettings
@@ -136,7 +137,7 @@ def remove_vehicle(
 def publish(engine: Engine, outcome: Replanned, *, cache: LotCache | None) -> None:
     if cache is not None:
         try:
-            cache.store(outcome.plan.snapshots(), version=outcome.version)
+            cache.store(outcome.blob, key=outcome.plan.key, version=outcome.version)
         except Exception:  # the database holds the plan; reads rebuild Redis when it is back
             log.warning("could not refresh the lot in Redis", exc_info=True)
     for change in outcome.changed:
@@ -168,26 +169,23 @@ def not_parked(plate: str) -> NotFound:
     )
 
 
-def snapshot_of(
-    engine: Engine, *, plate: str, settings: ChargingSettings, cache: LotCache | None
-) -> dict[str, Any]:
-    """The plate's plan: from Redis when there is one (rebuilt if empty), else the database."""
+def plan_now(engine: Engine, *, settings: ChargingSettings, cache: LotCache | None) -> LotPlan:
+    """The lot's plan: from Redis when there is one (rebuilt if empty), else the database."""
     if cache is not None:
         try:
-            found = cache.get(plate)
+            found = cache.plan()
             if found is MISSING:
                 cache.rebuild(engine, settings=settings)
-                found = cache.get(plate)
-            if isinstance(found, dict):
+                found = cache.plan()
+            if isinstance(found, LotPlan):
                 return found
-            if found is None:
-                raise not_parked(plate)
-        except NotFound:
-            raise
         except Exception:  # Redis is down: the database answers the same
             log.warning("Redis unavailable; reading the lot from the database", exc_info=True)
     with engine.connect() as connection:
-        plan = current_plan(connection, settings=settings, now=now_utc())
+        return current_plan(connection, settings=settings, now=now_utc())
+
+
+def snapshot_in(plan: LotPlan, plate: str) -> dict[str, Any]:
     i = plan.find(plate)
     if i is None:
         raise not_parked(plate)
@@ -203,13 +201,11 @@ async def vehicle_status_now(
 
     if cache is not None:
         try:
-            found = await cache.aget(plate)
+            found = await cache.aplan()
         except Exception:  # Redis is down: the thread below answers from the database
             found = MISSING
-        if isinstance(found, dict):
-            return status_at(found, time.time())
-        if found is None:
-            raise not_parked(plate)
+        if isinstance(found, LotPlan):
+            return status_at(snapshot_in(found, plate), time.time())
     read = partial(vehicle_status, engine, plate=plate, settings=settings, cache=cache)
     return await anyio.to_thread.run_sync(lambda: read(now=now_utc()))
 
@@ -217,8 +213,8 @@ async def vehicle_status_now(
 def vehicle_status(
     engine: Engine, *, plate: str, settings: ChargingSettings, cache: LotCache | None, now: datetime
 ) -> dict[str, Any]:
-    snapshot = snapshot_of(engine, plate=plate, settings=settings, cache=cache)
-    return status_at(snapshot, now.timestamp())
+    plan = plan_now(engine, settings=settings, cache=cache)
+    return status_at(snapshot_in(plan, plate), now.timestamp())
 
 
 def list_vehicles(

@@ -113,16 +113,23 @@ def test_redis_flushed_or_replaced_is_rebuilt_from_the_database(
     import redis
 
     from fleetlake.charging.cache import LotCache
+    from fleetlake.charging.lot_plan import LotPlan
 
     import_csv(lot_client, csv_server("lot.csv", LOT))
     first = lot_client.get("/vehicle/CD 456").json()
     cache: LotCache = lot_client.app.state.lot_cache  # type: ignore[attr-defined]
     held = redis.Redis.from_url(cache.url)
-    assert held.hexists(cache.lot_key, "CD 456")
+
+    def held_plates() -> list[str]:
+        blob = held.get(cache.plan_key)
+        return [] if blob is None else LotPlan.from_bytes(blob, version=0).plates
+
+    assert sorted(held_plates()) == ["AB-123", "CD 456", "EF789"]
     for key in held.scan_iter(f"{redis_prefix}:*"):
         held.delete(key)  # as a FLUSHDB would, without touching other tests' keys
+    assert held_plates() == []
     assert lot_client.get("/vehicle/CD 456").json()["ready_at"] == first["ready_at"]
-    assert held.hexists(cache.lot_key, "CD 456")  # rebuilt by that read
+    assert sorted(held_plates()) == ["AB-123", "CD 456", "EF789"]  # rebuilt by that read
     lot_client.app.state.lot_cache = LotCache(  # type: ignore[attr-defined]
         "redis://127.0.0.1:6379/7", prefix=redis_prefix
     )  # another Redis: empty, so rebuilt too
