@@ -53,7 +53,9 @@ class LotCache:
 
     def plan(self) -> LotPlan | object:
         """The lot's plan as Redis holds it, or MISSING."""
-        return self._plan_for(self.client.get(self.key_key), self.client.mget)
+        found = self._plan_for(self.client.get(self.key_key), self.client.mget)
+        assert found is not None  # fetched with mget when not decoded already
+        return found
 
     async def aplan(self) -> LotPlan | object:
         if self._async is None:
@@ -61,13 +63,13 @@ class LotCache:
 
             self._async = redis.asyncio.Redis.from_url(self.url, socket_timeout=5)
         key = await self._async.get(self.key_key)
-        found = self._plan_for(key, None)
+        found: LotPlan | object | None = self._plan_for(key, None)
         if found is not None:
             return found
         held = await self._async.mget(self.key_key, self.version_key, self.plan_key)
         return self._decode(*held)
 
-    def _plan_for(self, key: bytes | None, mget: Any) -> Any:
+    def _plan_for(self, key: Any, mget: Any) -> LotPlan | object | None:
         """The decoded plan if `key` is still its key; MISSING without a key; else fetched
         with `mget` (None: the caller fetches)."""
         if key is None:
@@ -78,7 +80,7 @@ class LotCache:
             return None
         return self._decode(*mget(self.key_key, self.version_key, self.plan_key))
 
-    def _decode(self, key: bytes | None, version: bytes | None, blob: bytes | None) -> Any:
+    def _decode(self, key: Any, version: Any, blob: Any) -> LotPlan | object:
         if key is None or version is None or blob is None:
             return MISSING
         found = LotPlan.from_bytes(blob, version=int(version))

@@ -60,11 +60,20 @@ def stored_plan(connection: Connection) -> LotPlan | None:
     cached = _READ.get(where)
     if key is None or (cached is not None and cached.key == key):
         return cached if key is not None else None
-    blob = connection.execute(sa.select(charging_plan.c.plan)).scalar_one()
-    found = LotPlan.from_bytes(blob, version=int(version))
+    found = LotPlan.from_bytes(read_blob(connection), version=int(version))
     found.key = key
     _READ[where] = found
     return found
+
+
+def read_blob(connection: Connection) -> bytes:
+    if connection.dialect.name == "postgresql":  # a binary result: bytea not sent as hex text
+        driver: Any = connection.connection.driver_connection
+        with driver.cursor(binary=True) as cursor:
+            row = cursor.execute("SELECT plan FROM charging_plan WHERE id = 1").fetchone()
+        return bytes(row[0])
+    blob: bytes = connection.execute(sa.select(charging_plan.c.plan)).scalar_one()
+    return blob
 
 
 def current_plan(connection: Connection, *, settings: ChargingSettings, now: datetime) -> LotPlan:

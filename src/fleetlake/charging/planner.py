@@ -156,6 +156,18 @@ def _unlimited(lot: Lot) -> Plan:
     )
 
 
+@dataclass
+class Step:
+    """One step's arrays, one entry per live car."""
+
+    caps: np.ndarray
+    full: np.ndarray  # the draw at full power at the step's start
+    dated: np.ndarray  # has a departure
+    to_target: np.ndarray  # hours to target at its cap (inf: not charging)
+    events: np.ndarray  # hours to its target or departure, whichever first
+    curve: dict[str, np.ndarray]
+
+
 class _Planner:
     def __init__(
         self,
@@ -197,8 +209,8 @@ class _Planner:
             fine = contested and t < self.fine_until_h
             step = min(self.fine_step_h, min_step_h(t)) if fine else min_step_h(t)
             curve = lot.curve(live)
-            caps, full, contested = self._allocate(live, t, curve, lookahead_h=4 * step)
-            known = (caps >= full - 1e-12) & (caps > 0) & np.isfinite(lot.deadline_h[live])
+            caps, full, dated, contested = self._allocate(live, t, curve, lookahead_h=4 * step)
+            known = (caps >= full - 1e-12) & (caps > 0) & dated
             other = (caps > 0) & ~known
             to_target = np.full(live.size, np.inf)
             to_target[known] = self.full_h[live[known]]
@@ -206,36 +218,37 @@ class _Planner:
                 self.soc[live[other]], lot.target_pct[live[other]], cap_kw=caps[other],
                 **{name: values[other] for name, values in curve.items()},
             )  # fmt: skip
-            events = np.minimum(to_target, lot.deadline_h[live] - t)
+            events = np.minimum(to_target, lot.deadline_h[live] - t)  # reaching target, leaving
             dt = max(step, float(events.min())) if events.size else step
             dt = min(dt, self.fine_step_h if fine else 4 * step)
             if steps == 0:
                 self.power_now[live] = model.power_at(self.soc[live], cap_kw=caps, **curve)
-            self.peak = max(self.peak, float(caps.sum()))
-            if not self.load or abs(self.load[-1][1] - caps.sum()) > 1e-9:
-                self.load.append((t, float(caps.sum())))  # caps ≤ full draws: the draw at t
-            if not caps.any():  # nobody can charge now, and nothing will change that
+            drawn = float(caps.sum())
+            self.peak = max(self.peak, drawn)
+            if not self.load or abs(self.load[-1][1] - drawn) > 1e-9:
+                self.load.append((t, drawn))  # caps ≤ full draws: the draw at t
+            if drawn <= 0:  # nobody can charge now, and nothing will change that
                 break
-            live = self._advance(live, t, dt, caps, full, to_target, curve)
+            live = self._advance(live, t, dt, Step(caps, full, dated, to_target, events, curve))
             t += dt
             steps += 1
         return self._plan(steps, end_h=t)
 
     def _allocate(
         self, live: np.ndarray, t: float, curve: dict[str, np.ndarray], *, lookahead_h: float
-    ) -> tuple[np.ndarray, np.ndarray, bool]:
-        """Each live car's cap for this step, its full draw now, and whether any car with a
-        departure gets less than its full draw."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """Each live car's cap for this step, its full draw now, whether it has a departure,
+        and whether any car with a departure gets less than its full draw."""
         lot = self.lot
         full = model.power_at(self.soc[live], cap_kw=lot.power_kw[live], **curve)
         deadline = lot.deadline_h[live]
         has_deadline = np.isfinite(deadline)
         laxity = np.full(live.size, np.inf)
-        dl = live[has_deadline]
-        laxity[has_deadline] = deadline[has_deadline] - t - self.full_h[dl]
-        critical = has_deadline & (laxity <= lookahead_h) & (laxity >= -1e-9)
+        dated = np.flatnonzero(has_deadline)
+        laxity[dated] = deadline[dated] - t - self.full_h[live[dated]]
+        critical = (laxity <= lookahead_h) & (laxity >= -1e-9)  # inf (no departure): never
         caps = np.zeros(live.size)
-        left = self.limit
+        left, contested = self.limit, False
         ranked = self._ranked(live, has_deadline, laxity, critical)
         if ranked.size:
             wants = full[ranked]
@@ -244,16 +257,18 @@ class _Planner:
             given[(given < wants) & (given < self.min_power)] = 0.0
             caps[ranked] = given
             left = max(0.0, left - float(given.sum()))
+            contested = bool(np.any(given < wants - 1e-12))
         sharing = np.flatnonzero(~has_deadline)
         if sharing.size and left > 0:
-            caps[sharing] = self._share(full[sharing], lot.order[live[sharing]], left)
-        # A share (cars without a departure) is a charger set-point: floored to 0.1 kW, which
-        # also keeps a car's cap steady while the share drifts (fewer segments to store).
-        partial = (caps < full - 1e-12) & ~has_deadline
-        caps[partial] = np.floor(caps[partial] / SETPOINT_KW + 1e-9) * SETPOINT_KW
-        caps[partial & (caps < self.min_power)] = 0.0
-        contested = bool(np.any(caps[has_deadline] < full[has_deadline] - 1e-12))
-        return caps, full, contested
+            wants = full[sharing]
+            shares = self._share(wants, lot.order[live[sharing]], left)
+            # A share is a charger set-point: floored to 0.1 kW, which also keeps a car's cap
+            # steady while the share drifts (fewer segments to store).
+            partial = shares < wants - 1e-12
+            shares[partial] = np.floor(shares[partial] / SETPOINT_KW + 1e-9) * SETPOINT_KW
+            shares[partial & (shares < self.min_power)] = 0.0
+            caps[sharing] = shares
+        return caps, full, has_deadline, contested
 
     def _ranked(
         self, live: np.ndarray, has_deadline: np.ndarray, laxity: np.ndarray, critical: np.ndarray
@@ -288,18 +303,11 @@ class _Planner:
         caps[chosen] = water_fill(wants[chosen], budget)
         return caps
 
-    def _advance(
-        self,
-        live: np.ndarray,
-        t: float,
-        dt: float,
-        caps: np.ndarray,
-        full: np.ndarray,
-        to_target: np.ndarray,
-        curve: dict[str, np.ndarray],
-    ) -> np.ndarray:
-        lot = self.lot
-        stop_h = np.minimum(np.minimum(to_target, lot.deadline_h[live] - t), dt)
+    def _advance(self, live: np.ndarray, t: float, dt: float, step: Step) -> np.ndarray:
+        """Charge every live car through the step; the cars still live after it."""
+        lot, caps, full, dated, curve = self.lot, step.caps, step.full, step.dated, step.curve
+        to_target = step.to_target
+        stop_h = np.minimum(step.events, dt)
         start_soc = self.soc[live]
         new_soc = start_soc.copy()  # a paused car (most of a tight lot) stays where it is
         moving = np.flatnonzero(caps > 0)
@@ -310,7 +318,7 @@ class _Planner:
         done = to_target <= stop_h + 1e-12
         new_soc = np.where(done, np.maximum(start_soc, lot.target_pct[live]), new_soc)
         self.soc[live] = new_soc
-        dated = np.isfinite(lot.deadline_h[live])  # only these need it, for their laxity
+        # Hours to target at full power: only cars with a departure need it, for their laxity
         at_full = (caps >= full - 1e-12) & (caps > 0) & dated
         self.full_h[live[at_full]] = np.maximum(0.0, self.full_h[live[at_full]] - stop_h[at_full])
         part = np.flatnonzero((caps > 0) & ~at_full & dated)
