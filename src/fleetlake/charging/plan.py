@@ -139,7 +139,28 @@ def plan_from(
     now_s = now.timestamp()
     rows = [dict(r) for r in connection.execute(
         sa.select(charging_sessions).where(charging_sessions.c.pending)).mappings()]  # fmt: skip
-    ids, plates, cars, soc, ready_before = parked_now(before, rows, settings=settings, now_s=now_s)
+    parked = parked_now(before, rows, settings=settings, now_s=now_s)
+    return planned_lot(parked, settings=settings, now_s=now_s, version=version)
+
+
+@dataclass
+class Parked:
+    """Every parked car, first plugged first: session id, plate, inputs (lot_plan.INPUTS),
+    state of charge now and the ready time it had (nan: none)."""
+
+    ids: np.ndarray
+    plates: list[str]
+    cars: dict[str, np.ndarray]
+    soc: np.ndarray
+    ready_before: np.ndarray
+
+
+def planned_lot(
+    parked: Parked, *, settings: ChargingSettings, now_s: float, version: int
+) -> tuple[LotPlan, float, list[list[float]]]:
+    """The lot's plan from `now_s` over these cars; the planner's time (ms) and the lot's
+    planned draw [[Unix s, kW], …]."""
+    cars, soc = dict(parked.cars), parked.soc
     lot = planner.Lot(
         soc_pct=soc, target_pct=cars["desired_pct"],
         **{name: cars[name] for name in CURVE},
@@ -152,22 +173,20 @@ def plan_from(
         lot, site_limit_kw=settings.site_limit_kw, min_power_kw=settings.min_power_kw
     )
     planner_ms = (time.perf_counter() - started) * 1000
-    # Times to the ms, power and charge to a millionth: less to store and to send per read
     segments = plan.segments.rows.copy()
-    segments[:, :2] = np.round(now_s + segments[:, :2] * 3600, 3)
-    segments[:, 2:] = np.round(segments[:, 2:], 6)
-    ready_s = ready_times(soc, cars["desired_pct"], ready_before, plan, now_s=now_s)
+    segments[:, :2] = now_s + segments[:, :2] * 3600  # hours from now → Unix seconds
+    ready_s = ready_times(soc, cars["desired_pct"], parked.ready_before, plan, now_s=now_s)
     cars |= {"soc_pct": soc, "end_soc_pct": plan.end_soc_pct, "ready_s": ready_s}
-    after = LotPlan(version, now_s, ids, plates, cars, plan.reaches_target.astype(bool),
-                    segments, plan.segments.offsets.astype(np.int64))  # fmt: skip
+    after = LotPlan(version, now_s, parked.ids, parked.plates, cars,
+                    plan.reaches_target.astype(bool), segments,
+                    plan.segments.offsets.astype(np.int64))  # fmt: skip
     return after, planner_ms, [[now_s + h * 3600, round(kw, 3)] for h, kw in plan.load]
 
 
 def parked_now(
     before: LotPlan, rows: list[dict[str, Any]], *, settings: ChargingSettings, now_s: float
-) -> tuple[np.ndarray, list[str], dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Every parked car's id, plate, inputs, charge now and ready time before — `before`'s
-    unchanged cars and the parked pending rows — first plugged first."""
+) -> Parked:
+    """`before`'s unchanged cars and the parked pending rows."""
     changed = np.array([r["id"] for r in rows], dtype=np.int64)
     keep = ~np.isin(before.session_id, changed)
     soc_before = before.soc_at(now_s)
@@ -190,7 +209,7 @@ def parked_now(
     ready = np.concatenate((before.cars["ready_s"][keep], ready))
     order = np.lexsort((ids, cars["plugged_at_s"]))
     cars = {name: values[order] for name, values in cars.items()}
-    return ids[order], [plates[i] for i in order], cars, soc[order], ready[order]
+    return Parked(ids[order], [plates[i] for i in order], cars, soc[order], ready[order])
 
 
 def row_inputs(settings: ChargingSettings) -> Any:
