@@ -6,7 +6,6 @@ and writes one value, not a row a car, and a reader caches it by the key it was 
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -99,25 +98,31 @@ class LotPlan:
         return soc
 
     def to_bytes(self) -> bytes:
-        buffer = io.BytesIO()
-        plates = np.frombuffer("\n".join(self.plates).encode(), dtype=np.uint8)
-        arrays: dict[str, Any] = {
-            "session_id": self.session_id, "plates": plates,
-            "reaches_target": self.reaches_target, "offsets": self.offsets,
-            "planned_at_s": np.array([self.planned_at_s]), **self.cars,
-        }  # fmt: skip
-        last = self._last_segments()
-        inner = np.ones(len(self.segments), dtype=bool)
-        inner[last] = False
+        """The plan as an Arrow IPC stream: a row a car, its segments a list column. A car's
+        segments abut, so each end but its last is the next start and is not stored."""
+        import pyarrow as pa
+
         starts, ends = self.segments[:, 0], self.segments[:, 1]
-        if np.array_equal(ends[:-1][inner[:-1]], starts[1:][inner[:-1]]):
-            # A car's segments abut (the planner's, always): each end is the next start, so
-            # only a car's last end is kept — a quarter less to store and to read back
-            arrays |= {"segments": self.segments[:, [0, 2, 3]], "ends": ends[last]}
-        else:
-            arrays["segments"] = self.segments
-        np.savez(buffer, **arrays)
-        return buffer.getvalue()
+        last = self._last_segments()
+        inner = np.ones(len(starts), dtype=bool)
+        inner[last] = False
+        if not np.array_equal(ends[:-1][inner[:-1]], starts[1:][inner[:-1]]):
+            raise ValueError("a car's plan segments do not abut: the planner broke its promise")
+        last_end = np.full(len(self), np.nan)
+        last_end[self.offsets[1:] > self.offsets[:-1]] = ends[last]
+        fields = [pa.array(self.segments[:, k]) for k in (0, 2, 3)]
+        values = pa.StructArray.from_arrays(fields, names=["start_s", "cap_kw", "soc_pct"])
+        columns = {"session_id": pa.array(self.session_id), "plate": pa.array(self.plates),
+                   "reaches_target": pa.array(self.reaches_target),
+                   **{name: pa.array(self.cars[name]) for name in CAR_FIELDS},
+                   "last_end_s": pa.array(last_end),
+                   "segments": pa.ListArray.from_arrays(pa.array(self.offsets, pa.int32()),
+                                                        values)}  # fmt: skip
+        table = pa.table(columns).replace_schema_metadata({"planned_at_s": repr(self.planned_at_s)})
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return bytes(sink.getvalue().to_pybytes())
 
     def _last_segments(self) -> np.ndarray:
         """Each car's last segment (cars with none left out)."""
@@ -127,24 +132,31 @@ class LotPlan:
 
     @classmethod
     def from_bytes(cls, data: bytes, *, version: int) -> LotPlan:
-        with np.load(io.BytesIO(data), allow_pickle=False) as stored:
-            text = stored["plates"].tobytes().decode()
-            found = cls(
-                version=version,
-                planned_at_s=float(stored["planned_at_s"][0]),
-                session_id=stored["session_id"],
-                plates=text.split("\n") if text else [],
-                cars={name: stored[name] for name in CAR_FIELDS},
-                reaches_target=stored["reaches_target"],
-                segments=stored["segments"],
-                offsets=stored["offsets"],
-            )
-            if found.segments.shape[1] == 3:
-                kept, found.segments = found.segments, np.empty((len(found.segments), 4))
-                found.segments[:, [0, 2, 3]] = kept
-                found.segments[:-1, 1] = kept[1:, 0]
-                found.segments[found._last_segments(), 1] = stored["ends"]
-            return found
+        import pyarrow as pa
+
+        table = pa.ipc.open_stream(data).read_all().combine_chunks()
+        listed = table.column("segments").chunk(0) if len(table) else None
+        offsets = np.zeros(1, np.int64)
+        segments = np.empty((0, 4))
+        if listed is not None:
+            offsets = listed.offsets.to_numpy().astype(np.int64)
+            segments = np.empty((offsets[-1], 4))
+            for k, name in ((0, "start_s"), (2, "cap_kw"), (3, "soc_pct")):
+                segments[:, k] = listed.values.field(name).to_numpy()
+        found = cls(
+            version=version,
+            planned_at_s=float(table.schema.metadata[b"planned_at_s"]),
+            session_id=table.column("session_id").to_numpy(),
+            plates=table.column("plate").to_pylist(),
+            cars={name: table.column(name).to_numpy() for name in CAR_FIELDS},
+            reaches_target=table.column("reaches_target").to_numpy(),
+            segments=segments,
+            offsets=offsets,
+        )
+        segments[:-1, 1] = segments[1:, 0]
+        last_end = table.column("last_end_s").to_numpy()
+        segments[found._last_segments(), 1] = last_end[offsets[1:] > offsets[:-1]]
+        return found
 
 
 def _seconds(value: float) -> float | None:

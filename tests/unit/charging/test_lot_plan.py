@@ -93,3 +93,17 @@ def test_a_replan_continues_every_car_from_where_the_plan_has_it(
     assert carried.plates == first.plates
     np.testing.assert_allclose(carried.soc, first.soc_at(later_s), atol=1e-12)
     assert np.all(carried.soc[alive] >= first.cars["soc_pct"][alive] - 1e-9)  # never backwards
+
+
+def test_an_empty_lot_round_trips_and_segments_that_do_not_abut_are_refused() -> None:
+    empty = LotPlan.from_bytes(LotPlan.empty(planned_at_s=NOW_S).to_bytes(), version=1)
+    assert len(empty) == 0 and empty.planned_at_s == NOW_S and empty.find("P0") is None
+    assert empty.soc_at(NOW_S).size == 0
+    plan = a_plan([{"capacity": 60, "soc": 10, "target": 90, "power": 11.0, "deadline": 5}] * 3,
+                  limit_kw=12.0)  # fmt: skip
+    lasts = set(plan._last_segments().tolist())
+    inner = [k for k in range(len(plan.segments)) if k not in lasts]
+    assert inner  # shared, so some car's power changes within its stay
+    plan.segments[inner[0], 1] -= 1.0
+    with pytest.raises(ValueError, match="do not abut"):
+        plan.to_bytes()
