@@ -94,7 +94,10 @@ def start_charging(engine: Any, settings: Settings) -> tuple[Any, Any]:
     """The lot's Redis cache (when configured) and the clock that pushes `vehicle.ready`."""
     from fleetlake.charging.events import LotClock
     from fleetlake.charging.ingest import cache_for
+    from fleetlake.charging.lot_plan import LotPlan
 
+    # pyarrow imports pandas on first use where it is installed (~1 s): now, not in a request
+    LotPlan.from_bytes(LotPlan.empty().to_bytes(), version=0).soc_at(0.0)
     clock = LotClock(engine, settings=settings.charging)
     clock.start()
     return cache_for(settings), clock

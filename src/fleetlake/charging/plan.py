@@ -8,6 +8,7 @@ measurement starts from it, at its full power since the measurement was taken.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from fleetlake.charging.tables import charging_lot, charging_plan, charging_sess
 
 MOVED_S, MOVED_FRACTION = 60.0, 0.1  # a ready time moving by less than both is not news
 _READ: dict[str, LotPlan] = {}  # database URL → the plan last read there, good while its key is
+_LOADING = threading.Lock()
 
 
 @dataclass
@@ -53,27 +55,36 @@ def lock_lot(connection: Connection) -> int:
 
 
 def stored_plan(connection: Connection) -> LotPlan | None:
-    """The lot's stored plan (None before the first), read once per process and plan."""
-    lot = charging_lot.c
-    key, version = connection.execute(sa.select(lot.plan_key, lot.plan_version)).one()
+    """The lot's stored plan (None before the first), read once per process and plan: the
+    first reader of a new plan decodes it, the ones arriving meanwhile wait and share it."""
+    key = connection.execute(sa.select(charging_lot.c.plan_key)).scalar_one()
     where = connection.engine.url.render_as_string()
     cached = _READ.get(where)
     if key is None or (cached is not None and cached.key == key):
         return cached if key is not None else None
-    found = LotPlan.from_bytes(read_blob(connection), version=int(version))
-    found.key = key
-    _READ[where] = found
-    return found
+    with _LOADING:
+        cached = _READ.get(where)
+        if cached is not None and cached.key == key:
+            return cached
+        key, version, blob = read_stored(connection)
+        found = LotPlan.from_bytes(blob, version=int(version))
+        found.key = key
+        _READ[where] = found
+        return found
 
 
-def read_blob(connection: Connection) -> bytes:
+STORED = "SELECT plan_key, plan_version, plan FROM charging_lot, charging_plan"
+
+
+def read_stored(connection: Connection) -> tuple[str, int, bytes]:
+    """The stored plan's key, version and blob, in one statement so the three agree."""
     if connection.dialect.name == "postgresql":  # a binary result: bytea not sent as hex text
         driver: Any = connection.connection.driver_connection
         with driver.cursor(binary=True) as cursor:
-            row = cursor.execute("SELECT plan FROM charging_plan WHERE id = 1").fetchone()
-        return bytes(row[0])
-    blob: bytes = connection.execute(sa.select(charging_plan.c.plan)).scalar_one()
-    return blob
+            key, version, blob = cursor.execute(STORED).fetchone()
+        return key, int(version), bytes(blob)
+    key, version, blob = connection.exec_driver_sql(STORED).one()
+    return key, int(version), bytes(blob)
 
 
 def current_plan(connection: Connection, *, settings: ChargingSettings, now: datetime) -> LotPlan:
