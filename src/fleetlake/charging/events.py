@@ -18,22 +18,32 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from fleetlake.charging.lot_plan import LotPlan
 from fleetlake.charging.plan import current_plan, hold_lot
 from fleetlake.charging.settings import ChargingSettings
 from fleetlake.charging.snapshot import iso
 from fleetlake.charging.tables import charging_sessions
-from fleetlake.platform.jobs import append_stream_event
+from fleetlake.platform.jobs import append_stream_event, append_stream_events
 
 log = logging.getLogger(__name__)
 STREAM = "charging"
 TYPES = ("vehicle.ready", "vehicle.plan_changed", "vehicle.departed")
+EMIT_CHUNK = 500  # events in one transaction
 CLAIM_CHUNK = 1000  # ids in one claiming UPDATE: well under every database's parameter limit
+NAP_S = 0.5  # the shortest the clock sleeps: a `vehicle.ready` is at most this late
 IDLE_S = 30.0  # the longest the clock sleeps: a replan in another process is seen this late
 _wake = threading.Event()
 
 
 def emit(engine: Engine, type: str, data: dict[str, Any]) -> int:
     return append_stream_event(engine, stream=STREAM, type=type, data=data)
+
+
+def emit_all(engine: Engine, type: str, datas: list[dict[str, Any]]) -> None:
+    """Events of one type in one transaction: a replan can move thousands of ready times."""
+    for start in range(0, len(datas), EMIT_CHUNK):
+        chunk = datas[start : start + EMIT_CHUNK]
+        append_stream_events(engine, stream=STREAM, events=[(type, data) for data in chunk])
 
 
 def wake_clock() -> None:
@@ -65,23 +75,23 @@ def claim_ready(
                 .values(ready_notified=True)
                 .returning(table.c.id)
             ).scalars())  # fmt: skip
-    told = []
-    for i in np.flatnonzero(due).tolist():
-        if int(plan.session_id[i]) in claimed:
-            snapshot = plan.snapshot(i)
-            data = {
-                "plate": snapshot["plate"],
-                "ready_at": iso(snapshot["ready_at"]),
-                "current_charge_kwh": round(
-                    snapshot["desired_pct"] * snapshot["curve"]["capacity_kwh"] / 100.0, 3
-                ),
-                "desired_pct": snapshot["desired_pct"],
-            }
-            emit(engine, "vehicle.ready", data)
-            told.append(data)
+    told = [ready_news(plan, i) for i in np.flatnonzero(due).tolist()
+            if int(plan.session_id[i]) in claimed]  # fmt: skip
+    emit_all(engine, "vehicle.ready", told)
     upcoming = ready_s[waiting & ~due]
     upcoming = upcoming[~np.isnan(upcoming)]
     return told, datetime.fromtimestamp(float(upcoming.min()), UTC) if upcoming.size else None
+
+
+def ready_news(plan: LotPlan, i: int) -> dict[str, Any]:
+    cars = plan.cars
+    desired = float(cars["desired_pct"][i])
+    return {
+        "plate": plan.plates[i],
+        "ready_at": iso(float(cars["ready_s"][i])),
+        "current_charge_kwh": round(desired * float(cars["capacity_kwh"][i]) / 100.0, 3),
+        "desired_pct": desired,
+    }
 
 
 class LotClock:
@@ -111,6 +121,7 @@ class LotClock:
                 upcoming = None
             wait = IDLE_S
             if upcoming is not None:
-                wait = min(IDLE_S, max(0.0, (upcoming - datetime.now(UTC)).total_seconds()))
+                wait = min(IDLE_S, (upcoming - datetime.now(UTC)).total_seconds())
+            wait = max(NAP_S, wait)  # cars ready milliseconds apart are claimed together
             _wake.wait(wait)
             _wake.clear()

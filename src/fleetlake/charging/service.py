@@ -140,8 +140,7 @@ def publish(engine: Engine, outcome: Replanned, *, cache: LotCache | None) -> No
             cache.store(outcome.blob, key=outcome.plan.key, version=outcome.version)
         except Exception:  # the database holds the plan; reads rebuild Redis when it is back
             log.warning("could not refresh the lot in Redis", exc_info=True)
-    for change in outcome.changed:
-        events.emit(engine, "vehicle.plan_changed", change)
+    events.emit_all(engine, "vehicle.plan_changed", outcome.changed)
     events.wake_clock()
 
 

@@ -93,10 +93,19 @@ def _insert_event(
 
 def append_stream_event(engine: Engine, *, stream: str, type: str, data: dict[str, Any]) -> int:
     """An event of a named stream (no job): stored, fanned out and sent to webhooks alike."""
+    return append_stream_events(engine, stream=stream, events=[(type, data)])[0]
+
+
+def append_stream_events(
+    engine: Engine, *, stream: str, events: list[tuple[str, dict[str, Any]]]
+) -> list[int]:
+    """Several events of a stream in one transaction (a burst costs one commit, not one each)."""
     with engine.begin() as connection:
-        event_id = _insert_event(connection, job_id=None, type=type, data=data, stream=stream)
-    bus.publish(STREAM_JOB_ID, event_id)
-    return event_id
+        ids = [_insert_event(connection, job_id=None, type=type, data=data, stream=stream)
+               for type, data in events]  # fmt: skip
+    for event_id in ids:
+        bus.publish(STREAM_JOB_ID, event_id)
+    return ids
 
 
 def append_event(engine: Engine, *, job_id: int, type: str, data: dict[str, Any]) -> int:
