@@ -7,14 +7,16 @@ UV := $(PYTHON) -m uv
 endif
 RUN := $(UV) run --frozen
 
-.PHONY: install install-test install-bench demo test test-fast lint format bench bench-trips bench-trips-smoke clean
+.PHONY: uv install install-test install-bench demo test test-fast lint format bench bench-trips bench-trips-smoke clean
 
 # The default install is lean (DuckDB engine); the tests also need the spark extra (parity).
-install:
+uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+
+install: uv
 	$(UV) sync --frozen --inexact --compile-bytecode
 
-install-test: install-test
+install-test: uv
 	$(UV) sync --frozen --inexact --compile-bytecode --extra spark
 
 demo: install

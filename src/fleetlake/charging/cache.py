@@ -53,9 +53,13 @@ class LotCache:
 
     def plan(self) -> LotPlan | object:
         """The lot's plan as Redis holds it, or MISSING."""
-        found = self._plan_for(self.client.get(self.key_key), self.client.mget)
-        assert found is not None  # fetched with mget when not decoded already
-        return found
+        key = self.client.get(self.key_key)
+        if key is None:
+            return MISSING
+        held = self._held(key)
+        if held is not None:
+            return held
+        return self._decode(*self.client.mget(self.key_key, self.version_key, self.plan_key))
 
     async def aplan(self) -> LotPlan | object:
         if self._async is None:
@@ -63,22 +67,17 @@ class LotCache:
 
             self._async = redis.asyncio.Redis.from_url(self.url, socket_timeout=5)
         key = await self._async.get(self.key_key)
-        found: LotPlan | object | None = self._plan_for(key, None)
-        if found is not None:
-            return found
-        held = await self._async.mget(self.key_key, self.version_key, self.plan_key)
-        return self._decode(*held)
-
-    def _plan_for(self, key: Any, mget: Any) -> LotPlan | object | None:
-        """The decoded plan if `key` is still its key; MISSING without a key; else fetched
-        with `mget` (None: the caller fetches)."""
         if key is None:
             return MISSING
-        if self._decoded is not None and self._decoded.key == key.decode():
-            return self._decoded
-        if mget is None:
-            return None
-        return self._decode(*mget(self.key_key, self.version_key, self.plan_key))
+        held = self._held(key)
+        if held is not None:
+            return held
+        return self._decode(*await self._async.mget(self.key_key, self.version_key, self.plan_key))
+
+    def _held(self, key: Any) -> LotPlan | None:
+        """The plan decoded last, if `key` is still its key."""
+        decoded = self._decoded
+        return decoded if decoded is not None and decoded.key == key.decode() else None
 
     def _decode(self, key: Any, version: Any, blob: Any) -> LotPlan | object:
         if key is None or version is None or blob is None:

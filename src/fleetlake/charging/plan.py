@@ -11,13 +11,14 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from fleetlake.charging import model, planner
 from fleetlake.charging.lot_plan import CURVE, INPUTS, LotPlan
@@ -26,7 +27,8 @@ from fleetlake.charging.snapshot import TARGET_TOLERANCE_PCT, curve_for, epoch, 
 from fleetlake.charging.tables import charging_lot, charging_plan, charging_sessions
 
 MOVED_S, MOVED_FRACTION = 60.0, 0.1  # a ready time moving by less than both is not news
-_READ: dict[str, LotPlan] = {}  # database URL → the plan last read there, good while its key is
+# engine → the plan last read through it, good while the lot row holds its key
+_READ: weakref.WeakKeyDictionary[Engine, LotPlan] = weakref.WeakKeyDictionary()
 _LOADING = threading.Lock()
 
 
@@ -58,19 +60,26 @@ def stored_plan(connection: Connection) -> LotPlan | None:
     """The lot's stored plan (None before the first), read once per process and plan: the
     first reader of a new plan decodes it, the ones arriving meanwhile wait and share it."""
     key = connection.execute(sa.select(charging_lot.c.plan_key)).scalar_one()
-    where = connection.engine.url.render_as_string()
-    cached = _READ.get(where)
-    if key is None or (cached is not None and cached.key == key):
-        return cached if key is not None else None
+    if key is None:
+        return None
+    cached = _cached(connection.engine, key)
+    if cached is not None:
+        return cached
     with _LOADING:
-        cached = _READ.get(where)
-        if cached is not None and cached.key == key:
+        cached = _cached(connection.engine, key)
+        if cached is not None:
             return cached
         key, version, blob = read_stored(connection)
         found = LotPlan.from_bytes(blob, version=int(version))
         found.key = key
-        _READ[where] = found
+        _READ[connection.engine] = found
         return found
+
+
+def _cached(engine: Engine, key: str) -> LotPlan | None:
+    """The plan this process last read through `engine`, if it is still the stored one."""
+    cached = _READ.get(engine)
+    return cached if cached is not None and cached.key == key else None
 
 
 STORED = "SELECT plan_key, plan_version, plan FROM charging_lot, charging_plan"
@@ -106,7 +115,9 @@ def soc_now(
     i = plan.find(session["plate"])
     if i is not None and int(plan.session_id[i]) == session["id"]:
         return state_at(plan.snapshot(i), now.timestamp())[0]
-    one = {name: np.array([value]) for name, value in row_inputs(settings)(session).items()}
+    one = {
+        name: np.array([value]) for name, value in row_inputs(session, settings=settings).items()
+    }
     return float(soc_since(one, now_s=now.timestamp())[0])
 
 
@@ -133,7 +144,7 @@ def replan(
     connection.execute(charging_plan.update().values(plan=blob))
     pending = charging_sessions.update().where(charging_sessions.c.pending)
     connection.execute(pending.values(pending=False))
-    _READ[connection.engine.url.render_as_string()] = after  # its key is new: never stale
+    _READ[connection.engine] = after  # its key is new: never stale
     return Replanned(version, after, blob, changed=moved(before, after), planner_ms=planner_ms)
 
 
@@ -203,8 +214,8 @@ def parked_now(
     soc_before = before.soc_at(now_s)
     where = {int(sid): i for i, sid in enumerate(before.session_id.tolist())}
     parked = [r for r in rows if r["parked"]]
-    fresh = {name: np.array([value[name] for value in map(row_inputs(settings), parked)],
-                            dtype=float) for name in INPUTS}  # fmt: skip
+    inputs = [row_inputs(row, settings=settings) for row in parked]
+    fresh = {name: np.array([one[name] for one in inputs], dtype=float) for name in INPUTS}
     soc = soc_since(fresh, now_s=now_s)
     ready = np.full(len(parked), np.nan)
     for k, row in enumerate(parked):  # a row without a new measurement continues its plan
@@ -223,21 +234,19 @@ def parked_now(
     return Parked(ids[order], [plates[i] for i in order], cars, soc[order], ready[order])
 
 
-def row_inputs(settings: ChargingSettings) -> Any:
-    def inputs(row: dict[str, Any]) -> dict[str, float]:
-        fit = (row["fit_power_kw"], row["fit_taper_start_pct"], row["fit_taper_end_pct"])
-        curve = curve_for(capacity_kwh=row["capacity_kwh"], max_power_kw=row["max_power_kw"],
-                          settings=settings, fit=fit)  # fmt: skip
-        departure = epoch(row["departure"])
-        return curve | {
-            "desired_pct": row["desired_pct"],
-            "departure_s": np.nan if departure is None else departure,
-            "plugged_at_s": row["plugged_at"].timestamp(),
-            "measured_kwh": row["charge_kwh"],
-            "measured_at_s": row["charge_at"].timestamp(),
-        }
-
-    return inputs
+def row_inputs(row: dict[str, Any], *, settings: ChargingSettings) -> dict[str, float]:
+    """A session row as the planner's inputs (lot_plan.INPUTS): its curve, target and times."""
+    fit = (row["fit_power_kw"], row["fit_taper_start_pct"], row["fit_taper_end_pct"])
+    curve = curve_for(capacity_kwh=row["capacity_kwh"], max_power_kw=row["max_power_kw"],
+                      settings=settings, fit=fit)  # fmt: skip
+    departure = epoch(row["departure"])
+    return curve | {
+        "desired_pct": row["desired_pct"],
+        "departure_s": np.nan if departure is None else departure,
+        "plugged_at_s": row["plugged_at"].timestamp(),
+        "measured_kwh": row["charge_kwh"],
+        "measured_at_s": row["charge_at"].timestamp(),
+    }
 
 
 def soc_since(cars: dict[str, np.ndarray], *, now_s: float) -> np.ndarray:
