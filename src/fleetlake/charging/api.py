@@ -18,6 +18,7 @@ from fleetlake.api.deps import (
     JobId,
     OptionalLastEventId,
     ReadKey,
+    ReadsDep,
     RunnerDep,
     SettingsDep,
     WriteKey,
@@ -91,10 +92,10 @@ def list_vehicles(
     responses=ok(Vehicle) | error_responses(404),
 )
 async def get_vehicle(
-    plate: Plate, request: Request, engine: EngineDep, settings: SettingsDep
+    plate: Plate, request: Request, engine: EngineDep, settings: SettingsDep, reads: ReadsDep
 ) -> JSONResponse:
     status = await service.vehicle_status_now(engine, plate=plate, settings=settings.charging,
-                                              cache=lot_cache(request))  # fmt: skip
+                                              cache=lot_cache(request), reads=reads)  # fmt: skip
     return JSONResponse(status)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from fleetlake.api.deps import EngineDep, ReadKey, SettingsDep
+from fleetlake.api.deps import EngineDep, ReadKey, ReadsDep, SettingsDep
 from fleetlake.api.schemas import error_responses, ok
 from fleetlake.charging import service, views
 from fleetlake.charging.api import (
@@ -44,11 +44,11 @@ def ready_vehicles(engine: EngineDep, settings: SettingsDep) -> dict[str, Any]:
     responses=ok(CompatStatus) | error_responses(404),
 )
 async def vehicle_status(
-    plate: Plate, request: Request, engine: EngineDep, settings: SettingsDep
+    plate: Plate, request: Request, engine: EngineDep, settings: SettingsDep, reads: ReadsDep
 ) -> JSONResponse:
     """Is the car ready, and when will it be."""
     status = await service.vehicle_status_now(engine, plate=plate, settings=settings.charging,
-                                              cache=lot_cache(request))  # fmt: skip
+                                              cache=lot_cache(request), reads=reads)  # fmt: skip
     return JSONResponse(views.compat_status(status))
 
 
