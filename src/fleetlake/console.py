@@ -178,3 +178,18 @@ def print_job(summary: dict[str, Any]) -> None:
                 f"{result.get('duration_s') or 0:.2f}",
             )
         out.print(table)
+        for result in summary["results"]:
+            print_refused(result)
+
+
+SHOWN_REFUSED = 10  # refused rows listed after a job; the rest are in its quarantine
+
+
+def print_refused(result: dict[str, Any]) -> None:
+    """The first rows a source refused, with their line and reason."""
+    refused = result.get("rejected") or []
+    for row in refused[:SHOWN_REFUSED]:
+        out.print(f"  [yellow]{result.get('name', '')} line {row['line']}[/]: {row['reason']}")
+    more = result.get("rows_quarantined", len(refused)) - min(len(refused), SHOWN_REFUSED)
+    if more > 0:
+        out.print(f"  … and {more:,} more refused rows, all kept in the job's quarantine")

@@ -82,27 +82,43 @@ def remove(
 
 
 @charging_app.command("plan")
-def plan(json: AsJson = False) -> None:
+def plan(
+    json: AsJson = False,
+    again: Annotated[
+        bool, typer.Option("--replan", help="Plan the lot again now (after a new site limit).")
+    ] = False,
+) -> None:
     """The lot's power plan: each car's power now and until when, under the site limit."""
     from rich.table import Table
 
     from fleetlake.charging import service, views
+    from fleetlake.charging.ingest import cache_for
     from fleetlake.console import out
     from fleetlake.settings import get_settings
 
-    with open_engine().connect() as connection:
-        lot = views.lot_plan(connection, settings=get_settings().charging, now=service.now_utc())
+    settings, engine = get_settings(), open_engine()
+    if again:
+        service.replan_lot(engine, settings=settings.charging, cache=cache_for(settings),
+                           now=service.now_utc())  # fmt: skip
+    with engine.connect() as connection:
+        lot = views.lot_plan(connection, settings=settings.charging, now=service.now_utc())
     if json:
         out.print_json(data=lot)
         return
-    limit = lot["site_limit_kw"]
-    out.print(f"site limit {'none' if limit is None else f'{limit:g} kW'}; "
-              f"drawing {lot['power_now_kw']:.1f} kW now; plan {lot['version']}")  # fmt: skip
+    out.print(f"site limit {_kw(lot['site_limit_kw'])}; drawing {lot['power_now_kw']:.1f} kW "
+              f"now; plan {lot['version']}")  # fmt: skip
+    if lot["settings_site_limit_kw"] != lot["site_limit_kw"]:
+        out.print(f"[yellow]the site limit is set to {_kw(lot['settings_site_limit_kw'])} now: "
+                  "it applies from the next replan (`fleetlake charging plan --replan`)[/]")  # fmt: skip
     table = Table("plate", "kW now", "segments", "ready at", "reaches target")
     for car in lot["vehicles"]:
         table.add_row(car["plate"], f"{car['power_kw']:.1f}", str(len(car["segments"])),
-                      car["ready_at"] or "-", "yes" if car["reaches_target"] else "NO")  # fmt: skip
+                      short_time(car["ready_at"]), "yes" if car["reaches_target"] else "NO")  # fmt: skip
     out.print(table)
+
+
+def _kw(limit: float | None) -> str:
+    return "none" if limit is None else f"{limit:g} kW"
 
 
 def show_vehicles(
@@ -117,14 +133,19 @@ def show_vehicles(
         return
     table = Table("plate", "charge", "kWh", "kW now", "ready at", "departure")
     for car in found:
-        filled = round(car["soc_pct"] / 10)
-        bar = "█" * filled + "░" * (10 - filled) + f" {car['soc_pct']:.0f}/{car['desired_pct']:g}%"
+        filled = round(car["soc_pct"] / 20)
+        bar = "█" * filled + "░" * (5 - filled) + f" {car['soc_pct']:.0f}/{car['desired_pct']:g}%"
         late = "" if car["reaches_target"] else " (will not reach its target)"
         table.add_row(car["plate"], bar,
                       f"{car['current_charge_kwh']:.1f}/{car['total_charge_kwh']:g}",
-                      f"{car['power_kw']:.1f}", (car["ready_at"] or "-") + late,
-                      car["departure"] or "-")  # fmt: skip
+                      f"{car['power_kw']:.1f}", short_time(car["ready_at"]) + late,
+                      short_time(car["departure"]))  # fmt: skip
     out.print(table if found else empty)
+
+
+def short_time(iso: str | None) -> str:
+    """An ISO 8601 UTC time as the tables show it, to the minute: `12-07 18:43Z`."""
+    return "-" if iso is None else f"{iso[5:10]} {iso[11:16]}Z"
 
 
 def demo_charging(engine: Any, *, settings: Any, cars: int = 40) -> None:

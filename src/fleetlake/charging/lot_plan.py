@@ -35,6 +35,7 @@ class LotPlan:
     segments: np.ndarray  # (m, 4): start_s, end_s, cap_kw, soc % at start
     offsets: np.ndarray  # car i's segments are segments[offsets[i]:offsets[i + 1]]
     key: str = ""  # unique to the stored plan: a reader's cache is good while it matches
+    site_limit_kw: float | None = None  # the limit it was planned under
 
     def __len__(self) -> int:
         return len(self.plates)
@@ -118,7 +119,9 @@ class LotPlan:
                    "last_end_s": pa.array(last_end),
                    "segments": pa.ListArray.from_arrays(pa.array(self.offsets, pa.int32()),
                                                         values)}  # fmt: skip
-        table = pa.table(columns).replace_schema_metadata({"planned_at_s": repr(self.planned_at_s)})
+        metadata = {"planned_at_s": repr(self.planned_at_s),
+                    "site_limit_kw": "" if self.site_limit_kw is None else repr(self.site_limit_kw)}  # fmt: skip
+        table = pa.table(columns).replace_schema_metadata(metadata)
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
@@ -152,11 +155,16 @@ class LotPlan:
             reaches_target=table.column("reaches_target").to_numpy(),
             segments=segments,
             offsets=offsets,
+            site_limit_kw=_limit(table.schema.metadata.get(b"site_limit_kw", b"")),
         )
         segments[:-1, 1] = segments[1:, 0]
         last_end = table.column("last_end_s").to_numpy()
         segments[found._last_segments(), 1] = last_end[offsets[1:] > offsets[:-1]]
         return found
+
+
+def _limit(stored: bytes) -> float | None:
+    return float(stored) if stored else None
 
 
 def _seconds(value: float) -> float | None:

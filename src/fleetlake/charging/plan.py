@@ -201,7 +201,8 @@ def planned_lot(
     cars |= {"soc_pct": soc, "end_soc_pct": plan.end_soc_pct, "ready_s": ready_s}
     after = LotPlan(version, now_s, parked.ids, parked.plates, cars,
                     plan.reaches_target.astype(bool), segments,
-                    plan.segments.offsets.astype(np.int64))  # fmt: skip
+                    plan.segments.offsets.astype(np.int64),
+                    site_limit_kw=settings.site_limit_kw)  # fmt: skip
     return after, planner_ms, [[now_s + h * 3600, round(kw, 3)] for h, kw in plan.load]
 
 

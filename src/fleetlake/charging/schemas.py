@@ -155,7 +155,10 @@ class LoadPoint(Strict):
 
 
 class LotPlan(Strict):
-    site_limit_kw: float | None
+    site_limit_kw: float | None = Field(description="the limit this plan was made under")
+    settings_site_limit_kw: float | None = Field(
+        description="the limit set now; if it differs, it applies from the next replan"
+    )
     planned_at: str | None
     version: int
     power_now_kw: float

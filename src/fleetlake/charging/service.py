@@ -135,6 +135,16 @@ def remove_vehicle(
     return {"vehicle": plate, "current_charge": final}
 
 
+def replan_lot(
+    engine: Engine, *, settings: ChargingSettings, cache: LotCache | None, now: datetime
+) -> Replanned:
+    """Plan the lot again now, as it stands (after a change of the site limit, say)."""
+    with engine.begin() as connection:
+        outcome = replan(connection, settings=settings, now=now)
+    publish(engine, outcome, cache=cache)
+    return outcome
+
+
 def publish(engine: Engine, outcome: Replanned, *, cache: LotCache | None) -> None:
     if cache is not None:
         try:

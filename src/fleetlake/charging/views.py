@@ -71,7 +71,8 @@ def lot_plan(
                          for s, e, c, _ in segments],
         })  # fmt: skip
     return {
-        "site_limit_kw": settings.site_limit_kw,
+        "site_limit_kw": plan.site_limit_kw,  # the plan's: a new setting applies at a replan
+        "settings_site_limit_kw": settings.site_limit_kw,
         "planned_at": iso(epoch(lot["planned_at"])),
         "version": int(lot["plan_version"]),
         "power_now_kw": round(sum(v["power_kw"] for v in vehicles), 3),

@@ -106,6 +106,17 @@ def test_a_site_limit_is_shared_by_one_plan(
     assert waited > timedelta(hours=alone)  # sharing 15 kW with a 7.4 kW car takes longer
     assert lot_client.get("/vehicle/AB-123").json()["ready_at"] == shared["ready_at"]
 
+    # A new limit is told apart from the plan's until a replan (`charging plan --replan`).
+    from fleetlake.charging.service import now_utc, replan_lot
+
+    get_settings().charging.site_limit_kw = 100.0
+    plan = lot_client.get("/api/v1/charging/plan").json()
+    assert (plan["site_limit_kw"], plan["settings_site_limit_kw"]) == (15.0, 100.0)
+    replan_lot(lot_client.app.state.engine, settings=get_settings().charging,  # type: ignore[attr-defined]
+               cache=lot_client.app.state.lot_cache, now=now_utc())  # type: ignore[attr-defined]  # fmt: skip
+    plan = lot_client.get("/api/v1/charging/plan").json()
+    assert plan["site_limit_kw"] == 100.0 and plan["power_now_kw"] > 15.0
+
 
 def test_redis_flushed_or_replaced_is_rebuilt_from_the_database(
     lot_client: TestClient, csv_server: Callable[[str, str], str], redis_prefix: str

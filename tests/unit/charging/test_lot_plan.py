@@ -60,6 +60,7 @@ def test_the_stored_bytes_give_back_the_plan_and_every_reading_agrees(
     assert back.plates == plan.plates and np.array_equal(back.session_id, plan.session_id)
     assert np.array_equal(back.segments, plan.segments)  # ends rebuilt from the next start
     assert np.array_equal(back.offsets, plan.offsets)
+    assert back.site_limit_kw == limit_kw  # the limit it was planned under
     for name, values in plan.cars.items():
         assert np.array_equal(back.cars[name], values, equal_nan=True), name
     at_s = NOW_S + hours * 3600
