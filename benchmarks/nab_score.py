@@ -10,7 +10,7 @@
   scaled sigmoid of its distance past the window before it, in that window's widths
   (close behind a window costs little, 3 widths on costs a full -1), or -1 without one.
 - One threshold per profile over the whole corpus, chosen to maximise the total; the total
-  normalised as 100 · (S − S_null) / (S_perfect − S_null), the null detector detecting
+  normalised as 100 · (S - S_null) / (S_perfect - S_null), the null detector detecting
   nothing and the perfect one each window at its first record.
 """
 
@@ -161,7 +161,9 @@ def normalised(corpus: list[Labelled], scores: list[np.ndarray], *, profile: Pro
     null, perfect = -profile.fn * windows_total, profile.tp * windows_total
     if windows_total == 0:
         return math.nan
-    raw = sum(file_score(s, score >= threshold, profile) for s, score in zip(corpus, scores))
+    raw = sum(
+        file_score(s, score >= threshold, profile) for s, score in zip(corpus, scores, strict=True)
+    )
     return 100.0 * (raw - null) / (perfect - null)
 
 

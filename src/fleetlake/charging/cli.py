@@ -105,15 +105,17 @@ def plan(
     if json:
         out.print_json(data=lot)
         return
-    out.print(f"site limit {_kw(lot['site_limit_kw'])}; drawing {lot['power_now_kw']:.1f} kW "
-              f"now; plan {lot['version']}")  # fmt: skip
-    if lot["settings_site_limit_kw"] != lot["site_limit_kw"]:
-        out.print(f"[yellow]the site limit is set to {_kw(lot['settings_site_limit_kw'])} now: "
-                  "it applies from the next replan (`fleetlake charging plan --replan`)[/]")  # fmt: skip
+    limit, set_now = lot["site_limit_kw"], lot["settings_site_limit_kw"]
+    out.print(f"site limit {_kw(limit)}; drawing {lot['power_now_kw']:.1f} kW now; "
+              f"plan {lot['version']}")  # fmt: skip
+    if set_now != limit:
+        out.print(f"[yellow]the site limit is set to {_kw(set_now)} now: it applies from the "
+                  "next replan (`fleetlake charging plan --replan`)[/]")  # fmt: skip
     table = Table("plate", "kW now", "segments", "ready at", "reaches target")
     for car in lot["vehicles"]:
+        reaches = "yes" if car["reaches_target"] else "NO"
         table.add_row(car["plate"], f"{car['power_kw']:.1f}", str(len(car["segments"])),
-                      short_time(car["ready_at"]), "yes" if car["reaches_target"] else "NO")  # fmt: skip
+                      short_time(car["ready_at"]), reaches)  # fmt: skip
     out.print(table)
 
 

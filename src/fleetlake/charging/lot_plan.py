@@ -119,8 +119,8 @@ class LotPlan:
                    "last_end_s": pa.array(last_end),
                    "segments": pa.ListArray.from_arrays(pa.array(self.offsets, pa.int32()),
                                                         values)}  # fmt: skip
-        metadata = {"planned_at_s": repr(self.planned_at_s),
-                    "site_limit_kw": "" if self.site_limit_kw is None else repr(self.site_limit_kw)}  # fmt: skip
+        limit = "" if self.site_limit_kw is None else repr(self.site_limit_kw)
+        metadata = {"planned_at_s": repr(self.planned_at_s), "site_limit_kw": limit}
         table = pa.table(columns).replace_schema_metadata(metadata)
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, table.schema) as writer:
