@@ -1,0 +1,1 @@
+"""Sensor monitoring: gas sensors on subsea templates, matrix-profile anomalies, leak alarms."""

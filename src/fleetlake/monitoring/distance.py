@@ -1,0 +1,185 @@
+"""Distances of a stream's subsequences to a reference's, the matrix profile's raw material.
+
+For each window of `m` values of the stream: its distance to the nearest (or k-th nearest)
+window of the reference, z-normalised (a change of shape) and not (a change of level, which
+z-normalisation hides: stumpy #212, #220). Both come from the same sliding dot products
+`QT[j] = Σ w[i]·r[j+i]`, which move one step along the stream in O(reference) with the
+STOMP recurrence `QT'[j] = QT[j-1] - w_old·r[j-1] + w_new·r[j+m-1]`: a new reading is
+scored against a week of baseline without an FFT or a look at the history. A stream keeps
+its last row (`qt`) to go on where it stopped.
+
+Distances are per value (divided by √m): z in [0, 2], raw as a root mean square in the
+data's unit. A window flatter than `flat` (its standard deviation) has no shape: two flat
+windows are at z 0, a flat and a shaped one at z 1 (as stumpy defines them, per value).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fleetlake.platform.numba_cache import prepare
+
+prepare()
+import numba  # noqa: E402  (after the cache is placed)
+
+
+@numba.njit(cache=True)
+def _insert(best: np.ndarray, value: float) -> None:
+    """Keep `best` the k smallest values seen, ascending."""
+    k = best.shape[0]
+    if value >= best[k - 1]:
+        return
+    i = k - 1
+    while i > 0 and best[i - 1] > value:
+        best[i] = best[i - 1]
+        i -= 1
+    best[i] = value
+
+
+@numba.njit(cache=True)
+def _pair(qt: float, m: int, mu_a: float, sd_a: float, sq_a: float, mu_b: float, sd_b: float,
+          sq_b: float, flat: float) -> tuple[float, float]:  # fmt: skip
+    raw = np.sqrt(max(sq_a + sq_b - 2.0 * qt, 0.0) / m)
+    if sd_a < flat and sd_b < flat:
+        return 0.0, raw
+    if sd_a < flat or sd_b < flat:
+        return 1.0, raw
+    rho = (qt - m * mu_a * mu_b) / (m * sd_a * sd_b)
+    return np.sqrt(max(2.0 * (1.0 - rho), 0.0)), raw
+
+
+@numba.njit(cache=True)
+def _ab_rows(stream: np.ndarray, reference: np.ndarray, mu_r: np.ndarray, sd_r: np.ndarray,
+             sq_r: np.ndarray, m: int, qt: np.ndarray, first: int, flat: float,
+             out_z: np.ndarray, out_raw: np.ndarray) -> None:  # fmt: skip
+    """Windows `first`.. of `stream` against every window of `reference`; `qt` holds the row
+    of window `first - 1` on entry (or window 0's when first is 0) and the last on exit."""
+    n_s = stream.shape[0] - m + 1
+    n_r = reference.shape[0] - m + 1
+    mu_s, sd_s, sq_s = _stats(stream, m)
+    for i in range(first, n_s):
+        if i > 0:
+            old, new = stream[i - 1], stream[i + m - 1]
+            for j in range(n_r - 1, 0, -1):
+                qt[j] = qt[j - 1] - old * reference[j - 1] + new * reference[j + m - 1]
+            dot = 0.0
+            for t in range(m):
+                dot += stream[i + t] * reference[t]
+            qt[0] = dot
+        best_z, best_raw = np.inf, np.inf
+        for j in range(n_r):
+            z, raw = _pair(qt[j], m, mu_s[i], sd_s[i], sq_s[i], mu_r[j], sd_r[j], sq_r[j], flat)
+            best_z = min(best_z, z)
+            best_raw = min(best_raw, raw)
+        out_z[i - first] = best_z
+        out_raw[i - first] = best_raw
+
+
+@numba.njit(cache=True)
+def _stats(values: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = values.shape[0] - m + 1
+    mean, std, sq = np.empty(n), np.empty(n), np.empty(n)
+    for i in range(n):  # per window, not by cumulative sums: exact over any stream length
+        s, s2 = 0.0, 0.0
+        for t in range(m):
+            s += values[i + t]
+            s2 += values[i + t] * values[i + t]
+        mean[i] = s / m
+        var = 0.0
+        for t in range(m):
+            var += (values[i + t] - mean[i]) ** 2
+        std[i] = np.sqrt(var / m)
+        sq[i] = s2
+    return mean, std, sq
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A baseline ready to be compared with: its values (less their mean, which moves no
+    distance and keeps the dot products exact) and its windows' statistics."""
+
+    values: np.ndarray
+    m: int
+    center: float
+    mean: np.ndarray
+    std: np.ndarray
+    squares: np.ndarray
+
+    @classmethod
+    def of(cls, values: np.ndarray, *, m: int) -> Reference:
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape[0] < m:
+            raise ValueError(f"a reference of {values.shape[0]} values is shorter than m={m}")
+        center = float(values.mean())
+        centred = np.ascontiguousarray(values - center)
+        mean, std, squares = _stats(centred, m)
+        return cls(centred, m, center, mean, std, squares)
+
+    def first_row(self, window: np.ndarray) -> np.ndarray:
+        """QT of one (centred) window against every window of the reference."""
+        return np.correlate(self.values, window, mode="valid").astype(np.float64)
+
+
+def ab_distances(
+    stream: np.ndarray, reference: Reference, *, flat: float, qt: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each window of `stream` to its nearest in `reference`: z and raw distances, and the
+    QT row to continue from. With `qt` (the row of the stream's first window, returned by
+    the call before), the first window is taken as scored and left out."""
+    m = reference.m
+    stream = np.ascontiguousarray(np.asarray(stream, dtype=np.float64) - reference.center)
+    first = 0 if qt is None else 1
+    row = reference.first_row(stream[:m]) if qt is None else qt.copy()
+    count = max(stream.shape[0] - m + 1 - first, 0)
+    out_z, out_raw = np.empty(count), np.empty(count)
+    if count:
+        _ab_rows(stream, reference.values, reference.mean, reference.std, reference.squares,
+                 m, row, first, flat, out_z, out_raw)  # fmt: skip
+    return out_z, out_raw, row
+
+
+@numba.njit(cache=True)
+def _left_rows(values: np.ndarray, m: int, k: int, exclusion: int, flat: float,
+               out_z: np.ndarray, out_raw: np.ndarray) -> None:  # fmt: skip
+    n = values.shape[0] - m + 1
+    mu, sd, sq = _stats(values, m)
+    qt = np.empty(n)
+    for j in range(n):  # row 0
+        dot = 0.0
+        for t in range(m):
+            dot += values[t] * values[j + t]
+        qt[j] = dot
+    best_z, best_raw = np.empty(k), np.empty(k)
+    for i in range(n):
+        if i > 0:
+            old, new = values[i - 1], values[i + m - 1]
+            for j in range(i, 0, -1):  # only j ≤ i is needed: the left of window i
+                qt[j] = qt[j - 1] - old * values[j - 1] + new * values[j + m - 1]
+            dot = 0.0
+            for t in range(m):
+                dot += values[i + t] * values[t]
+            qt[0] = dot
+        best_z[:] = np.inf
+        best_raw[:] = np.inf
+        for j in range(0, i - exclusion + 1):
+            z, raw = _pair(qt[j], m, mu[i], sd[i], sq[i], mu[j], sd[j], sq[j], flat)
+            _insert(best_z, z)
+            _insert(best_raw, raw)
+        out_z[i] = best_z[k - 1]
+        out_raw[i] = best_raw[k - 1]
+
+
+def left_distances(
+    values: np.ndarray, *, m: int, k: int = 1, exclusion: int | None = None, flat: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each window to its k-th nearest window ending at least `exclusion` (default m)
+    values before it: the left matrix profile, z and raw; inf while fewer than k exist.
+    k > 1 keeps a second occurrence of an anomaly from hiding behind the first."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    values = values - values.mean()  # the distances do not move; the dot products lose less
+    n = max(values.shape[0] - m + 1, 0)
+    out_z, out_raw = np.empty(n), np.empty(n)
+    _left_rows(values, m, k, m if exclusion is None else exclusion, flat, out_z, out_raw)
+    return out_z, out_raw
