@@ -20,6 +20,9 @@ from hypothesis import settings
 settings.register_profile("fleetlake", deadline=None)
 settings.load_profile("fleetlake")
 
+# numba's compiled code (stumpy's: half a minute a process) kept across test runs and workers
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).parents[1] / ".cache" / "numba"))
+
 DATA = Path(__file__).parent / "data"
 SAMPLE_TRIPS = DATA / "trips" / "trips.csv"
 PG_URL = os.environ.get(

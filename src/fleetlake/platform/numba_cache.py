@@ -19,3 +19,14 @@ def prepare(home: Path | None = None) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         os.environ["NUMBA_CACHE_DIR"] = str(folder)
     return Path(os.environ["NUMBA_CACHE_DIR"])
+
+
+def stumpy_cached() -> None:
+    """Import stumpy with every compiled function of it cached on disk (stumpy compiles
+    without a cache: 30 s and more at each process's first matrix profile here)."""
+    prepare()
+    import stumpy.cache
+
+    for module_name, name in stumpy.cache.get_njit_funcs():
+        module = __import__(f"stumpy.{module_name}", fromlist=[name])
+        getattr(module, name).enable_caching()

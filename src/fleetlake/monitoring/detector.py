@@ -1,0 +1,217 @@
+"""A sensor's readings scored against its baseline, and the levels those scores raise.
+
+A baseline is a stretch of the sensor's normal readings (by default its first 7 days). Its
+own matrix profile (each window's distance to its nearest other window, stumpy's self-join,
+z-normalised and raw) says how far normal windows lie from normal windows: its median and
+spread (1.4826 × MAD, floored). A new window's score is how many spreads its distance to the
+baseline (`distance.ab_distances`) lies above that median, the larger of the z (shape) and
+raw (level) scores. Levels follow the score with hysteresis: up at once when it crosses
+`warning_spreads` or `critical_spreads`, down only after `clear_after` readings in a row
+below `clear_ratio` of the level's threshold, so a level does not flap.
+
+Without a fixed baseline (`trailing_scores`, the NAB benchmark: streams whose normal moves)
+the reference is the stream's own past (the left profile, k-th neighbour) and the scale is
+the largest distance of its last `memory` windows.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from fleetlake.monitoring.distance import Reference, ab_distances, left_distances
+
+LEVELS = ("ok", "warning", "critical")
+MAD_TO_SIGMA = 1.4826
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    warning_spreads: float = 4.0
+    critical_spreads: float = 8.0
+    clear_ratio: float = 0.7
+    clear_after: int = 5
+
+    def of(self, level: int) -> float:
+        return (0.0, self.warning_spreads, self.critical_spreads)[level]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A baseline ready to score against: the reference windows and their own spread."""
+
+    reference: Reference
+    z_median: float
+    z_spread: float
+    raw_median: float
+    raw_spread: float
+    flat: float  # a window with a smaller standard deviation has no shape
+
+    @classmethod
+    def fit(cls, values: np.ndarray, *, m: int, min_spread: float) -> Baseline:
+        """`min_spread`: the smallest raw spread believed (the sensor's resolution), so a
+        perfectly quiet baseline does not make every wiggle an alarm."""
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape[0] < 4 * m or not np.isfinite(values).all():
+            raise ValueError(
+                f"a baseline needs at least {4 * m} finite readings (4 windows), "
+                f"got {values.shape[0]}: choose a longer baseline"
+            )
+        flat = max(1e-9, 1e-6 * float(np.ptp(values)))
+        z_self, raw_self = self_join(values, m=m)
+        z_median, z_spread = spread_of(z_self, floor=0.02)
+        raw_median, raw_spread = spread_of(raw_self, floor=min_spread)
+        return cls(Reference.of(values, m=m), z_median, z_spread, raw_median, raw_spread, flat)
+
+    @property
+    def m(self) -> int:
+        return self.reference.m
+
+    def scores(self, z: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """Spreads above normal, the larger of shape and level; never below 0."""
+        by_shape = (z - self.z_median) / self.z_spread
+        by_level = (raw - self.raw_median) / self.raw_spread
+        return np.maximum(np.maximum(by_shape, by_level), 0.0)
+
+
+def self_join(values: np.ndarray, *, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The baseline's matrix profile with stumpy, z-normalised and raw, per value."""
+    from fleetlake.platform.numba_cache import stumpy_cached
+
+    stumpy_cached()
+    import stumpy
+
+    z = stumpy.stump(values, m)[:, 0].astype(np.float64) / np.sqrt(m)
+    raw = stumpy.aamp(values, m)[:, 0].astype(np.float64) / np.sqrt(m)
+    return z, raw
+
+
+def spread_of(distances: np.ndarray, *, floor: float) -> tuple[float, float]:
+    finite = distances[np.isfinite(distances)]
+    median = float(np.median(finite))
+    mad = float(np.median(np.abs(finite - median)))
+    return median, max(MAD_TO_SIGMA * mad, 0.1 * median, floor)
+
+
+@dataclass
+class Hysteresis:
+    thresholds: Thresholds
+    level: int = 0
+    calm: int = 0  # readings in a row below the level's clearing point
+
+    def step(self, score: float) -> int:
+        t = self.thresholds
+        wanted = 2 if score >= t.critical_spreads else 1 if score >= t.warning_spreads else 0
+        if wanted >= self.level:
+            self.level, self.calm = wanted, 0
+            return self.level
+        self.calm = self.calm + 1 if score < t.clear_ratio * t.of(self.level) else 0
+        if self.calm >= t.clear_after:
+            self.level, self.calm = wanted, 0
+        return self.level
+
+
+@dataclass
+class SensorScorer:
+    """One sensor scored reading by reading: its last window and dot products carried, so a
+    reading costs one pass over the baseline, never the history."""
+
+    baseline: Baseline
+    hysteresis: Hysteresis
+    tail: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    qt: np.ndarray | None = None
+
+    def push(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and levels for each of `values` (a reading before the first full window
+        scores 0 and keeps the level)."""
+        m = self.baseline.m
+        values = np.asarray(values, dtype=np.float64)
+        joined = np.concatenate((self.tail, values))
+        scores = np.zeros(values.shape[0])
+        if joined.shape[0] >= m:  # with qt, the tail is the window scored last
+            z, raw, self.qt = ab_distances(joined, self.baseline.reference,
+                                           flat=self.baseline.flat, qt=self.qt)  # fmt: skip
+            found = self.baseline.scores(z, raw)
+            scores[values.shape[0] - found.shape[0] :] = found
+        self.tail = joined[-m:]
+        levels = np.array([self.hysteresis.step(float(s)) for s in scores], dtype=np.int8)
+        return scores, levels
+
+    def state(self) -> dict[str, Any]:
+        """What a restart needs (the dot products are recomputed from the tail)."""
+        h = self.hysteresis
+        return {"tail": self.tail.tolist(), "level": h.level, "calm": h.calm}
+
+    @classmethod
+    def resume(
+        cls, baseline: Baseline, thresholds: Thresholds, state: dict[str, Any] | None
+    ) -> SensorScorer:
+        if not state:
+            return cls(baseline, Hysteresis(thresholds))
+        tail = np.asarray(state["tail"], dtype=np.float64)
+        scorer = cls(baseline, Hysteresis(thresholds, state["level"], state["calm"]), tail)
+        if tail.shape[0] == baseline.m:
+            scorer.qt = baseline.reference.first_row(tail - baseline.reference.center)
+        return scorer
+
+
+@dataclass(frozen=True)
+class Deviation:
+    start: datetime
+    end: datetime
+    level: str
+    score: float  # the highest in the interval
+
+
+def intervals(times: list[datetime], levels: np.ndarray, scores: np.ndarray) -> list[Deviation]:
+    """Runs of one level as intervals: first and last reading at it, its highest score."""
+    found: list[Deviation] = []
+    start = 0
+    for i in range(1, len(times) + 1):
+        if i == len(times) or levels[i] != levels[start]:
+            peak = float(np.max(scores[start:i]))
+            found.append(Deviation(times[start], times[i - 1], LEVELS[levels[start]], peak))
+            start = i
+    return found
+
+
+def trailing_scores(values: np.ndarray, *, m: int, k: int = 1, memory: int = 1000) -> np.ndarray:
+    """Scores against the stream's own past: each window's raw distance to its k-th nearest
+    earlier window, over the largest of the `memory` distances before it (> 1: farther from
+    the past than anything lately). One per value; the first m - 1 score 0."""
+    values = np.asarray(values, dtype=np.float64)
+    span = float(np.ptp(values)) or 1.0
+    _, raw = left_distances(values, m=m, k=k, flat=1e-6 * span)
+    scores = np.zeros(values.shape[0])
+    recent: deque[float] = deque()
+    peaks: deque[float] = deque()  # decreasing: the running max of `recent`
+    for i, d in enumerate(raw.tolist()):
+        if peaks and np.isfinite(d):
+            scores[i + m - 1] = d / max(peaks[0], 1e-12)
+        if not np.isfinite(d):
+            continue
+        recent.append(d)
+        while peaks and peaks[-1] < d:
+            peaks.pop()
+        peaks.append(d)
+        if len(recent) > memory and recent.popleft() == peaks[0]:
+            peaks.popleft()
+    return scores
+
+
+def onsets(scores: np.ndarray, *, quiet: int) -> np.ndarray:
+    """An alarm's first moment: a score kept where it is the first after `quiet` readings
+    without one, or tops the alarm running; the rest are 0 (NAB counts each alarm once)."""
+    kept = np.zeros_like(scores)
+    last, last_value = -(10**9), 0.0
+    for t, value in enumerate(scores.tolist()):
+        if value <= 0:
+            continue
+        if t - last > quiet or value > last_value:
+            kept[t] = value
+            last, last_value = t, value
+    return kept
