@@ -3,7 +3,7 @@
 A baseline is a stretch of the sensor's normal readings (by default its first 7 days). Its
 own matrix profile (each window's distance to its nearest other window, stumpy's self-join,
 z-normalised and raw) says how far normal windows lie from normal windows: its median and
-spread (1.4826 × MAD, floored). A new window's score is how many spreads its distance to the
+spread (1.4826 x MAD, floored). A new window's score is how many spreads its distance to the
 baseline (`distance.ab_distances`) lies above that median, the larger of the z (shape) and
 raw (level) scores. Levels follow the score with hysteresis: up at once when it crosses
 `warning_spreads` or `critical_spreads`, down only after `clear_after` readings in a row
