@@ -172,7 +172,7 @@ def initial_guess(
     first = min(float(h.min()) for h in hours)
     slopes = [float(np.max(y)) / max(float(h[np.argmax(y)]) - first, 1e-3)
               for h, y in zip(hours, seen, strict=True)]  # fmt: skip
-    rate = max(np.mean(slopes), 1e-6) * 1e-6 * geometry.internal_volume_m3 / 1.5
+    rate = max(float(np.mean(slopes)), 1e-6) * 1e-6 * geometry.internal_volume_m3 / 1.5
     return np.array([rate, prior_log_lambda, first, *centre])
 
 
