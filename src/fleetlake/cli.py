@@ -13,6 +13,7 @@ import typer
 from fleetlake.charging import cli as charging_cli
 from fleetlake.cli_common import finish, open_engine, run_job_here, start_detached
 from fleetlake.errors import FleetlakeError
+from fleetlake.monitoring import cli as monitoring_cli
 from fleetlake.simulate.cli import simulate_app
 from fleetlake.telemetry import cli as telemetry_cli
 from fleetlake.trips import cli as trips_cli
@@ -38,6 +39,7 @@ app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(trips_cli.trips_app, name="trips")
 app.add_typer(telemetry_cli.telemetry_app, name="telemetry")
 app.add_typer(charging_cli.charging_app, name="charging")
+app.add_typer(monitoring_cli.monitoring_app, name="monitoring")
 ingest_app.command("trips")(trips_cli.ingest_trips)
 ingest_app.command("telemetry")(telemetry_cli.ingest_telemetry)
 pipeline_app.command("run")(telemetry_cli.pipeline_run)

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from fleetlake.charging.settings import ChargingSettings
+from fleetlake.monitoring.settings import MonitoringSettings
 from fleetlake.telemetry.settings import TelemetrySettings
 from fleetlake.trips.settings import TripsSettings
 
@@ -46,6 +47,7 @@ class Settings(BaseSettings):
     trips: TripsSettings = Field(default_factory=TripsSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     charging: ChargingSettings = Field(default_factory=ChargingSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     redis_url: str | None = Field(
         None, description="Redis for fast look-ups (charging lot status); none: the database."
     )

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -292,6 +292,11 @@ def _executemany(connection: Connection, table: sa.Table, batch: Any) -> int:
     statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'  # noqa: S608
     connection.exec_driver_sql(statement, rows)
     return len(rows)
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with Z, as the API writes times."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class UtcDateTime(sa.types.TypeDecorator[Any]):

@@ -1,0 +1,92 @@
+"""`/api/v1/monitoring/…`: the monitored model (platforms, templates, sensors)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from fleetlake.api.deps import ConnDep, EngineDep, ReadKey, SettingsDep, WriteKey
+from fleetlake.api.schemas import error_responses, ok
+from fleetlake.monitoring import catalog
+from fleetlake.monitoring.schemas import (
+    Platform,
+    PlatformIn,
+    PlatformPage,
+    Sensor,
+    SensorIn,
+    SensorPage,
+    Template,
+    TemplateIn,
+    TemplatePage,
+)
+
+router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+OptionalId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+CREATED: dict[str, Any] = {"status_code": 201, "dependencies": [WriteKey], "response_model": None}
+READ: dict[str, Any] = {"dependencies": [ReadKey], "response_model": None}
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@router.post("/platforms", **CREATED, responses=ok(Platform, 201) | error_responses(400, 401, 409))
+def create_platform(body: PlatformIn, engine: EngineDep) -> dict[str, Any]:
+    with engine.begin() as connection:
+        return catalog.create_platform(
+            connection, name=body.name, description=body.description, now=now_utc()
+        )
+
+
+@router.get("/platforms", **READ, responses=ok(PlatformPage))
+def list_platforms(connection: ConnDep) -> dict[str, Any]:
+    return {"data": catalog.list_platforms(connection)}
+
+
+@router.get("/platforms/{platform_id}", **READ, responses=ok(Platform) | error_responses(404))
+def get_platform(platform_id: Id, connection: ConnDep) -> dict[str, Any]:
+    return catalog.get_platform(connection, platform_id=platform_id)
+
+
+@router.post(
+    "/templates", **CREATED, responses=ok(Template, 201) | error_responses(400, 401, 404, 409)
+)
+def create_template(body: TemplateIn, engine: EngineDep, settings: SettingsDep) -> dict[str, Any]:
+    with engine.begin() as connection:
+        return catalog.create_template(
+            connection, values=body.model_dump(), settings=settings.monitoring, now=now_utc()
+        )
+
+
+@router.get("/templates", **READ, responses=ok(TemplatePage))
+def list_templates(
+    connection: ConnDep, settings: SettingsDep, platform_id: OptionalId = None
+) -> dict[str, Any]:
+    found = catalog.list_templates(
+        connection, settings=settings.monitoring, platform_id=platform_id
+    )
+    return {"data": found}
+
+
+@router.get("/templates/{template_id}", **READ, responses=ok(Template) | error_responses(404))
+def get_template(template_id: Id, connection: ConnDep, settings: SettingsDep) -> dict[str, Any]:
+    return catalog.get_template(connection, template_id=template_id, settings=settings.monitoring)
+
+
+@router.post("/sensors", **CREATED, responses=ok(Sensor, 201) | error_responses(400, 401, 404, 409))
+def create_sensor(body: SensorIn, engine: EngineDep) -> dict[str, Any]:
+    with engine.begin() as connection:
+        return catalog.create_sensor(connection, values=body.model_dump(), now=now_utc())
+
+
+@router.get("/sensors", **READ, responses=ok(SensorPage))
+def list_sensors(connection: ConnDep, template_id: OptionalId = None) -> dict[str, Any]:
+    return {"data": catalog.list_sensors(connection, template_id=template_id)}
+
+
+@router.get("/sensors/{sensor_id}", **READ, responses=ok(Sensor) | error_responses(404))
+def get_sensor(sensor_id: Id, connection: ConnDep) -> dict[str, Any]:
+    return catalog.get_sensor(connection, sensor_id=sensor_id)

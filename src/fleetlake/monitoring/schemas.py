@@ -1,0 +1,124 @@
+"""What the monitoring routes take and answer, for the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from fleetlake.api.schemas import Strict
+
+
+def _encodable(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no database can store it
+        raise ValueError("is not valid Unicode text") from exc
+    return text
+
+
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$"),
+    AfterValidator(_encodable),
+]
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+# Bounds a template never reaches (a kilometre, a million m³): products stay finite.
+Positive = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Angle = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+PER_FACE = "one value, or one per face (at most 6)"
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PlatformIn(In):
+    name: Name = Field(examples=["Troll A"])
+    description: Annotated[str, AfterValidator(_encodable)] | None = Field(None, max_length=2000)
+
+
+class Platform(Strict):
+    id: int
+    name: str
+    description: str | None
+    created_at: str
+
+
+class TemplateIn(In):
+    platform_id: RowId
+    name: Name = Field(examples=["T-1"])
+    internal_volume_m3: Positive = Field(description="the volume the gas mixes in")
+    length_m: Positive
+    width_m: Positive
+    height_m: Positive
+    angle_from_north_deg: Annotated[float, Field(ge=0, lt=360, allow_inf_nan=False)] = 0.0
+    porosity: Share | Annotated[list[Share], Field(min_length=1, max_length=6)] = Field(
+        description=f"open share of the walls, {PER_FACE}"
+    )
+    wall_area_m2: Positive | Annotated[list[Positive], Field(min_length=1, max_length=6)] = Field(
+        description=PER_FACE
+    )
+    inclination_deg: Angle | Annotated[list[Angle], Field(min_length=1, max_length=6)] = 0.0
+
+
+class Template(Strict):
+    id: int
+    platform_id: int
+    name: str
+    internal_volume_m3: float
+    length_m: float
+    width_m: float
+    height_m: float
+    angle_from_north_deg: float
+    porosity: float | list[float]
+    wall_area_m2: float | list[float]
+    inclination_deg: float | list[float]
+    exchange_per_h: float = Field(description="the leak model's λ from the geometry")
+    created_at: str
+
+
+class SensorIn(In):
+    template_id: RowId
+    name: Name = Field(examples=["MS-3"])
+    x_m: Finite = Field(description="in the template's frame, 0 to length_m")
+    y_m: Finite = Field(description="0 to width_m")
+    z_m: Finite = Field(description="0 to height_m")
+    source_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_.:/-]+$",
+        description="the name a source knows it by (MQTT topic part, Omnia timeseries id)",
+    )
+
+
+class Baseline(Strict):
+    start: str
+    end: str
+
+
+class Sensor(Strict):
+    id: int
+    template_id: int
+    name: str
+    source_id: str | None
+    x_m: float
+    y_m: float
+    z_m: float
+    baseline: Baseline | None = Field(description="null: the sensor's first days (a setting)")
+    created_at: str
+
+
+class PlatformPage(Strict):
+    data: list[Platform]
+
+
+class TemplatePage(Strict):
+    data: list[Template]
+
+
+class SensorPage(Strict):
+    data: list[Sensor]
