@@ -34,9 +34,17 @@ def _faces(text: str) -> float | list[float]:
 
 def _created(body: dict[str, Any], schema: Any, create: Any, *, json: bool) -> None:
     """Validate the body as the API does, create it in one transaction, show it."""
-    from fleetlake.console import out
+    from pydantic import ValidationError
 
-    values = schema.model_validate(body).model_dump()
+    from fleetlake.console import out
+    from fleetlake.errors import InvalidParameter
+
+    try:
+        values = schema.model_validate(body).model_dump()
+    except ValidationError as exc:  # the first problem, as the API's 422 names it
+        problem = exc.errors()[0]
+        field = ".".join(str(part) for part in problem["loc"])
+        raise InvalidParameter(field, f"{field}: {problem['msg']}") from None
     with open_engine().begin() as connection:
         found = create(connection, values)
     if json:
