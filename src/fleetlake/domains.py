@@ -6,7 +6,7 @@ from __future__ import annotations
 def register_job_kinds() -> None:
     """Import each domain's job functions so that the job registry knows their kinds."""
     import fleetlake.charging.ingest
-    import fleetlake.monitoring.tables
+    import fleetlake.monitoring.ingest
     import fleetlake.telemetry.compaction
     import fleetlake.telemetry.ingest
     import fleetlake.telemetry.pipeline

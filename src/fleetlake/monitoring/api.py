@@ -5,22 +5,32 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
-from fleetlake.api.deps import ConnDep, EngineDep, ReadKey, SettingsDep, WriteKey
-from fleetlake.api.schemas import error_responses, ok
-from fleetlake.monitoring import catalog
+from fleetlake.api.deps import ConnDep, EngineDep, ReadKey, RunnerDep, SettingsDep, WriteKey
+from fleetlake.api.jobs import job_accepted
+from fleetlake.api.schemas import JobAccepted, error_responses, ok
+from fleetlake.monitoring import catalog, series
+from fleetlake.monitoring.ingest import SUFFIXES, queue_import
+from fleetlake.monitoring.landing import land_readings
+from fleetlake.monitoring.readings import Received
 from fleetlake.monitoring.schemas import (
+    ImportIn,
     Platform,
     PlatformIn,
     PlatformPage,
+    ReadingsIn,
+    ReadingsLanded,
     Sensor,
     SensorIn,
     SensorPage,
+    Series,
     Template,
     TemplateIn,
     TemplatePage,
 )
+from fleetlake.platform.lake import Lake
+from fleetlake.platform.sources import resolve_sources
 
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -90,3 +100,41 @@ def list_sensors(connection: ConnDep, template_id: OptionalId = None) -> dict[st
 @router.get("/sensors/{sensor_id}", **READ, responses=ok(Sensor) | error_responses(404))
 def get_sensor(sensor_id: Id, connection: ConnDep) -> dict[str, Any]:
     return catalog.get_sensor(connection, sensor_id=sensor_id)
+
+
+@router.post("/readings", dependencies=[WriteKey], response_model=None,
+             responses=ok(ReadingsLanded) | error_responses(401, 422))  # fmt: skip
+def post_readings(body: ReadingsIn, engine: EngineDep, settings: SettingsDep) -> dict[str, Any]:
+    """Land readings; each refused one is kept in the quarantine with its reason."""
+    records = [Received(k, r.sensor, r.ts, r.ppmv) for k, r in enumerate(body.readings, start=1)]
+    return land_readings(engine, Lake(settings.resolved_lake_uri), records, source="api",
+                         now=now_utc())  # fmt: skip
+
+
+@router.post("/imports", status_code=202, dependencies=[WriteKey], response_model=None,
+             responses=ok(JobAccepted, 202) | error_responses(400, 401))  # fmt: skip
+def start_import(
+    body: ImportIn, request: Request, engine: EngineDep, settings: SettingsDep, runner: RunnerDep
+) -> dict[str, Any]:
+    """Files of readings (paths in the import folders, or URLs) landed by a job."""
+    found = resolve_sources(body.sources, settings=settings, suffixes=SUFFIXES,
+                            restrict_to=settings.import_folders)  # fmt: skip
+    job_id = queue_import(engine, sources=found)
+    runner.submit(job_id)
+    return job_accepted(request, job_id, engine)
+
+
+@router.get("/sensors/{sensor_id}/series", **READ, responses=ok(Series) | error_responses(404))
+def sensor_series(
+    sensor_id: Id,
+    connection: ConnDep,
+    settings: SettingsDep,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    every: Annotated[float | None, Query(gt=0, le=366 * 86400, description="bucket, s")] = None,
+) -> dict[str, Any]:
+    """Readings in [start, end) as min/mean/max buckets (default: the last day read)."""
+    sensor = catalog.sensor_row(connection, sensor_id=sensor_id)
+    first, last = series.window(start, end, latest=sensor["last_reading_at"])
+    return series.downsampled(Lake(settings.resolved_lake_uri), sensor_id=sensor_id,
+                              start=first, end=last, every_s=every)  # fmt: skip

@@ -119,7 +119,11 @@ def create_sensor(
 
 
 def get_sensor(connection: Connection, *, sensor_id: int) -> dict[str, Any]:
-    return sensor_view(_one(connection, monitoring_sensors, sensor_id, what="sensor"))
+    return sensor_view(sensor_row(connection, sensor_id=sensor_id))
+
+
+def sensor_row(connection: Connection, *, sensor_id: int) -> dict[str, Any]:
+    return _one(connection, monitoring_sensors, sensor_id, what="sensor")
 
 
 def list_sensors(connection: Connection, *, template_id: int | None = None) -> list[dict[str, Any]]:

@@ -122,3 +122,49 @@ class TemplatePage(Strict):
 
 class SensorPage(Strict):
     data: list[Sensor]
+
+
+class ReadingIn(In):
+    sensor: int | str = Field(description="the sensor's id, or its source_id")
+    ts: str | float = Field(description="ISO 8601 with a zone, or Unix seconds")
+    ppmv: float | str | None = Field(description="≥ 0; anything else is quarantined")
+
+
+class ReadingsIn(In):
+    readings: list[ReadingIn] = Field(min_length=1, max_length=50_000)
+
+
+class RefusedReading(Strict):
+    line: int = Field(description="its position in the list (1 = first) or file line")
+    reason: str
+
+
+class ReadingsLanded(Strict):
+    name: str
+    status: str
+    rows_loaded: int
+    rows_quarantined: int
+    sensors: dict[str, int] = Field(description="readings landed per sensor id")
+    rejected: list[RefusedReading] = Field(description="the first 100 refused")
+
+
+class SeriesPoint(Strict):
+    ts: str = Field(description="the bucket's start")
+    min: float
+    mean: float
+    max: float
+    count: int
+
+
+class Series(Strict):
+    sensor_id: int
+    start: str
+    end: str
+    every_s: int
+    data: list[SeriesPoint]
+
+
+class ImportIn(In):
+    sources: list[str] = Field(
+        min_length=1, max_length=100, description="paths in the import folders or http(s) URLs"
+    )

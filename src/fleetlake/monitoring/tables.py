@@ -50,6 +50,9 @@ monitoring_sensors = sa.Table(
     sa.Column("z_m", sa.Float, nullable=False),
     sa.Column("baseline_start", UtcDateTime),
     sa.Column("baseline_end", UtcDateTime),
+    # The newest reading landed: a later batch's older readings are out of order.
+    sa.Column("last_reading_at", UtcDateTime),
+    sa.Column("readings", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("template_id", "name", name="uq_monitoring_sensors_template_name"),
 )

@@ -62,6 +62,8 @@ def upgrade() -> None:
         *[sa.Column(name, sa.Float, nullable=False) for name in ("x_m", "y_m", "z_m")],
         sa.Column("baseline_start", UtcDateTime),
         sa.Column("baseline_end", UtcDateTime),
+        sa.Column("last_reading_at", UtcDateTime),
+        sa.Column("readings", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("created_at", UtcDateTime, nullable=False),
         sa.UniqueConstraint("template_id", "name", name="uq_monitoring_sensors_template_name"),
         sa.UniqueConstraint("source_id", name="uq_monitoring_sensors_source_id"),
