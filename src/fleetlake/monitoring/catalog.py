@@ -70,6 +70,10 @@ def create_template(
     return get_template(connection, template_id=new_id, settings=settings)
 
 
+def template_row(connection: Connection, *, template_id: int) -> dict[str, Any]:
+    return _one(connection, monitoring_templates, template_id, what="template")
+
+
 def get_template(
     connection: Connection, *, template_id: int, settings: MonitoringSettings
 ) -> dict[str, Any]:

@@ -16,7 +16,7 @@ rises in that pattern is the source estimate.
 The fit: Q, λ, t0 and the source by least squares on every sensor's rise (ppmv, noise sigma), λ
 held near the geometry's value by a prior (log λ within a factor e^0.5 unless the data say
 otherwise: early in a rise only Q / V shows, later the bend gives λ). The 95 % interval of
-Q from the fit's covariance. Methane at normal conditions weighs 0.717 kg/Nm³.
+Q from the fit's covariance, widened for correlated misfit. Methane at normal conditions weighs 0.717 kg/Nm³.
 """
 
 from __future__ import annotations
@@ -177,8 +177,14 @@ def initial_guess(
 
 
 def rate_spread(jacobian: np.ndarray, residuals: np.ndarray) -> float:
-    """The rate's standard deviation from the fit's covariance, scaled by the misfit."""
+    """The rate's standard deviation from the fit's covariance, scaled by the misfit and by
+    how correlated the misfit is (a tide left in the rises makes neighbouring readings one
+    piece of evidence, not many: n_eff = n (1 - r) / (1 + r), r their lag-1 correlation)."""
     dof = max(len(residuals) - jacobian.shape[1], 1)
     scale = max(float(residuals @ residuals) / dof, 1.0)
-    covariance = np.linalg.pinv(jacobian.T @ jacobian) * scale
+    misfit = residuals[:-1]  # the last is the prior on λ
+    rho = 0.0
+    if len(misfit) > 2 and float(np.std(misfit)) > 0:
+        rho = float(np.clip(np.corrcoef(misfit[:-1], misfit[1:])[0, 1], 0.0, 0.999))
+    covariance = np.linalg.pinv(jacobian.T @ jacobian) * scale * (1 + rho) / (1 - rho)
     return float(np.sqrt(max(covariance[0, 0], 0.0)))

@@ -40,6 +40,23 @@ def day_files(lake: Lake, *, sensor_id: int, start: datetime, end: datetime) -> 
     return found
 
 
+def first_reading_at(lake: Lake, *, sensor_id: int) -> datetime | None:
+    """The sensor's oldest landed reading (in its first day's files)."""
+    base = (*SILVER, f"sensor={sensor_id}")
+    if not lake.exists(*base):
+        return None
+    days = sorted(e.rsplit("/", 1)[-1].removeprefix("date=") for e in lake.fs.ls(lake.path(*base))
+                  if e.rsplit("/", 1)[-1].startswith("date="))  # fmt: skip
+    for day in days:
+        start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        found = readings_between(lake, sensor_id=sensor_id, start=start,
+                                 end=start + timedelta(days=1))  # fmt: skip
+        if found.num_rows:
+            moment: datetime = found["ts"][0].as_py()
+            return moment
+    return None
+
+
 def readings_between(lake: Lake, *, sensor_id: int, start: datetime, end: datetime) -> pa.Table:
     """Every reading in [start, end), by time."""
     files = day_files(lake, sensor_id=sensor_id, start=start, end=end)
