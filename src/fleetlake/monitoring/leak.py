@@ -13,10 +13,11 @@ more than the box average, by the gain `1 + g · e^(-d / L)` with d its distance
 and L a fraction of the template's largest side: the position that leaves the sensors'
 rises in that pattern is the source estimate.
 
-The fit: Q, λ, t0 and the source by least squares on every sensor's rise (ppmv, noise sigma), λ
-held near the geometry's value by a prior (log λ within a factor e^0.5 unless the data say
-otherwise: early in a rise only Q / V shows, later the bend gives λ). The 95 % interval of
-Q from the fit's covariance, widened for correlated misfit. Methane at normal conditions weighs 0.717 kg/Nm³.
+The fit: Q, λ, t0 and the source by least squares on every sensor's rise (ppmv, noise
+sigma), λ held near the geometry's value by a prior (log λ within a factor e^0.5 unless the
+data say otherwise: early in a rise only Q / V shows, later the bend gives λ). The 95 %
+interval of Q from the fit's covariance, widened for correlated misfit. Methane at normal
+conditions weighs 0.717 kg/Nm³.
 """
 
 from __future__ import annotations
