@@ -87,6 +87,39 @@ def sse_response(messages: AsyncIterator[dict[str, Any] | None]) -> EventSourceR
     return EventSourceResponse(stream(), ping=None)
 
 
+async def stream_response(
+    engine: Engine, *, stream: str, home: Path, last_event_id: int | None
+) -> EventSourceResponse:
+    """A named stream's events from now on (or after Last-Event-ID), as Server-Sent Events."""
+    after = last_event_id
+    if after is None:
+        after = await run_in_threadpool(_latest_event_id, engine)
+    return sse_response(follow_events(engine, None, after, home=home, stream=stream))
+
+
+async def stream_socket(websocket: WebSocket, *, stream: str) -> None:
+    """A named stream's events over a WebSocket; `?after=<event id>` resumes."""
+    settings = websocket.app.state.settings
+    if settings.read_requires_key and not key_is_valid(
+        settings, websocket.headers.get("x-api-key")
+    ):
+        await websocket.close(code=4401, reason="X-API-Key required")
+        return
+    engine: Engine = websocket.app.state.engine
+    await websocket.accept()
+    text = websocket.query_params.get("after", "")
+    after = int(text) if text.isdigit() and len(text) <= 18 else None
+    if after is None:
+        after = await run_in_threadpool(_latest_event_id, engine)
+    try:
+        async for message in follow_events(engine, None, after, home=settings.home_dir,
+                                           stream=stream):  # fmt: skip
+            if message is not None:
+                await websocket.send_json(message)
+    except WebSocketDisconnect:
+        return
+
+
 def _job(engine: Engine, job_id: int, home: Path) -> dict[str, Any]:
     with engine.connect() as connection:
         job = job_service.job_summary(job_service.get_job(connection, job_id=job_id))

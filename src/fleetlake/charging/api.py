@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Path, Query, Request, WebSocket
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
-from starlette.concurrency import run_in_threadpool
 
 from fleetlake.api.deps import (
     ConnDep,
@@ -22,10 +21,9 @@ from fleetlake.api.deps import (
     RunnerDep,
     SettingsDep,
     WriteKey,
-    key_is_valid,
 )
 from fleetlake.api.errors import invalid_body
-from fleetlake.api.jobs import follow_events, job_accepted, sse_response
+from fleetlake.api.jobs import job_accepted, stream_response, stream_socket
 from fleetlake.api.schemas import SSE, JobAccepted, JobPage, error_responses, ok
 from fleetlake.api.uploads import save_upload
 from fleetlake.charging import meter, service, views
@@ -221,36 +219,11 @@ async def lot_events(
     engine: EngineDep, settings: SettingsDep, last_event_id: OptionalLastEventId = None
 ) -> EventSourceResponse:
     """Server-Sent Events of the lot: vehicle.ready, vehicle.plan_changed, vehicle.departed."""
-    after = last_event_id if last_event_id is not None else await _latest(engine)
-    return sse_response(follow_events(engine, None, after, home=settings.home_dir, stream=STREAM))
+    return await stream_response(engine, stream=STREAM, home=settings.home_dir,
+                                 last_event_id=last_event_id)  # fmt: skip
 
 
 @router.websocket("/ws")
 async def lot_socket(websocket: WebSocket) -> None:
     """The lot's events over a WebSocket; `?after=<event id>` resumes."""
-    settings = websocket.app.state.settings
-    if settings.read_requires_key and not key_is_valid(
-        settings, websocket.headers.get("x-api-key")
-    ):
-        await websocket.close(code=4401, reason="X-API-Key required")
-        return
-    engine = websocket.app.state.engine
-    await websocket.accept()
-    text = websocket.query_params.get("after", "")
-    after = int(text) if text.isdigit() and len(text) <= 18 else await _latest(engine)
-    try:
-        async for message in follow_events(
-            engine, None, after, home=settings.home_dir, stream=STREAM
-        ):
-            if message is not None:
-                await websocket.send_json(message)
-    except WebSocketDisconnect:
-        return
-
-
-async def _latest(engine: Any) -> int:
-    def read() -> int:
-        with engine.connect() as connection:
-            return job_service.last_event_id(connection)
-
-    return await run_in_threadpool(read)
+    await stream_socket(websocket, stream=STREAM)
