@@ -107,6 +107,7 @@ def _mount_routers(app: FastAPI) -> None:
     from fleetlake.api import jobs, webhooks
     from fleetlake.charging import api as charging_api
     from fleetlake.charging import compat as charging_compat
+    from fleetlake.monitoring import alarms_api as monitoring_alarms
     from fleetlake.monitoring import api as monitoring_api
     from fleetlake.telemetry import api as telemetry_api
     from fleetlake.trips import api as trips_api
@@ -114,7 +115,7 @@ def _mount_routers(app: FastAPI) -> None:
     from fleetlake.web import routes as web_routes
 
     for module in (trips_api, trips_compat, telemetry_api, charging_api, charging_compat,
-                   monitoring_api, jobs, webhooks, web_routes):  # fmt: skip
+                   monitoring_api, monitoring_alarms, jobs, webhooks, web_routes):  # fmt: skip
         app.include_router(module.router)
     web_routes.mount_static(app)
 

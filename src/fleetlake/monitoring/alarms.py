@@ -15,9 +15,16 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from fleetlake.errors import InvalidParameter, NotFound
 from fleetlake.monitoring import catalog
 from fleetlake.monitoring.detection import fitted_baseline
-from fleetlake.monitoring.leak import Rise, estimate_leak
+from fleetlake.monitoring.leak import (
+    CH4_KG_PER_NM3,
+    Rise,
+    estimate_leak,
+    exchange_rate_per_h,
+    sensor_rise_ppmv,
+)
 from fleetlake.monitoring.series import readings_between
 from fleetlake.monitoring.settings import MonitoringSettings
 from fleetlake.monitoring.tables import (
@@ -142,3 +149,51 @@ def templates_of(connection: Connection, sensor_ids: list[int]) -> list[int]:
         monitoring_sensors.c.id.in_(sensor_ids)
     )
     return sorted(set(connection.execute(query).scalars().all()))
+
+
+def latest_leak(connection: Connection, *, template_id: int) -> dict[str, Any]:
+    catalog.template_row(connection, template_id=template_id)
+    table = monitoring_events
+    query = (sa.select(table.c.leak).where(table.c.template_id == template_id)
+             .where(table.c.leak.is_not(None)).order_by(table.c.id.desc()).limit(1))  # fmt: skip
+    found = connection.execute(query).scalar()
+    if not found:
+        raise NotFound(f"no leak has been estimated for template {template_id}: one is, when "
+                       "it goes critical", field="template_id")  # fmt: skip
+    leak: dict[str, Any] = found
+    return leak
+
+
+def what_if(
+    connection: Connection, *, template_id: int, rate_kg_h: float, source_xyz: tuple[float, ...],
+    hours: float, every_s: float, settings: MonitoringSettings,
+) -> dict[str, Any]:  # fmt: skip
+    """What each sensor of the template would read above background under such a leak."""
+    template = catalog.template_row(connection, template_id=template_id)
+    for axis, value in zip(("x_m", "y_m", "z_m"), source_xyz, strict=True):
+        side = catalog.SIDES[axis]
+        if not 0 <= value <= template[side]:
+            raise InvalidParameter(axis, f"{axis} {value:g} is outside the template (0 to "
+                                   f"{side} {template[side]:g})")  # fmt: skip
+    sensors = catalog.list_sensors(connection, template_id=template_id)
+    geometry, physics = catalog.geometry_of(template), catalog.physics_of(settings)
+    hours_since = np.arange(0.0, hours + 1e-9, every_s / 3600)
+    xyz = np.array([[s["x_m"], s["y_m"], s["z_m"]] for s in sensors]).reshape(-1, 3)
+    source = np.array(source_xyz)
+    rate = rate_kg_h / CH4_KG_PER_NM3
+
+    def seen(at_h: np.ndarray) -> np.ndarray:
+        return sensor_rise_ppmv(at_h, xyz, rate_nm3_h=rate, source_xyz=source, start_h=0.0,
+                                geometry=geometry, physics=physics)  # fmt: skip
+
+    rises, steady = seen(hours_since), seen(np.array([1e6]))
+    return {
+        "template_id": template_id,
+        "exchange_per_h": round(exchange_rate_per_h(geometry, physics), 6),
+        "hours_since": [round(float(h), 6) for h in hours_since],
+        "sensors": [{"sensor_id": s["id"], "name": s["name"],
+                     "distance_m": round(float(np.linalg.norm(xyz[k] - source)), 3),
+                     "steady_ppmv": round(float(steady[k, 0]), 4),
+                     "ppmv": [round(float(v), 4) for v in rises[k]]}
+                    for k, s in enumerate(sensors)],
+    }  # fmt: skip

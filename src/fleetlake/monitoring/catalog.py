@@ -213,3 +213,17 @@ def _unique(
         raise Conflict(
             f"{what} exists already (id {found}): choose another name", field=field, id=found
         )
+
+
+def set_baseline(
+    connection: Connection, *, sensor_id: int, start: datetime, end: datetime
+) -> dict[str, Any]:
+    """A new baseline range; the detector starts afresh against it."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidParameter("start", "give start and end with a zone (or Z for UTC)")
+    if end <= start:
+        raise InvalidParameter("end", f"end {iso_utc(end)} is not after start {iso_utc(start)}")
+    sensor_row(connection, sensor_id=sensor_id)
+    connection.execute(monitoring_sensors.update().where(monitoring_sensors.c.id == sensor_id)
+                       .values(baseline_start=start, baseline_end=end))  # fmt: skip
+    return get_sensor(connection, sensor_id=sensor_id)

@@ -152,3 +152,18 @@ def save_state(connection: Connection, sensor_id: int, *, until: datetime,
         connection.execute(table.insert().values(sensor_id=sensor_id, **values))
     else:
         connection.execute(table.update().where(table.c.sensor_id == sensor_id).values(**values))
+
+
+def deviations_between(
+    connection: Connection, *, sensor_id: int, start: datetime | None, end: datetime | None
+) -> list[dict[str, Any]]:
+    """The sensor's intervals overlapping [start, end), oldest first."""
+    table = monitoring_deviations
+    query = sa.select(table).where(table.c.sensor_id == sensor_id).order_by(table.c.start)
+    if start is not None:
+        query = query.where(table.c.end >= start)
+    if end is not None:
+        query = query.where(table.c.start < end)
+    rows = connection.execute(query).mappings()
+    return [{"start": iso_utc(r["start"]), "end": iso_utc(r["end"]), "level": r["level"],
+             "score": round(r["score"], 3)} for r in rows]  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -168,3 +169,85 @@ class ImportIn(In):
     sources: list[str] = Field(
         min_length=1, max_length=100, description="paths in the import folders or http(s) URLs"
     )
+
+
+class ActionIn(In):
+    by: Name = Field(description="who takes the action", examples=["ops@troll"])
+    text: Annotated[str, AfterValidator(_encodable)] | None = Field(None, max_length=4000)
+
+
+class Action(Strict):
+    action: str = Field(examples=["acknowledge"])
+    by: str
+    text: str | None
+    at: str
+
+
+class LeakEstimate(Strict):
+    rate_kg_h: float
+    rate_kg_h_low: float = Field(description="95 % interval")
+    rate_kg_h_high: float
+    rate_nm3_h: float
+    exchange_per_h: float
+    started_at: str
+    source: dict[str, float] = Field(description="x_m, y_m, z_m in the template's frame")
+    sensors: list[int]
+    residual_ppmv: float
+
+
+class Event(Strict):
+    id: int
+    template_id: int
+    type: str = Field(examples=["level_changed"])
+    level: str = Field(examples=["critical"])
+    message: str
+    sensors: list[int]
+    leak: LeakEstimate | None
+    state: str = Field(examples=["open", "acknowledged", "resolved"])
+    at: str
+    actions: list[Action]
+
+
+class EventPage(Strict):
+    data: list[Event]
+
+
+class Deviation(Strict):
+    start: str
+    end: str
+    level: str
+    score: float = Field(description="the highest, in baseline spreads")
+
+
+class DeviationPage(Strict):
+    sensor_id: int
+    data: list[Deviation]
+
+
+class BaselineIn(In):
+    start: datetime = Field(description="with a zone")
+    end: datetime
+
+
+class WhatIfIn(In):
+    rate_kg_h: Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False)]
+    x_m: Finite
+    y_m: Finite
+    z_m: Finite
+    hours: Annotated[float, Field(gt=0, le=240)] = 2.0
+    every_s: Annotated[float, Field(ge=10, le=3600)] = 60.0
+
+
+class WhatIfSensor(Strict):
+    sensor_id: int
+    name: str
+    distance_m: float
+    steady_ppmv: float = Field(description="what it reads above background once settled")
+    ppmv: list[float] = Field(description="above background, at each of `hours_since`")
+
+
+class WhatIf(Strict):
+    template_id: int
+    exchange_per_h: float
+    hours_since: list[float]
+    sensors: list[WhatIfSensor]

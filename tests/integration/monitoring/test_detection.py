@@ -23,7 +23,8 @@ def template(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> dict[str, An
     from fleetlake.monitoring import catalog
     from fleetlake.settings import get_settings
 
-    monkeypatch.setattr(get_settings().monitoring, "baseline_days", 1.0)
+    monkeypatch.setenv("FLEETLAKE_MONITORING_BASELINE_DAYS", "1")
+    get_settings.cache_clear()
     now = datetime.now(UTC)
     with engine.begin() as connection:
         platform = catalog.create_platform(connection, name="P", description=None, now=now)
@@ -89,3 +90,53 @@ def test_a_quiet_template_stays_ok_and_a_leak_is_critical_with_its_estimate(
     assert leak["rate_kg_h_low"] <= 1.0 <= leak["rate_kg_h_high"]
     source = np.array([leak["source"][k] for k in ("x_m", "y_m", "z_m")])
     assert np.linalg.norm(source - np.array(truth.source_xyz)) < 3.0
+
+
+def test_the_operator_works_the_event_and_asks_what_if(
+    engine: sa.Engine, template: dict[str, Any], client: Any
+) -> None:
+    from tests.integration.monitoring.conftest import AUTH
+
+    sensors = template["sensors"]
+    land(engine, sensors, T0, hours=26, seed=3)
+    truth = Leak(rate_kg_h=3.0, source_xyz=(10.0, 2.0, 1.0), start=T0 + timedelta(hours=26))
+    land(engine, sensors, T0 + timedelta(hours=26), hours=1, leak=truth, seed=4)
+    assert [e["level"] for e in detect(engine)["events"]] == ["critical"]
+    api = "/api/v1/monitoring"
+    listed = client.get(f"{api}/events", params={"template_id": template["id"]}).json()["data"]
+    event = listed[0]
+    assert event["state"] == "open" and event["leak"]["rate_kg_h"] == pytest.approx(3, rel=0.2)
+    assert client.get(f"{api}/templates/{template['id']}/leak").json() == event["leak"]
+    act = lambda action, **body: client.post(  # noqa: E731
+        f"{api}/events/{event['id']}/{action}", json={"by": "ops", **body}, headers=AUTH
+    )
+    assert act("comment", text="divers on their way").json()["state"] == "open"
+    assert act("acknowledge").json()["state"] == "acknowledged"
+    resolved = act("resolve", text="valve closed").json()
+    assert resolved["state"] == "resolved"
+    assert [(a["action"], a["by"]) for a in resolved["actions"]] == [
+        ("comment", "ops"),
+        ("acknowledge", "ops"),
+        ("resolve", "ops"),
+    ]
+    again = act("acknowledge")
+    assert again.status_code == 409 and again.json()["error"]["details"]["field"] == "action"
+    assert act("comment").status_code == 400  # a comment needs text
+    nearest = sensors[1]  # at (11, 1, 1), next to the source
+    deviations = client.get(f"{api}/sensors/{nearest}/deviations").json()["data"]
+    assert [d["level"] for d in deviations][-1] == "critical"
+    what_if = client.post(f"{api}/templates/{template['id']}/simulate", json={
+        "rate_kg_h": 3.0, "x_m": 10, "y_m": 2, "z_m": 1, "hours": 1}).json()  # fmt: skip
+    by_id = {s["sensor_id"]: s for s in what_if["sensors"]}
+    assert by_id[nearest]["distance_m"] == pytest.approx(np.sqrt(2), abs=1e-3)
+    assert by_id[nearest]["ppmv"][-1] > by_id[sensors[2]]["ppmv"][-1]  # nearer reads more
+    assert what_if["hours_since"][0] == 0 and by_id[nearest]["ppmv"][0] == 0
+    outside = client.post(f"{api}/templates/{template['id']}/simulate",
+                          json={"rate_kg_h": 1, "x_m": 50, "y_m": 2, "z_m": 1})  # fmt: skip
+    assert outside.status_code == 400
+    moved = client.put(f"{api}/sensors/{nearest}/baseline", headers=AUTH, json={
+        "start": T0.isoformat(), "end": (T0 + timedelta(hours=12)).isoformat()})  # fmt: skip
+    assert moved.json()["baseline"]["end"] == "2026-11-01T12:00:00Z"
+    backwards = client.put(f"{api}/sensors/{nearest}/baseline", headers=AUTH, json={
+        "start": T0.isoformat(), "end": T0.isoformat()})  # fmt: skip
+    assert backwards.json()["error"]["details"]["field"] == "end"
