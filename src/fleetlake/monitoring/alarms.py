@@ -193,7 +193,12 @@ def what_if(
         "hours_since": [round(float(h), 6) for h in hours_since],
         "sensors": [{"sensor_id": s["id"], "name": s["name"],
                      "distance_m": round(float(np.linalg.norm(xyz[k] - source)), 3),
-                     "steady_ppmv": round(float(steady[k, 0]), 4),
+                     "steady_ppmv": _finite(float(steady[k, 0])),
                      "ppmv": [round(float(v), 4) for v in rises[k]]}
                     for k, s in enumerate(sensors)],
     }  # fmt: skip
+
+
+def _finite(value: float) -> float | None:
+    """None for what never settles (a closed template fills for ever)."""
+    return round(value, 4) if np.isfinite(value) and value < 1e15 else None

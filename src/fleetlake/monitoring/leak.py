@@ -64,10 +64,14 @@ def box_fraction(
     hours: np.ndarray, *, rate_nm3_h: float, exchange_per_h: float, volume_m3: float,
     start_h: float,
 ) -> np.ndarray:  # fmt: skip
-    """C(t): the box's gas volume fraction above background, 0 before the leak starts."""
+    """C(t): the box's gas volume fraction above background, 0 before the leak starts (a
+    closed box, λ = 0, fills linearly: the limit of the same formula)."""
     since = np.clip(np.asarray(hours, dtype=float) - start_h, 0.0, None)
-    steady = rate_nm3_h / (exchange_per_h * volume_m3)
-    return np.asarray(steady * -np.expm1(-exchange_per_h * since))
+    if exchange_per_h <= 0:
+        return np.asarray(rate_nm3_h * since / volume_m3)
+    return np.asarray(
+        rate_nm3_h / (exchange_per_h * volume_m3) * -np.expm1(-exchange_per_h * since)
+    )
 
 
 def near_gain(

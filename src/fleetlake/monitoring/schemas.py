@@ -25,8 +25,9 @@ Name = Annotated[
 ]
 RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-# Bounds a template never reaches (a kilometre, a million m³): products stay finite.
-Positive = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]
+# Bounds a template never reaches (a millimetre, a kilometre, a million m³): the leak
+# model's products and ratios stay finite.
+Positive = Annotated[float, Field(ge=1e-3, le=1e6, allow_inf_nan=False)]
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Angle = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 PER_FACE = "one value, or one per face (at most 6)"
@@ -242,7 +243,9 @@ class WhatIfSensor(Strict):
     sensor_id: int
     name: str
     distance_m: float
-    steady_ppmv: float = Field(description="what it reads above background once settled")
+    steady_ppmv: float | None = Field(
+        description="what it reads above background once settled (null: a closed template)"
+    )
     ppmv: list[float] = Field(description="above background, at each of `hours_since`")
 
 
