@@ -14,6 +14,7 @@ from fleetlake.charging import cli as charging_cli
 from fleetlake.cli_common import finish, open_engine, run_job_here, start_detached
 from fleetlake.errors import FleetlakeError
 from fleetlake.monitoring import cli as monitoring_cli
+from fleetlake.monitoring import cli_events  # noqa: F401  (its commands join monitoring's)
 from fleetlake.simulate.cli import simulate_app
 from fleetlake.telemetry import cli as telemetry_cli
 from fleetlake.trips import cli as trips_cli
@@ -219,6 +220,7 @@ def demo(
     demo_trips(engine, settings=settings, rows=rows)
     demo_telemetry(engine, settings=settings)
     charging_cli.demo_charging(engine, settings=settings)
+    monitoring_cli.demo_monitoring(engine, settings=settings)
     out.print(
         f"\n[bold]fleetlake demo[/] on http://{host}:{port}/  ·  API docs http://{host}:{port}/docs"
     )

@@ -227,3 +227,42 @@ def set_baseline(
     connection.execute(monitoring_sensors.update().where(monitoring_sensors.c.id == sensor_id)
                        .values(baseline_start=start, baseline_end=end))  # fmt: skip
     return get_sensor(connection, sensor_id=sensor_id)
+
+
+def load_model(
+    connection: Connection, *, model: dict[str, Any], settings: MonitoringSettings, now: datetime
+) -> dict[str, int]:
+    """Platforms → templates → sensors from one document (`fleetlake simulate monitoring`'s
+    model.json); what exists already (by name) is kept. Counts of what was created."""
+    from fleetlake.monitoring.schemas import PlatformIn, SensorIn, TemplateIn
+
+    created = {"platforms": 0, "templates": 0, "sensors": 0}
+    for platform in model.get("platforms", []):
+        given = PlatformIn.model_validate({k: platform.get(k) for k in ("name", "description")})
+        found = _named(connection, monitoring_platforms, {"name": given.name})
+        if found is None:
+            found = create_platform(connection, name=given.name, description=given.description,
+                                    now=now)["id"]  # fmt: skip
+            created["platforms"] += 1
+        for template in platform.get("templates", []):
+            body = {k: v for k, v in template.items() if k != "sensors"} | {"platform_id": found}
+            values = TemplateIn.model_validate(body).model_dump()
+            template_id = _named(connection, monitoring_templates,
+                                 {"platform_id": found, "name": values["name"]})  # fmt: skip
+            if template_id is None:
+                template_id = create_template(connection, values=values, settings=settings,
+                                              now=now)["id"]  # fmt: skip
+                created["templates"] += 1
+            for sensor in template.get("sensors", []):
+                values = SensorIn.model_validate(sensor | {"template_id": template_id}).model_dump()
+                key = {"template_id": template_id, "name": values["name"]}
+                if _named(connection, monitoring_sensors, key) is None:
+                    create_sensor(connection, values=values, now=now)
+                    created["sensors"] += 1
+    return created
+
+
+def _named(connection: Connection, table: sa.Table, key: dict[str, Any]) -> int | None:
+    query = sa.select(table.c.id).where(*[table.c[k] == v for k, v in key.items()])
+    found = connection.execute(query).scalar()
+    return None if found is None else int(found)

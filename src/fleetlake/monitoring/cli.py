@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from fleetlake.cli_common import open_engine
+from fleetlake.cli_common import DetachFlag, JsonFlag, follow_or_detach, open_engine
 
 monitoring_app = typer.Typer(
     no_args_is_help=True, help="Sensor monitoring: platforms, templates, sensors, alarms."
@@ -34,17 +34,9 @@ def _faces(text: str) -> float | list[float]:
 
 def _created(body: dict[str, Any], schema: Any, create: Any, *, json: bool) -> None:
     """Validate the body as the API does, create it in one transaction, show it."""
-    from pydantic import ValidationError
-
     from fleetlake.console import out
-    from fleetlake.errors import InvalidParameter
 
-    try:
-        values = schema.model_validate(body).model_dump()
-    except ValidationError as exc:  # the first problem, as the API's 422 names it
-        problem = exc.errors()[0]
-        field = ".".join(str(part) for part in problem["loc"])
-        raise InvalidParameter(field, f"{field}: {problem['msg']}") from None
+    values = _validated(lambda: schema.model_validate(body).model_dump())
     with open_engine().begin() as connection:
         found = create(connection, values)
     if json:
@@ -174,3 +166,159 @@ def _table(rows: list[dict[str, Any]], columns: list[str], *, json: bool) -> Non
     for row in rows:
         table.add_row(*["-" if row[c] is None else str(row[c]) for c in columns])
     out.print(table if rows else "none yet")
+
+
+@monitoring_app.command("ingest")
+def ingest(
+    sources: Annotated[list[str], typer.Argument(help="CSV/NDJSON/Parquet files, folders, URLs")],
+    detach: DetachFlag = False,
+    json: JsonFlag = False,
+) -> None:
+    """Land readings (`sensor,ts,ppmv`); refused ones are kept with their reason."""
+    from fleetlake.monitoring.ingest import SUFFIXES, queue_import
+    from fleetlake.platform.sources import resolve_sources
+    from fleetlake.settings import get_settings
+
+    engine = open_engine()
+    found = resolve_sources(sources, settings=get_settings(), suffixes=SUFFIXES)
+    follow_or_detach(engine, queue_import(engine, sources=found), detach=detach, json=json)
+
+
+@monitoring_app.command("detect")
+def detect(
+    once: Annotated[bool, typer.Option("--once", help="One round, then exit.")] = False,
+    every_s: Annotated[float, typer.Option(help="Seconds between rounds.")] = 5.0,
+) -> None:
+    """Keep every sensor scored and every template's level current (until Ctrl-C)."""
+    import threading
+
+    from fleetlake.console import out
+    from fleetlake.monitoring.worker import detect_round, run_detector
+    from fleetlake.platform.lake import Lake
+    from fleetlake.settings import get_settings
+
+    settings = get_settings()
+    engine, lake = open_engine(), Lake(settings.resolved_lake_uri)
+    if once:
+        found = detect_round(engine, lake, settings=settings.monitoring)
+        out.print(f"scored {found['readings']:,} readings of {found['sensors']} sensors")
+        for event in found["events"]:
+            out.print(f"  event {event['id']}: {event['message']}")
+        return
+    stop = threading.Event()
+    out.print("scoring new readings as they land (Ctrl-C stops)")
+    try:
+        run_detector(engine, lake, settings=settings.monitoring, every_s=every_s, stop=stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@monitoring_app.command("series")
+def sensor_series(
+    sensor: int,
+    start: Annotated[str | None, typer.Option(help="ISO 8601; default a day before end")] = None,
+    end: Annotated[str | None, typer.Option(help="ISO 8601; default the newest reading")] = None,
+    every_s: Annotated[float | None, typer.Option(help="Bucket size in seconds")] = None,
+    json: AsJson = False,
+) -> None:
+    """A sensor's readings as min/mean/max buckets."""
+    from fleetlake.monitoring import catalog, series
+    from fleetlake.platform.lake import Lake
+    from fleetlake.settings import get_settings
+
+    with open_engine().connect() as connection:
+        row = catalog.sensor_row(connection, sensor_id=sensor)
+    first, last = series.window(_moment(start, "start"), _moment(end, "end"),
+                                latest=row["last_reading_at"])  # fmt: skip
+    found = series.downsampled(Lake(get_settings().resolved_lake_uri), sensor_id=sensor,
+                               start=first, end=last, every_s=every_s)  # fmt: skip
+    _table(found["data"], ["ts", "min", "mean", "max", "count"], json=json)
+
+
+def _moment(text: str | None, field: str) -> Any:
+    from datetime import datetime
+
+    from fleetlake.errors import InvalidParameter
+
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidParameter(field, f"{field} {text!r} is not ISO 8601") from None
+    if moment.tzinfo is None:
+        raise InvalidParameter(field, f"{field} {text!r} has no zone: add Z or an offset")
+    return moment
+
+
+model_app = typer.Typer(no_args_is_help=True, help="The whole model from one document.")
+monitoring_app.add_typer(model_app, name="model")
+
+
+@model_app.command("load")
+def load_model(path: Annotated[str, typer.Argument(help="model.json")]) -> None:
+    """Platforms, templates and sensors from a JSON document; existing names are kept."""
+    import json
+    from pathlib import Path
+
+    from fleetlake.console import out
+    from fleetlake.errors import SourceRejected
+    from fleetlake.monitoring import catalog
+    from fleetlake.settings import get_settings
+
+    try:
+        model = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise SourceRejected(f"{path} is not a readable JSON model: {exc}") from None
+    with open_engine().begin() as connection:
+        created = _validated(lambda: catalog.load_model(
+            connection, model=model, settings=get_settings().monitoring, now=_now()))  # fmt: skip
+    out.print(", ".join(f"{n} {kind} created" for kind, n in created.items()))
+
+
+def _validated(call: Any) -> Any:
+    """A pydantic error as the API's 422 names it: its first problem's field."""
+    from pydantic import ValidationError
+
+    from fleetlake.errors import InvalidParameter
+
+    try:
+        return call()
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        field = ".".join(str(part) for part in problem["loc"])
+        raise InvalidParameter(field, f"{field}: {problem['msg']}") from None
+
+
+def demo_monitoring(engine: Any, *, settings: Any) -> None:
+    """A simulated template with a leak, landed and scored by the real job and detector
+    (once per demo home)."""
+    from datetime import UTC, datetime, timedelta
+
+    from fleetlake.cli_common import run_job_here
+    from fleetlake.console import out, print_job
+    from fleetlake.monitoring import catalog
+    from fleetlake.monitoring.ingest import queue_import
+    from fleetlake.monitoring.worker import detect_round
+    from fleetlake.platform.lake import Lake
+    from fleetlake.simulate.monitoring import simulate_site
+
+    with engine.connect() as connection:
+        if catalog.list_platforms(connection):
+            return
+    start = (datetime.now(UTC) - timedelta(days=8)).replace(hour=0, minute=0, second=0,
+                                                            microsecond=0)  # fmt: skip
+    site = simulate_site(settings.home_dir / "data" / "monitoring", templates=2, leaks=1,
+                         start=start, seed=3)  # fmt: skip
+    with engine.begin() as connection:
+        import json
+
+        catalog.load_model(connection, model=json.loads(site.model.read_text()),
+                           settings=settings.monitoring, now=datetime.now(UTC))  # fmt: skip
+    out.print(f"simulated 2 templates, 8 sensors, {site.rows:,} readings, one leak")
+    print_job(run_job_here(engine, queue_import(engine, sources=[str(site.readings)])))
+    found = detect_round(engine, Lake(settings.resolved_lake_uri), settings=settings.monitoring)
+    for event in found["events"]:
+        leak = event.get("leak") or {}
+        rate = f", leak ≈ {leak['rate_kg_h']:.2f} kg/h" if leak else ""
+        out.print(f"  monitoring event {event['id']}: {event['message']}{rate}")

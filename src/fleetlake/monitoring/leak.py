@@ -170,15 +170,19 @@ def initial_guess(
     hours: list[np.ndarray], seen: list[np.ndarray], xyz: np.ndarray, *, geometry: Geometry,
     prior_log_lambda: float,
 ) -> np.ndarray:  # fmt: skip
-    """Where the fit starts: the source at the rise-weighted centre of the sensors, the start
-    at the first reading, Q from the steepest average slope (C ≈ Q t / V early on)."""
+    """Where the fit starts: the source at the rise-weighted centre of the sensors; the start
+    where the strongest rise last sat near zero; Q from its early slope (C ≈ Q t / V)."""
     rise = np.array([max(float(np.max(y)), 0.0) for y in seen]) + 1e-12
     centre = (rise[:, None] * xyz).sum(axis=0) / rise.sum()
-    first = min(float(h.min()) for h in hours)
-    slopes = [float(np.max(y)) / max(float(h[np.argmax(y)]) - first, 1e-3)
-              for h, y in zip(hours, seen, strict=True)]  # fmt: skip
-    rate = max(float(np.mean(slopes)), 1e-6) * 1e-6 * geometry.internal_volume_m3 / 1.5
-    return np.array([rate, prior_log_lambda, first, *centre])
+    h, y = hours[int(np.argmax(rise))], seen[int(np.argmax(rise))]
+    peak = int(np.argmax(y))
+    quiet = np.flatnonzero(y[: peak + 1] < 0.05 * y[peak])
+    onset = float(h[quiet[-1]]) if len(quiet) else float(h[0])
+    early = np.flatnonzero((y >= 0.3 * y[peak]) & (h > onset))
+    at = int(early[0]) if len(early) else peak
+    slope = float(y[at]) / max(float(h[at]) - onset, 1e-3)  # ppmv/h at the strongest sensor
+    rate = max(slope * 1e-6 * geometry.internal_volume_m3 / 1.5, 1e-6)  # 1.5: a typical gain
+    return np.array([rate, prior_log_lambda, onset, *centre])
 
 
 def rate_spread(jacobian: np.ndarray, residuals: np.ndarray) -> float:

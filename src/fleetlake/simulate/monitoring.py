@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,3 +62,68 @@ def sensor_readings(
         times = [start + timedelta(hours=float(h)) for h in offsets_h[kept]]
         found.append((times, np.maximum(values[kept], 0.0)))
     return found
+
+
+TEMPLATE_GEOMETRY: dict[str, Any] = {
+    "internal_volume_m3": 800.0, "length_m": 12.0, "width_m": 10.0, "height_m": 6.0,
+    "angle_from_north_deg": 0.0, "porosity": 0.3, "wall_area_m2": 500.0, "inclination_deg": 0.0,
+}  # fmt: skip
+CORNERS = [(1.0, 1.0, 1.0), (11.0, 1.0, 1.0), (1.0, 9.0, 5.0), (11.0, 9.0, 5.0),
+           (6.0, 5.0, 3.0), (6.0, 1.0, 5.0)]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Site:
+    model: Path
+    readings: Path
+    truth: Path
+    rows: int
+    leaks: int
+
+
+def simulate_site(
+    out: Path, *, templates: int = 2, sensors: int = 4, days: float = 8.0, period_s: float = 60,
+    leaks: int = 1, leak_kg_h: float = 2.0, start: datetime, seed: int = 1,
+) -> Site:  # fmt: skip
+    """A platform of templates with sensors, their readings (CSV, sensors by source_id) and
+    the truth: which template leaks, how much, from where, since when (in the last day)."""
+    import csv
+    import json
+
+    rng = np.random.default_rng(seed)
+    geometry = Geometry(800.0, 12.0, 10.0, 6.0, porosity=(0.3,), wall_area_m2=(500.0,))
+    model: dict[str, Any] = {"platforms": [{"name": "Simulated A", "description": "simulated",
+                                            "templates": []}]}  # fmt: skip
+    truth: list[dict[str, Any]] = []
+    out.mkdir(parents=True, exist_ok=True)
+    readings = out / "readings.csv"
+    rows = 0
+    with readings.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sensor", "ts", "ppmv"])
+        for t in range(templates):
+            positions = np.array(CORNERS[:sensors])
+            names = [f"sim-T{t + 1}-S{k + 1}" for k in range(sensors)]
+            placed = [{"name": f"S{k + 1}", "source_id": names[k], "x_m": x, "y_m": y, "z_m": z}
+                      for k, (x, y, z) in enumerate(positions.tolist())]  # fmt: skip
+            model["platforms"][0]["templates"].append(
+                {"name": f"T{t + 1}", **TEMPLATE_GEOMETRY, "sensors": placed}
+            )
+            leak = None
+            if t < leaks:
+                at = start + timedelta(days=days - 1, hours=float(rng.uniform(2, 12)))
+                source = (float(rng.uniform(1, 11)), float(rng.uniform(1, 9)), 1.0)
+                leak = Leak(leak_kg_h, source, at)
+                truth.append({"template": f"T{t + 1}", "rate_kg_h": leak_kg_h,
+                              "source": dict(zip(("x_m", "y_m", "z_m"), source, strict=True)),
+                              "start": at.isoformat()})  # fmt: skip
+            series = sensor_readings(positions, geometry=geometry, physics=Physics(), start=start,
+                                     hours=days * 24, period_s=period_s, leak=leak,
+                                     noise=Noise(dropout_share=0.002), seed=seed + t)  # fmt: skip
+            for name, (times, values) in zip(names, series, strict=True):
+                writer.writerows((name, ts.isoformat(), f"{v:.4f}") for ts, v in zip(
+                    times, values, strict=True))  # fmt: skip
+                rows += len(times)
+    (out / "model.json").write_text(json.dumps(model, indent=1))
+    (out / "truth.json").write_text(json.dumps({"leaks": truth}, indent=1))
+    return Site(out / "model.json", readings, out / "truth.json", rows, len(truth))
