@@ -23,6 +23,7 @@ conditions weighs 0.717 kg/Nm³.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -150,14 +151,19 @@ def estimate_leak(
         return np.concatenate([*parts, [(log_lambda - prior) / LOG_LAMBDA_SIGMA]])
 
     start = initial_guess(hours, seen, xyz, geometry=geometry, prior_log_lambda=prior)
-    fit = least_squares(misfit, np.clip(start, low, high), bounds=(low, high), x_scale="jac")
-    rate_sd = rate_spread(fit.jac, fit.fun)
+    # The source's position has local optima (sensors placed symmetrically): start from the
+    # rise-weighted centre and from each sensor, keep the best.
+    starts = [start, *[np.concatenate((start[:3], p)) for p in xyz]]
+    fits = [least_squares(misfit, np.clip(s, low, high), bounds=(low, high), x_scale="jac")
+            for s in starts]  # fmt: skip
+    fit = min(fits, key=lambda f: float(f.cost))
     rate = float(fit.x[0])
     residual = fit.fun[:-1] * noise_ppmv
+    rate_low, rate_high = profile_interval(misfit, fit, low=low, high=high)
     return LeakEstimate(
         rate_nm3_h=rate,
-        rate_nm3_h_low=max(rate - Z95 * rate_sd, 0.0),
-        rate_nm3_h_high=rate + Z95 * rate_sd,
+        rate_nm3_h_low=rate_low,
+        rate_nm3_h_high=rate_high,
         exchange_per_h=float(np.exp(fit.x[1])),
         start_h=float(fit.x[2]),
         source_xyz=(float(fit.x[3]), float(fit.x[4]), float(fit.x[5])),
@@ -185,15 +191,47 @@ def initial_guess(
     return np.array([rate, prior_log_lambda, onset, *centre])
 
 
-def rate_spread(jacobian: np.ndarray, residuals: np.ndarray) -> float:
-    """The rate's standard deviation from the fit's covariance, scaled by the misfit and by
-    how correlated the misfit is (a tide left in the rises makes neighbouring readings one
-    piece of evidence, not many: n_eff = n (1 - r) / (1 + r), r their lag-1 correlation)."""
-    dof = max(len(residuals) - jacobian.shape[1], 1)
-    scale = max(float(residuals @ residuals) / dof, 1.0)
+def misfit_inflation(residuals: np.ndarray) -> float:
+    """How much more than white noise the misfit weighs: its size over the noise assumed,
+    and how correlated it is (a tide left in the rises makes neighbouring readings one piece
+    of evidence, not many: n_eff = n (1 - r) / (1 + r), r their lag-1 correlation)."""
     misfit = residuals[:-1]  # the last is the prior on λ
-    rho = 0.0
+    scale = max(float(misfit @ misfit) / max(len(misfit) - 6, 1), 1.0)
+    r = 0.0
     if len(misfit) > 2 and float(np.std(misfit)) > 0:
-        rho = float(np.clip(np.corrcoef(misfit[:-1], misfit[1:])[0, 1], 0.0, 0.999))
-    covariance = np.linalg.pinv(jacobian.T @ jacobian) * scale * (1 + rho) / (1 - rho)
-    return float(np.sqrt(max(covariance[0, 0], 0.0)))
+        r = float(np.clip(np.corrcoef(misfit[:-1], misfit[1:])[0, 1], 0.0, 0.999))
+    return scale * (1 + r) / (1 - r)
+
+
+def profile_interval(
+    misfit: Any, fit: Any, *, low: np.ndarray, high: np.ndarray
+) -> tuple[float, float]:
+    """The rate's 95 % interval by profiling: the rates at which, every other parameter
+    refitted, the misfit grows by 3.84 (χ² with one degree of freedom, times the inflation).
+    Honest where the rate trades off against the source's distance, which a covariance
+    from the Jacobian is not."""
+    from scipy.optimize import least_squares
+
+    best = float(fit.x[0])
+    limit = 2 * float(fit.cost) + 3.84 * misfit_inflation(fit.fun)
+
+    def chi2(rate: float) -> float:
+        fixed = least_squares(lambda q: misfit(np.concatenate(([rate], q))), fit.x[1:],
+                              bounds=(low[1:], high[1:]), x_scale="jac", max_nfev=100)  # fmt: skip
+        return 2 * float(fixed.cost)
+
+    def edge(direction: float) -> float:
+        inside, outside = best, best
+        for _ in range(40):  # widen until outside the limit
+            outside = outside * 2**direction if outside > 0 else 1e-6
+            if chi2(outside) > limit or outside < 1e-9 * max(best, 1e-9):
+                break
+            inside = outside
+        for _ in range(12):  # then halve the bracket
+            middle = (inside + outside) / 2
+            inside, outside = (middle, outside) if chi2(middle) <= limit else (inside, middle)
+        return (inside + outside) / 2
+
+    if best <= 0:
+        return 0.0, edge(1.0)
+    return edge(-0.05), edge(0.05)

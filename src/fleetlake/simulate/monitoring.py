@@ -68,7 +68,8 @@ TEMPLATE_GEOMETRY: dict[str, Any] = {
     "internal_volume_m3": 800.0, "length_m": 12.0, "width_m": 10.0, "height_m": 6.0,
     "angle_from_north_deg": 0.0, "porosity": 0.3, "wall_area_m2": 500.0, "inclination_deg": 0.0,
 }  # fmt: skip
-CORNERS = [(1.0, 1.0, 1.0), (11.0, 1.0, 1.0), (1.0, 9.0, 5.0), (11.0, 9.0, 5.0),
+# Not all in one plane: four coplanar sensors cannot tell a source from its mirror image.
+CORNERS = [(1.0, 1.0, 1.0), (11.0, 1.0, 5.0), (1.0, 9.0, 5.0), (11.0, 9.0, 1.0),
            (6.0, 5.0, 3.0), (6.0, 1.0, 5.0)]  # fmt: skip
 
 

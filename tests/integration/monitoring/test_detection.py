@@ -14,7 +14,9 @@ from fleetlake.monitoring.leak import Geometry, Physics
 from fleetlake.simulate.monitoring import Leak, sensor_readings
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
-POSITIONS = np.array([[1.0, 1.0, 1.0], [11.0, 1.0, 1.0], [1.0, 9.0, 5.0], [11.0, 9.0, 5.0]])
+POSITIONS = np.array(
+    [[1.0, 1.0, 1.0], [11.0, 1.0, 5.0], [1.0, 9.0, 5.0], [11.0, 9.0, 1.0]]
+)  # not coplanar
 GEOMETRY = Geometry(800, 12, 10, 6, porosity=(0.3,), wall_area_m2=(500,))
 
 
@@ -122,13 +124,13 @@ def test_the_operator_works_the_event_and_asks_what_if(
     again = act("acknowledge")
     assert again.status_code == 409 and again.json()["error"]["details"]["field"] == "action"
     assert act("comment").status_code == 400  # a comment needs text
-    nearest = sensors[1]  # at (11, 1, 1), next to the source
+    nearest = sensors[1]  # at (11, 1, 5), the nearest to the source
     deviations = client.get(f"{api}/sensors/{nearest}/deviations").json()["data"]
     assert [d["level"] for d in deviations][-1] == "critical"
     what_if = client.post(f"{api}/templates/{template['id']}/simulate", json={
         "rate_kg_h": 3.0, "x_m": 10, "y_m": 2, "z_m": 1, "hours": 1}).json()  # fmt: skip
     by_id = {s["sensor_id"]: s for s in what_if["sensors"]}
-    assert by_id[nearest]["distance_m"] == pytest.approx(np.sqrt(2), abs=1e-3)
+    assert by_id[nearest]["distance_m"] == pytest.approx(np.sqrt(18), abs=1e-3)
     assert by_id[nearest]["ppmv"][-1] > by_id[sensors[2]]["ppmv"][-1]  # nearer reads more
     assert what_if["hours_since"][0] == 0 and by_id[nearest]["ppmv"][0] == 0
     outside = client.post(f"{api}/templates/{template['id']}/simulate",

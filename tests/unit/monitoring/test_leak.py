@@ -21,7 +21,9 @@ from fleetlake.monitoring.leak import (
 TEMPLATE = Geometry(internal_volume_m3=800, length_m=12, width_m=10, height_m=6,
                     porosity=(0.3,), wall_area_m2=(500,))  # fmt: skip
 PHYSICS = Physics()
-SENSORS = np.array([[1.0, 1.0, 1.0], [11.0, 1.0, 1.0], [1.0, 9.0, 5.0], [11.0, 9.0, 5.0]])
+SENSORS = np.array(
+    [[1.0, 1.0, 1.0], [11.0, 1.0, 5.0], [1.0, 9.0, 5.0], [11.0, 9.0, 1.0]]
+)  # not coplanar
 
 
 def test_the_exchange_rate_follows_the_open_wall() -> None:
@@ -82,3 +84,14 @@ def test_too_few_readings_are_refused() -> None:
     with pytest.raises(ValueError, match="at least 6 readings"):
         estimate_leak([Rise(1, (0, 0, 0), np.array([0.0, 0.1]), np.array([1.0, 2.0]))],
                       geometry=TEMPLATE, physics=PHYSICS, noise_ppmv=1.0)  # fmt: skip
+
+
+def test_the_95_percent_interval_covers_the_truth_about_that_often() -> None:
+    covered = 0
+    for seed in range(20):
+        found = estimate_leak(simulated(1.0, np.array([3.0, 7.0, 1.5]), until_h=1.0, noise=2.0,
+                                        seed=seed), geometry=TEMPLATE, physics=PHYSICS,
+                              noise_ppmv=2.0)  # fmt: skip
+        low, high = found.rate_kg_h_range
+        covered += low <= 1.0 <= high
+    assert covered >= 17  # 95 % of 20 is 19; fewer than 17 would be a 1-in-50 chance
