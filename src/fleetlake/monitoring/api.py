@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -12,13 +12,14 @@ from fleetlake.api.jobs import job_accepted
 from fleetlake.api.schemas import JobAccepted, error_responses, ok
 from fleetlake.monitoring import catalog, series
 from fleetlake.monitoring.ingest import SUFFIXES, queue_import
-from fleetlake.monitoring.landing import land_readings
+from fleetlake.monitoring.landing import land_readings, quarantined
 from fleetlake.monitoring.readings import Received
 from fleetlake.monitoring.schemas import (
     ImportIn,
     Platform,
     PlatformIn,
     PlatformPage,
+    QuarantinePage,
     ReadingsIn,
     ReadingsLanded,
     Sensor,
@@ -138,3 +139,14 @@ def sensor_series(
     first, last = series.window(start, end, latest=sensor["last_reading_at"])
     return series.downsampled(Lake(settings.resolved_lake_uri), sensor_id=sensor_id,
                               start=first, end=last, every_s=every)  # fmt: skip
+
+
+@router.get("/quarantine", **READ, responses=ok(QuarantinePage))
+def list_quarantine(
+    settings: SettingsDep,
+    day: date | None = None,
+    after: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """The readings refused on one day (default: the latest), with source, line and reason."""
+    return quarantined(Lake(settings.resolved_lake_uri), day=day, after=after, limit=limit)

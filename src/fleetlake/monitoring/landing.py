@@ -148,3 +148,18 @@ def quarantine_table(refused: list[Refused], *, source: str, now: datetime) -> p
         "line": [r.line for r in refused], "raw": [r.raw for r in refused],
         "reason": [r.reason for r in refused],
     }, schema=QUARANTINE_SCHEMA)  # fmt: skip
+
+
+def quarantined(lake: Lake, *, day: Any, after: int, limit: int) -> dict[str, Any]:
+    """One day's refused readings (default: the latest day with any), newest first."""
+    from fleetlake.platform.day_pages import day_page
+    from fleetlake.platform.redact import redact_text
+
+    page = day_page(lake, *QUARANTINE, day=day, schema=QUARANTINE_SCHEMA,
+                    sort=[("received_at", "descending"), ("line", "ascending")],
+                    after=after, limit=limit)  # fmt: skip
+    rows = page.pop("rows")
+    shown = [{"received_at": iso_utc(r["received_at"]), "source": redact_text(r["source"]),
+              "line": r["line"], "reason": r["reason"], "raw": r["raw"][:2000]}
+             for r in rows]  # fmt: skip
+    return page | {"data": shown}

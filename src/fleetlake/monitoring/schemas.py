@@ -254,3 +254,19 @@ class WhatIf(Strict):
     exchange_per_h: float
     hours_since: list[float]
     sensors: list[WhatIfSensor]
+
+
+class QuarantinedReading(Strict):
+    received_at: str
+    source: str
+    line: int
+    reason: str
+    raw: str = Field(description="the record as received (first 2,000 characters)")
+
+
+class QuarantinePage(Strict):
+    date: str | None = Field(description="the day shown")
+    days: list[str] = Field(description="every day with refused readings, newest first")
+    total: int
+    next_after: int | None
+    data: list[QuarantinedReading]

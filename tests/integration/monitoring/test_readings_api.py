@@ -51,6 +51,10 @@ def test_posted_readings_land_once_and_bad_ones_are_kept_with_a_reason(
     reasons = {r["line"]: r["reason"] for r in found["rejected"]}
     assert "unknown sensor '999'" in reasons[361] and "not ISO 8601" in reasons[362]
     assert "negative" in reasons[363] and "finite" in reasons[364] and "no zone" in reasons[365]
+    kept = client.get("/api/v1/monitoring/quarantine").json()
+    assert kept["total"] == 5 and kept["days"] == [kept["date"]]
+    assert sorted(q["line"] for q in kept["data"]) == [361, 362, 363, 364, 365]
+    assert {q["source"] for q in kept["data"]} == {"api"} and '"ppmv": -0.5' in str(kept)
     again = post(client, good[:10])  # re-sent: already landed, kept aside, not stored twice
     assert again["rows_loaded"] == 0 and "at or before" in again["rejected"][0]["reason"]
     later = post(client, [{"sensor": sensor["id"], "ts": (T0 + timedelta(hours=2)).timestamp(),
