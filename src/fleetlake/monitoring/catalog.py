@@ -204,15 +204,12 @@ def _one(
     return dict(row)
 
 
-def _unique(
-    connection: Connection, table: sa.Table, key: dict[str, Any], *, what: str, field: str = "name"
-) -> None:
-    query = sa.select(table.c.id).where(*[table.c[k] == v for k, v in key.items()])
-    found = connection.execute(query).scalar()
+def _unique(connection: Connection, table: sa.Table, key: dict[str, Any], *, what: str,
+            field: str = "name") -> None:  # fmt: skip
+    found = _named(connection, table, key)
     if found is not None:
-        raise Conflict(
-            f"{what} exists already (id {found}): choose another name", field=field, id=found
-        )
+        raise Conflict(f"{what} exists already (id {found}): choose another name", field=field,
+                       id=found)  # fmt: skip
 
 
 def set_baseline(

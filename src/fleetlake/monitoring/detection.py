@@ -61,7 +61,9 @@ class Scored:
     until: datetime
 
 
-_fitted: dict[tuple[int, str], Fitted] = {}  # (sensor, range) → its fit, for this process
+_fitted: dict[tuple[str, int, str], Fitted] = {}  # (lake, sensor, range) → its fit, per process
+# A sensor's first reading never moves (older ones are refused as out of order): read once.
+_first: dict[tuple[str, int], datetime] = {}
 
 
 def thresholds_of(settings: MonitoringSettings) -> Thresholds:
@@ -74,8 +76,12 @@ def baseline_range(
 ) -> tuple[datetime, datetime] | None:
     if sensor["baseline_start"] is not None:
         return sensor["baseline_start"], sensor["baseline_end"]
-    first = first_reading_at(lake, sensor_id=sensor["id"])
-    return None if first is None else (first, first + timedelta(days=settings.baseline_days))
+    key = (lake.root, sensor["id"])
+    first = _first.get(key) or first_reading_at(lake, sensor_id=sensor["id"])
+    if first is None:
+        return None
+    _first[key] = first
+    return first, first + timedelta(days=settings.baseline_days)
 
 
 def fitted_baseline(
@@ -87,7 +93,7 @@ def fitted_baseline(
     if found is None or latest is None or latest < found[1]:
         return None
     start, end = found
-    key = (sensor["id"], f"{iso_utc(start)}/{iso_utc(end)}")
+    key = (lake.root, sensor["id"], f"{iso_utc(start)}/{iso_utc(end)}")
     if key not in _fitted:
         table = readings_between(lake, sensor_id=sensor["id"], start=start, end=end)
         values = table["ppmv"].to_numpy()
