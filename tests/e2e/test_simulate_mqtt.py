@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetlake.telemetry.mqtt_wire import MqttSession, Received
+from fleetlake.platform.mqtt_wire import MqttSession, Received
 from tests.conftest import require_mosquitto
 from tests.e2e.conftest import cli, cli_env
 

@@ -126,7 +126,7 @@ def publish_mqtt(url: str, spec: FleetSpec, *, topic_base: str) -> SimulationSum
     from paho.mqtt.enums import CallbackAPIVersion
 
     from fleetlake.errors import ServiceError
-    from fleetlake.telemetry.mqtt import BrokerAddress
+    from fleetlake.platform.mqtt_wire import BrokerAddress
 
     address = BrokerAddress.parse(url)
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)

@@ -86,7 +86,7 @@ def subscribe(
 ) -> None:
     """Land MQTT messages in bronze until stopped (Ctrl-C); at-least-once. With --processes N
     (or --share on several machines) the broker splits the stream among the subscribers."""
-    from fleetlake.telemetry.mqtt import shared_topics
+    from fleetlake.platform.mqtt_wire import shared_topics
 
     group = share or ("fleetlake" if processes > 1 else None)
     if processes > 1:
@@ -141,7 +141,7 @@ def _run_subscribers(
     import sys
     import tempfile
 
-    from fleetlake.telemetry.mqtt import require_reachable, shared_topics
+    from fleetlake.platform.mqtt_wire import require_reachable, shared_topics
     from fleetlake.telemetry.providers import adapter_for
 
     adapter_for(provider)  # what would fail in every process fails here, once

@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from urllib.parse import unquote, urlsplit
 
-from fleetlake.errors import InvalidParameter, ServiceError
+from fleetlake.platform.mqtt_wire import BrokerAddress, MqttSession, Received
 from fleetlake.telemetry.bronze import BronzeBuffers
 from fleetlake.telemetry.fast_path import canonical_ndjson
 from fleetlake.telemetry.files import parse_json
-from fleetlake.telemetry.mqtt_wire import MqttSession, Received
 from fleetlake.telemetry.providers.base import Adapter, rejected
 from fleetlake.telemetry.providers.mapping import CANONICAL
 from fleetlake.telemetry.providers.tesla_telemetry import TeslaFleetTelemetry
@@ -36,57 +33,6 @@ from fleetlake.telemetry.schema import MappedBatch
 log = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 24 * 3600  # unacknowledged messages wait this long for us
 BATCH_EVERY_S = 0.05
-
-
-@dataclass(frozen=True)
-class BrokerAddress:
-    host: str
-    port: int
-    tls: bool
-    username: str | None = None
-    password: str | None = None
-
-    @classmethod
-    def parse(cls, url: str) -> BrokerAddress:
-        """`mqtt://[user:pass@]host[:1883]` or `mqtts://…[:8883]`."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise InvalidParameter(
-                "mqtt", f"{url!r}: use mqtt://host[:port] or mqtts://host[:port]"
-            )
-        tls = parts.scheme == "mqtts"
-        return cls(
-            host=parts.hostname,
-            port=parts.port or (8883 if tls else 1883),
-            tls=tls,
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-        )
-
-
-def require_reachable(url: str, *, timeout_s: float = 5.0) -> None:
-    """Fail now, once, with the reason, when the broker cannot be reached (before starting
-    subscriber processes that would each say it)."""
-    import socket
-
-    address = BrokerAddress.parse(url)
-    try:
-        socket.create_connection((address.host, address.port), timeout=timeout_s).close()
-    except OSError as exc:
-        raise ServiceError(
-            f"cannot reach the MQTT broker at {address.host}:{address.port} ({exc}); "
-            "check the URL and that the broker runs"
-        ) from exc
-
-
-def shared_topics(topics: list[str], group: str | None) -> list[str]:
-    """Topic filters as members of an MQTT 5 shared subscription (`$share/<group>/<filter>`):
-    the broker hands each message to one member of the group."""
-    if group is None:
-        return list(topics)
-    if not group or any(c in group for c in "/+#"):
-        raise InvalidParameter("share", f"{group!r}: a share group is a name without / + #")
-    return [topic if topic.startswith("$share/") else f"$share/{group}/{topic}" for topic in topics]
 
 
 class MqttSubscription:

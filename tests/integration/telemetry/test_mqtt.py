@@ -15,10 +15,10 @@ import pytest
 
 from fleetlake.errors import InvalidParameter
 from fleetlake.platform.lake import Lake
+from fleetlake.platform.mqtt_wire import BrokerAddress, Received, shared_topics
 from fleetlake.telemetry import bronze
 from fleetlake.telemetry.bronze import BronzeBuffers
-from fleetlake.telemetry.mqtt import BrokerAddress, MqttSubscription, shared_topics
-from fleetlake.telemetry.mqtt_wire import Received
+from fleetlake.telemetry.mqtt import MqttSubscription
 from fleetlake.telemetry.providers import adapter_for
 from tests.conftest import require_mosquitto
 

@@ -9,6 +9,8 @@ password, TLS), subscribe and wait for the broker's answer, keep the connection 
 every batch of received messages to a callback, send acknowledgements in batches, and
 reconnect with backoff after a lost connection (the broker then resends what was not
 acknowledged; an acknowledgement for the lost connection is dropped, never misapplied).
+Also the broker's address from a URL and MQTT 5 shared-subscription topics, which every
+domain's subscriber uses.
 """
 
 from __future__ import annotations
@@ -20,16 +22,68 @@ import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 import mqtt5
 
-from fleetlake.errors import ServiceError
+from fleetlake.errors import InvalidParameter, ServiceError
 
 log = logging.getLogger(__name__)
 KEEP_ALIVE_S = 60
 # The largest window of unacknowledged messages but one: the codec leaves 65,535 (the
 # protocol's default) off the wire, and Mosquitto then applies its own cap (20) instead.
 RECEIVE_MAXIMUM = 65_534
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        """`mqtt://[user:pass@]host[:1883]` or `mqtts://…[:8883]`."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise InvalidParameter(
+                "mqtt", f"{url!r}: use mqtt://host[:port] or mqtts://host[:port]"
+            )
+        tls = parts.scheme == "mqtts"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (8883 if tls else 1883),
+            tls=tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+
+def require_reachable(url: str, *, timeout_s: float = 5.0) -> None:
+    """Fail now, once, with the reason, when the broker cannot be reached (before starting
+    subscriber processes that would each say it)."""
+    import socket
+
+    address = BrokerAddress.parse(url)
+    try:
+        socket.create_connection((address.host, address.port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ServiceError(
+            f"cannot reach the MQTT broker at {address.host}:{address.port} ({exc}); "
+            "check the URL and that the broker runs"
+        ) from exc
+
+
+def shared_topics(topics: list[str], group: str | None) -> list[str]:
+    """Topic filters as members of an MQTT 5 shared subscription (`$share/<group>/<filter>`):
+    the broker hands each message to one member of the group."""
+    if group is None:
+        return list(topics)
+    if not group or any(c in group for c in "/+#"):
+        raise InvalidParameter("share", f"{group!r}: a share group is a name without / + #")
+    return [topic if topic.startswith("$share/") else f"$share/{group}/{topic}" for topic in topics]
 
 
 @dataclass(frozen=True)
