@@ -7,7 +7,9 @@
 Silver is partitioned by sensor, then day, so a sensor's last hours or its baseline are a
 few files. A batch is named by its content's hash: a batch landed again (a retried job, a
 re-sent POST) rewrites the same files, and its readings at or before the sensor's newest
-(`last_reading_at`) are refused as repeats or out of order, never stored twice.
+(`last_reading_at`) are refused as repeats or out of order, never stored twice. A process
+that dies between writing silver and marking the sensors may see the same readings again in
+another batch (a broker's redelivery): readers take one reading per sensor and time.
 """
 
 from __future__ import annotations
@@ -47,9 +49,7 @@ def land_readings(
     day = f"date={now.date().isoformat()}"
     lake.write_parquet(bronze_table(records, source=source, now=now), *BRONZE, day, batch)
     with engine.begin() as connection:
-        query = sa.select(monitoring_sensors.c.id, monitoring_sensors.c.source_id,
-                          monitoring_sensors.c.last_reading_at).with_for_update()  # fmt: skip
-        known = connection.execute(query).all()
+        known = connection.execute(batch_sensors(records)).all()
         keys = {str(r.id): r.id for r in known} | {r.source_id: r.id for r in known if r.source_id}
         latest = {r.id: r.last_reading_at for r in known}
         first_pass = [r if isinstance(r, Refused) else checked(r, sensors=keys) for r in records]
@@ -67,6 +67,17 @@ def land_readings(
         "sensors": {str(k): v for k, v in sorted(counts.items())},
         "rejected": [{"line": r.line, "reason": r.reason} for r in refused[:SHOWN_REFUSED]],
     }
+
+
+def batch_sensors(records: list[Received | Refused]) -> sa.Select[Any]:
+    """The sensors the batch names, by id or source_id, locked in id order (so two batches
+    never wait on each other crosswise) until the batch's newest readings are marked."""
+    keys = {str(r.sensor).strip() for r in records if isinstance(r, Received)}
+    ids = [int(k) for k in keys if k.isdigit() and len(k) < 10]
+    s = monitoring_sensors
+    named = sa.or_(s.c.id.in_(ids), s.c.source_id.in_(sorted(keys)))
+    query = sa.select(s.c.id, s.c.source_id, s.c.last_reading_at).where(named)
+    return query.order_by(s.c.id).with_for_update()
 
 
 def batch_name(source: str, records: list[Received | Refused]) -> str:

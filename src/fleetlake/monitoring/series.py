@@ -15,7 +15,7 @@ from fleetlake.platform.lake import Lake
 MAX_BUCKETS = 5000
 # Times passed as ISO text and cast: DuckDB wants pytz for Python's aware datetimes.
 READINGS = (
-    "SELECT sensor_id, ts, ppmv FROM read_parquet(?)"
+    "SELECT DISTINCT ON (ts) sensor_id, ts, ppmv FROM read_parquet(?)"
     " WHERE ts >= CAST(? AS TIMESTAMPTZ) AND ts < CAST(? AS TIMESTAMPTZ) ORDER BY ts"
 )
 BUCKETS = (
