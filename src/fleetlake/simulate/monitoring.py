@@ -128,3 +128,25 @@ def simulate_site(
     (out / "model.json").write_text(json.dumps(model, indent=1))
     (out / "truth.json").write_text(json.dumps({"leaks": truth}, indent=1))
     return Site(out / "model.json", readings, out / "truth.json", rows, len(truth))
+
+
+def site_timeseries(readings: Path, *, bad_share: float = 0.001, seed: int = 1) -> list[Any]:
+    """The site's readings as Omnia-shaped timeseries (ids are the sensors' source_id, times
+    to the millisecond); `bad_share` of the datapoints carry a bad-quality status."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    from fleetlake.simulate.omnia_api import Timeseries
+
+    types = {"sensor": pa.string(), "ts": pa.string(), "ppmv": pa.float64()}
+    table = pcsv.read_csv(readings, convert_options=pcsv.ConvertOptions(column_types=types))
+    rng = np.random.default_rng(seed)
+    found = []
+    for name in sorted(set(table["sensor"].to_pylist())):
+        rows = table.filter(pc.equal(table["sensor"], name))
+        moments = [datetime.fromisoformat(t) for t in rows["ts"].to_pylist()]
+        times = [t.replace(microsecond=t.microsecond // 1000 * 1000) for t in moments]
+        statuses = np.where(rng.random(len(times)) < bad_share, 0, 192).tolist()
+        found.append(Timeseries(name, name, "ppm", times, rows["ppmv"].to_pylist(), statuses))
+    return found

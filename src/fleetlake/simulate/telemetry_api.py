@@ -10,52 +10,22 @@ is a position in that order. `fail_every` makes every n-th call answer 503 (retr
 
 from __future__ import annotations
 
-import secrets
-import time
 from typing import Any
 
 import pyarrow as pa
-from fastapi import FastAPI, Form, Header, HTTPException, Query
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Header, HTTPException, Query
 
-TOKEN_TTL_S = 300
+from fleetlake.simulate.provider_auth import SimulatedAuth
 
 
 def telemetry_api(
     messages: pa.Table, *, client_id: str, client_secret: str, fail_every: int = 0
 ) -> FastAPI:
     rows = _json_rows(messages)
-    tokens: dict[str, float] = {}
-    calls = {"n": 0}
+    auth = SimulatedAuth(client_id=client_id, client_secret=client_secret, fail_every=fail_every)
     app = FastAPI(title="simulated fleet provider")
-    app.state.calls = calls
-
-    def flaky() -> JSONResponse | None:
-        calls["n"] += 1
-        if fail_every and calls["n"] % fail_every == 0:
-            return JSONResponse({"error": "try again"}, 503, headers={"Retry-After": "0"})
-        return None
-
-    def authorised(authorization: str | None) -> None:
-        token = (authorization or "").removeprefix("Bearer ").strip()
-        if tokens.get(token, 0) < time.monotonic():
-            raise HTTPException(401, "invalid or expired token")
-
-    @app.post("/oauth/token")
-    def token(
-        grant_type: str = Form(...), client_id_: str = Form(..., alias="client_id"),
-        client_secret_: str = Form(..., alias="client_secret"),
-    ) -> Any:  # fmt: skip
-        if failed := flaky():
-            return failed
-        if grant_type != "client_credentials" or (client_id_, client_secret_) != (
-            client_id,
-            client_secret,
-        ):
-            raise HTTPException(401, "bad client credentials")
-        issued = secrets.token_urlsafe(16)
-        tokens[issued] = time.monotonic() + TOKEN_TTL_S
-        return {"access_token": issued, "token_type": "Bearer", "expires_in": TOKEN_TTL_S}
+    auth.mount(app)
+    flaky, authorised = auth.flaky, auth.authorised
 
     @app.get("/api/v1/telemetry")
     def feed(

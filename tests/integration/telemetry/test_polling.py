@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
@@ -14,7 +11,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import uvicorn
 
 from fleetlake.errors import SourceRejected
 from fleetlake.platform.lake import Lake
@@ -24,6 +20,7 @@ from fleetlake.simulate.telemetry_run import FleetSpec, simulated_days
 from fleetlake.telemetry import bronze
 from fleetlake.telemetry.bronze import BronzeBuffers
 from fleetlake.telemetry.polling import HttpSource, Poll, state_parts
+from tests.served import ServedApp
 
 SECRET = "s3cret"
 
@@ -35,21 +32,13 @@ def messages() -> pa.Table:
     return delivered
 
 
-class Provider:
+class Provider(ServedApp):
     def __init__(self, messages: pa.Table, fail_every: int) -> None:
-        self.app = telemetry_api(
-            messages, client_id="fleetlake", client_secret=SECRET, fail_every=fail_every
+        super().__init__(
+            telemetry_api(
+                messages, client_id="fleetlake", client_secret=SECRET, fail_every=fail_every
+            )
         )
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(self.app, port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
 
     def source(self, **options: Any) -> HttpSource:
         base = f"http://127.0.0.1:{self.port}"
@@ -62,10 +51,6 @@ class Provider:
             page_size=500,
             **options,
         )
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
 
 
 @pytest.fixture
