@@ -14,7 +14,7 @@ from fleetlake.charging import cli as charging_cli
 from fleetlake.cli_common import finish, open_engine, run_job_here, start_detached
 from fleetlake.errors import FleetlakeError
 from fleetlake.monitoring import cli as monitoring_cli
-from fleetlake.monitoring import cli_events  # noqa: F401  (its commands join monitoring's)
+from fleetlake.monitoring import cli_events, cli_sources  # noqa: F401  (commands join monitoring's)
 from fleetlake.simulate.cli import simulate_app
 from fleetlake.telemetry import cli as telemetry_cli
 from fleetlake.trips import cli as trips_cli
@@ -44,7 +44,6 @@ app.add_typer(monitoring_cli.monitoring_app, name="monitoring")
 ingest_app.command("trips")(trips_cli.ingest_trips)
 ingest_app.command("telemetry")(telemetry_cli.ingest_telemetry)
 pipeline_app.command("run")(telemetry_cli.pipeline_run)
-app.command("worker")(telemetry_cli.worker)
 
 _state = {"debug": False}
 
@@ -54,6 +53,42 @@ def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     _state["debug"] = debug
+
+
+@app.command("worker")
+def worker() -> None:
+    """Run every domain's continuous work until stopped: telemetry's sources, its pipeline
+    every FLEETLAKE_PIPELINE_EVERY_S and compaction after each UTC midnight; monitoring's
+    sources, detection rounds and compaction."""
+    import signal
+    import threading
+
+    from fleetlake.console import out
+    from fleetlake.domains import register_job_kinds
+    from fleetlake.monitoring.worker import MonitoringWorker
+    from fleetlake.settings import get_settings
+    from fleetlake.telemetry.worker import Worker
+
+    settings, engine = get_settings(), open_engine()
+    register_job_kinds()
+    telemetry, monitoring = Worker(engine, settings), MonitoringWorker(engine, settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    beside = threading.Thread(target=monitoring.run, args=(stop,), name="monitoring")
+    out.print(
+        f"worker: telemetry {len(telemetry.config.http)} HTTP and {len(telemetry.config.mqtt)} "
+        f"MQTT sources, monitoring {len(monitoring.sources.omnia)} Omnia and "
+        f"{len(monitoring.sources.mqtt)} MQTT sources, from {settings.resolved_sources_file}; "
+        "Ctrl-C to stop"
+    )
+    beside.start()
+    try:
+        telemetry.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+    stop.set()
+    beside.join()
+    out.print(f"worker stopped after {len(telemetry.jobs) + len(monitoring.jobs)} jobs")
 
 
 @db_app.command("upgrade")

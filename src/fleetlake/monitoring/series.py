@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -13,6 +14,7 @@ from fleetlake.platform.db import iso_utc
 from fleetlake.platform.lake import Lake
 
 MAX_BUCKETS = 5000
+T = TypeVar("T")
 # Times passed as ISO text and cast: DuckDB wants pytz for Python's aware datetimes.
 READINGS = (
     "SELECT DISTINCT ON (ts) sensor_id, ts, ppmv FROM read_parquet(?)"
@@ -59,13 +61,38 @@ def first_reading_at(lake: Lake, *, sensor_id: int) -> datetime | None:
 
 def readings_between(lake: Lake, *, sensor_id: int, start: datetime, end: datetime) -> pa.Table:
     """Every reading in [start, end), by time."""
-    files = day_files(lake, sensor_id=sensor_id, start=start, end=end)
-    if not files:
-        return SILVER_SCHEMA.empty_table()
-    with lake.duckdb(memory_limit_mb=512) as db:
+
+    def read(db: Any, files: list[str]) -> pa.Table:
         given = [lake.duckdb_paths(files), iso_utc(start), iso_utc(end)]
-        table: pa.Table = db.sql(READINGS, params=given).to_arrow_table()
-    return table.cast(SILVER_SCHEMA)
+        return db.sql(READINGS, params=given).to_arrow_table()
+
+    table = on_day_files(lake, sensor_id=sensor_id, start=start, end=end, read=read)
+    return SILVER_SCHEMA.empty_table() if table is None else table.cast(SILVER_SCHEMA)
+
+
+def on_day_files(
+    lake: Lake,
+    *,
+    sensor_id: int,
+    start: datetime,
+    end: datetime,
+    read: Callable[[Any, list[str]], T],
+) -> T | None:
+    """`read(db, files)` over the day files (None when there are none), listed again once
+    when a file went away meanwhile (compaction replaced it)."""
+    import duckdb
+
+    for attempt in range(2):
+        files = day_files(lake, sensor_id=sensor_id, start=start, end=end)
+        if not files:
+            return None
+        try:
+            with lake.duckdb(memory_limit_mb=512) as db:
+                return read(db, files)
+        except duckdb.IOException:
+            if attempt:
+                raise
+    return None
 
 
 def bucket_seconds(start: datetime, end: datetime, every_s: float | None) -> int:
@@ -81,14 +108,14 @@ def downsampled(
     lake: Lake, *, sensor_id: int, start: datetime, end: datetime, every_s: float | None
 ) -> dict[str, Any]:
     every = bucket_seconds(start, end, every_s)
-    files = day_files(lake, sensor_id=sensor_id, start=start, end=end)
-    points: list[dict[str, Any]] = []
-    if files:
-        with lake.duckdb(memory_limit_mb=512) as db:
-            given = [every, every, lake.duckdb_paths(files), iso_utc(start), iso_utc(end)]
-            rows = db.execute(BUCKETS, given).fetchall()
-        points = [{"ts": iso_utc(datetime.fromtimestamp(b, UTC)), "min": lo, "mean": mean,
-                   "max": hi, "count": n} for b, lo, mean, hi, n in rows]  # fmt: skip
+
+    def read(db: Any, files: list[str]) -> list[Any]:
+        given = [every, every, lake.duckdb_paths(files), iso_utc(start), iso_utc(end)]
+        return list(db.execute(BUCKETS, given).fetchall())
+
+    rows = on_day_files(lake, sensor_id=sensor_id, start=start, end=end, read=read) or []
+    points = [{"ts": iso_utc(datetime.fromtimestamp(b, UTC)), "min": lo, "mean": mean,
+               "max": hi, "count": n} for b, lo, mean, hi, n in rows]  # fmt: skip
     return {"sensor_id": sensor_id, "start": iso_utc(start), "end": iso_utc(end),
             "every_s": every, "data": points}  # fmt: skip
 

@@ -45,6 +45,16 @@ class MonitoringSettings(BaseSettings):
         0.25, gt=0, description="The fall-off length, as a share of the template's largest side."
     )
 
+    detect_every_s: float = Field(
+        10.0, gt=0, description="Seconds between the worker's detection rounds."
+    )
+    land_every_s: float = Field(
+        10.0, gt=0, description="Seconds MQTT readings are held before landing as one batch."
+    )
+    compact_every_s: float = Field(
+        600.0, gt=0, description="Seconds between compactions of silver's small files."
+    )
+
     @model_validator(mode="after")
     def _critical_above_warning(self) -> MonitoringSettings:
         if self.critical_spreads <= self.warning_spreads:

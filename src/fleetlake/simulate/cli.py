@@ -60,6 +60,12 @@ def simulate_monitoring(
     leak_kg_h: Annotated[float, typer.Option(min=0.01, max=1000)] = 2.0,
     start: Annotated[str, typer.Option(help="First reading, ISO 8601 date")] = "2026-11-01",
     seed: int = 1,
+    serve: Annotated[
+        int | None, typer.Option(help="Also serve the readings as an Omnia-shaped API on this port")
+    ] = None,
+    client_secret: Annotated[
+        str | None, typer.Option(help="--serve: the OAuth2 secret of client 'fleetlake'")
+    ] = None,
 ) -> None:
     """Templates with methane sensors: a week of baseline and leaks, with the truth."""
     from datetime import UTC, datetime
@@ -74,6 +80,27 @@ def simulate_monitoring(
     console.print(f"wrote {site.rows:,} readings and {site.leaks} leak(s) to {out}: "
                   f"fleetlake monitoring model load {site.model} && fleetlake monitoring "
                   f"ingest {site.readings} && fleetlake monitoring detect --once")  # fmt: skip
+    if serve is not None:
+        _serve_sensors(serve, readings=site.readings, client_secret=client_secret)
+
+
+def _serve_sensors(port: int, *, readings: Path, client_secret: str | None) -> None:
+    import secrets
+
+    import uvicorn
+
+    from fleetlake.console import out as console
+    from fleetlake.simulate.monitoring import site_timeseries
+    from fleetlake.simulate.omnia_api import BASE, omnia_api
+
+    series = site_timeseries(readings)
+    secret = client_secret or secrets.token_urlsafe(12)
+    app = omnia_api(series, client_id="fleetlake", client_secret=secret)
+    console.print(
+        f"{len(series)} timeseries on http://127.0.0.1:{port}{BASE} (OAuth2 token at "
+        f"/oauth/token, client fleetlake, secret {secret}); Ctrl-C to stop"
+    )
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 @simulate_app.command("telemetry")

@@ -215,34 +215,6 @@ def poll(
     follow_or_detach(engine, job_id, json=json)
 
 
-def worker() -> None:
-    """Run the sources file's sources continuously, the pipeline every
-    FLEETLAKE_PIPELINE_EVERY_S and the compaction after each UTC midnight, until stopped."""
-    import signal
-    import threading
-
-    from fleetlake.console import out
-    from fleetlake.domains import register_job_kinds
-    from fleetlake.settings import get_settings
-    from fleetlake.telemetry.worker import Worker
-
-    settings = get_settings()
-    engine = open_engine()
-    register_job_kinds()
-    running = Worker(engine, settings)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    out.print(
-        f"worker: {len(running.config.http)} HTTP and {len(running.config.mqtt)} MQTT sources "
-        f"from {settings.resolved_sources_file}; Ctrl-C to stop"
-    )
-    try:
-        running.run(stop)
-    except KeyboardInterrupt:
-        stop.set()
-    out.print(f"worker stopped after {len(running.jobs)} jobs")
-
-
 DEMO_START = date(2026, 11, 16)
 DEMO_SOURCES = """\
 # The telemetry sources `fleetlake worker` runs (docs/telemetry.md, "The worker").

@@ -1,6 +1,6 @@
 """The telemetry sources the worker runs, from one TOML file (`FLEETLAKE_SOURCES_FILE`,
-default `<home>/sources.toml`). Secrets stay in the environment: a source names the
-variable (`client_secret_env`, `bearer_token_env`, `password_env`), never the value.
+default `<home>/sources.toml`; `platform.sources_file`). Secrets stay in the environment: a
+source names the variable (`client_secret_env`, `bearer_token_env`, `password_env`).
 
     [[http]]
     name = "fleet-api"
@@ -21,13 +21,18 @@ variable (`client_secret_env`, `bearer_token_env`, `password_env`), never the va
 from __future__ import annotations
 
 import dataclasses
-import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fleetlake.errors import InvalidParameter
+from fleetlake.platform.sources_file import (
+    read_sources_file,
+    refuse_unknown,
+    require_keys,
+    seconds,
+    with_secrets,
+)
 from fleetlake.telemetry.polling import HttpSource
 from fleetlake.telemetry.providers import ADAPTERS
 
@@ -66,25 +71,8 @@ HTTP_FIELDS = {f.name for f in dataclasses.fields(HttpSource)}
 MQTT_FIELDS = {f.name for f in dataclasses.fields(MqttSource)} | {"password"}
 
 
-def _refuse_unknown(values: dict[str, Any], known: set[str], where: str) -> None:
-    """A typo in a key names the key and the keys there are."""
-    unknown = sorted(set(values) - known)
-    if unknown:
-        keys = ", ".join(sorted(known))
-        raise InvalidParameter(where, f"{where}: unknown key {unknown[0]!r} (known: {keys})")
-
-
 def load_sources(path: Path) -> SourcesConfig:
-    if not path.exists():
-        raise InvalidParameter(
-            "sources_file",
-            f"no sources file at {path}: write one (see docs/telemetry.md, 'The worker') "
-            "or point FLEETLAKE_SOURCES_FILE at yours",
-        )
-    try:
-        spec = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise InvalidParameter("sources_file", f"cannot read {path}: {exc}") from exc
+    spec = read_sources_file(path)
     config = SourcesConfig()
     for index, entry in enumerate(spec.get("http", [])):
         config.http.append(_http(entry, f"http[{index}]"))
@@ -96,25 +84,11 @@ def load_sources(path: Path) -> SourcesConfig:
     return config
 
 
-def _secrets(entry: dict[str, Any], where: str) -> dict[str, Any]:
-    """`<key>_env = "VAR"` → `<key> = os.environ["VAR"]`."""
-    resolved = {}
-    for key, value in entry.items():
-        if key.endswith("_env"):
-            if value not in os.environ:
-                raise InvalidParameter(f"{where}.{key}", f"environment variable {value} is not set")
-            resolved[key.removesuffix("_env")] = os.environ[value]
-        else:
-            resolved[key] = value
-    return resolved
-
-
 def _http(entry: dict[str, Any], where: str) -> PolledSource:
-    values = _secrets(entry, where)
-    every_s = _number(values.pop("every_s", 60.0), f"{where}.every_s")
-    _refuse_unknown(values, HTTP_FIELDS, where)
-    if "name" not in values or "url" not in values:
-        raise InvalidParameter(where, f"{where}: needs name and url")
+    values = with_secrets(entry, where)
+    every_s = seconds(values.pop("every_s", 60.0), f"{where}.every_s")
+    refuse_unknown(values, HTTP_FIELDS, where)
+    require_keys(values, ("name", "url"), where)
     _check_provider(values.get("provider", "canonical"), where)
     if "vins" in values:
         values["vins"] = tuple(values["vins"])
@@ -122,10 +96,9 @@ def _http(entry: dict[str, Any], where: str) -> PolledSource:
 
 
 def _mqtt(entry: dict[str, Any], where: str) -> MqttSource:
-    values = _secrets(entry, where)
-    _refuse_unknown(values, MQTT_FIELDS, where)
-    if "name" not in values or "url" not in values:
-        raise InvalidParameter(where, f"{where}: needs name and url")
+    values = with_secrets(entry, where)
+    refuse_unknown(values, MQTT_FIELDS, where)
+    require_keys(values, ("name", "url"), where)
     password = values.pop("password", None)
     if password is not None and "@" not in str(values.get("url", "")):
         raise InvalidParameter(f"{where}.password", "put the user in the URL: mqtt://user@host")
@@ -139,13 +112,6 @@ def _mqtt(entry: dict[str, Any], where: str) -> MqttSource:
     source = MqttSource(**{**values, "topics": tuple(topics)})
     _check_provider(source.provider, where)
     return source
-
-
-def _number(value: Any, where: str) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise InvalidParameter(where, f"{where}: {value!r} is not a number of seconds") from None
 
 
 def _check_provider(name: str, where: str) -> None:
