@@ -49,7 +49,9 @@ class Fitted:
 
     @property
     def key(self) -> str:
-        return f"{iso_utc(self.start)}/{iso_utc(self.end)}/{self.baseline.m}"
+        b = self.baseline
+        return f"{iso_utc(self.start)}/{iso_utc(self.end)}/{b.m}" + (
+            f"/d{b.despike}" if b.despike > 1 else "")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -93,14 +95,15 @@ def fitted_baseline(
     if found is None or latest is None or latest < found[1]:
         return None
     start, end = found
-    key = (lake.root, sensor["id"], f"{iso_utc(start)}/{iso_utc(end)}")
+    key = (lake.root, sensor["id"], f"{iso_utc(start)}/{iso_utc(end)}/{settings.despike_readings}")
     if key not in _fitted:
         table = readings_between(lake, sensor_id=sensor["id"], start=start, end=end)
         values = table["ppmv"].to_numpy()
         stamps = table["ts"].to_numpy().astype("datetime64[us]").astype(np.int64) / 1e6
         period = float(np.median(np.diff(stamps))) if len(stamps) > 1 else 60.0
         m = settings.window_for(period)
-        baseline = Baseline.fit(values, m=m, min_spread=settings.min_spread_ppmv)
+        baseline = Baseline.fit(values, m=m, min_spread=settings.min_spread_ppmv,
+                                despike=settings.despike_readings)  # fmt: skip
         noise = float(np.std(np.diff(values)) / np.sqrt(2))
         _fitted[key] = Fitted(baseline, start, end, float(values.mean()), max(noise, 1e-6))
     return _fitted[key]

@@ -7,7 +7,10 @@ spread (1.4826 x MAD, floored). A new window's score is how many spreads its dis
 baseline (`distance.ab_distances`) lies above that median, the larger of the z (shape) and
 raw (level) scores. Levels follow the score with hysteresis: up at once when it crosses
 `warning_spreads` or `critical_spreads`, down only after `clear_after` readings in a row
-below `clear_ratio` of the level's threshold, so a level does not flap.
+below `clear_ratio` of the level's threshold, so a level does not flap. Readings are first
+despiked, baseline and stream alike: each becomes the median of it and the `despike - 1`
+before it (causal), so a spike of one or two readings — a sensor glitch, not a leak — never
+reaches the windows, while a step (a leak's rise) passes after `despike // 2` readings.
 
 Without a fixed baseline (`trailing_scores`, the NAB benchmark: streams whose normal moves)
 the reference is the stream's own past (the left profile, k-th neighbour) and the scale is
@@ -50,12 +53,13 @@ class Baseline:
     raw_median: float
     raw_spread: float
     flat: float  # a window with a smaller standard deviation has no shape
+    despike: int = 1  # readings in the causal running median (1: none)
 
     @classmethod
-    def fit(cls, values: np.ndarray, *, m: int, min_spread: float) -> Baseline:
+    def fit(cls, values: np.ndarray, *, m: int, min_spread: float, despike: int = 1) -> Baseline:
         """`min_spread`: the smallest raw spread believed (the sensor's resolution), so a
         perfectly quiet baseline does not make every wiggle an alarm."""
-        values = np.asarray(values, dtype=np.float64)
+        values = running_median(np.asarray(values, dtype=np.float64), k=despike)
         if values.shape[0] < 4 * m or not np.isfinite(values).all():
             raise ValueError(
                 f"a baseline needs at least {4 * m} finite readings (4 windows), "
@@ -65,7 +69,8 @@ class Baseline:
         z_self, raw_self = self_join(values, m=m)
         z_median, z_spread = spread_of(z_self, floor=0.02)
         raw_median, raw_spread = spread_of(raw_self, floor=min_spread)
-        return cls(Reference.of(values, m=m), z_median, z_spread, raw_median, raw_spread, flat)
+        return cls(Reference.of(values, m=m), z_median, z_spread, raw_median, raw_spread, flat,
+                   despike)  # fmt: skip
 
     @property
     def m(self) -> int:
@@ -76,6 +81,18 @@ class Baseline:
         by_shape = (z - self.z_median) / self.z_spread
         by_level = (raw - self.raw_median) / self.raw_spread
         return np.maximum(np.maximum(by_shape, by_level), 0.0)
+
+
+def running_median(values: np.ndarray, *, k: int, before: np.ndarray | None = None) -> np.ndarray:
+    """Each value as the median of it and the k - 1 readings before it (`before` carries
+    them across calls; missing ones repeat the first value known)."""
+    if k <= 1 or values.shape[0] == 0:
+        return values
+    history = before[-(k - 1) :] if before is not None else np.zeros(0)
+    pad = np.full(k - 1 - history.shape[0], history[0] if history.shape[0] else values[0])
+    joined = np.concatenate((pad, history, values))
+    found: np.ndarray = np.median(np.lib.stride_tricks.sliding_window_view(joined, k), axis=1)
+    return found
 
 
 def self_join(values: np.ndarray, *, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -124,12 +141,16 @@ class SensorScorer:
     hysteresis: Hysteresis
     tail: np.ndarray = field(default_factory=lambda: np.zeros(0))
     qt: np.ndarray | None = None
+    recent: np.ndarray = field(default_factory=lambda: np.zeros(0))  # raw, for despiking
 
     def push(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scores and levels for each of `values` (a reading before the first full window
         scores 0 and keeps the level)."""
         m = self.baseline.m
-        values = np.asarray(values, dtype=np.float64)
+        raw_values = np.asarray(values, dtype=np.float64)
+        values = running_median(raw_values, k=self.baseline.despike, before=self.recent)
+        keep = max(self.baseline.despike - 1, 0)
+        self.recent = np.concatenate((self.recent, raw_values))[-keep:] if keep else self.recent
         joined = np.concatenate((self.tail, values))
         scores = np.zeros(values.shape[0])
         if joined.shape[0] >= m:  # with qt, the tail is the window scored last
@@ -144,7 +165,8 @@ class SensorScorer:
     def state(self) -> dict[str, Any]:
         """What a restart needs (the dot products are recomputed from the tail)."""
         h = self.hysteresis
-        return {"tail": self.tail.tolist(), "level": h.level, "calm": h.calm}
+        return {"tail": self.tail.tolist(), "level": h.level, "calm": h.calm,
+                "recent": self.recent.tolist()}  # fmt: skip
 
     @classmethod
     def resume(
@@ -153,7 +175,9 @@ class SensorScorer:
         if not state:
             return cls(baseline, Hysteresis(thresholds))
         tail = np.asarray(state["tail"], dtype=np.float64)
-        scorer = cls(baseline, Hysteresis(thresholds, state["level"], state["calm"]), tail)
+        recent = np.asarray(state.get("recent", []), dtype=np.float64)
+        hysteresis = Hysteresis(thresholds, state["level"], state["calm"])
+        scorer = cls(baseline, hysteresis, tail, recent=recent)
         if tail.shape[0] == baseline.m:
             scorer.qt = baseline.reference.first_row(tail - baseline.reference.center)
         return scorer

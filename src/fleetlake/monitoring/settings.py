@@ -31,6 +31,10 @@ class MonitoringSettings(BaseSettings):
         2, ge=1, description="Sensors of a template critical at once for a critical event "
         "(all of them when it has fewer)."
     )  # fmt: skip
+    despike_readings: int = Field(
+        5, ge=1, le=31, description="Readings in the causal running median applied before "
+        "scoring: a spike of fewer than half of them is dropped (1: none)."
+    )  # fmt: skip
     min_spread_ppmv: float = Field(
         0.01, gt=0, description="Smallest spread believed of a baseline (sensor resolution)."
     )

@@ -16,6 +16,7 @@ from fleetlake.monitoring.detector import (
     Thresholds,
     intervals,
     onsets,
+    running_median,
     trailing_scores,
 )
 
@@ -32,6 +33,28 @@ def gas(n: int, *, seed: int, start: int = 0) -> np.ndarray:
 @pytest.fixture(scope="module")
 def baseline() -> Baseline:
     return Baseline.fit(gas(3000, seed=1), m=M, min_spread=0.005)
+
+
+@pytest.fixture(scope="module")
+def despiked() -> Baseline:
+    return Baseline.fit(gas(3000, seed=1), m=M, min_spread=0.005, despike=5)
+
+
+def test_the_running_median_drops_short_spikes_and_passes_a_step_late() -> None:
+    spikes = np.array([1.0, 1, 1, 9, 1, 1, 1, 1, 9, 9, 1, 1, 1])
+    assert running_median(spikes, k=5).tolist() == [1.0] * 13  # spikes of one and two
+    step = np.array([1.0, 1, 1, 1, 5, 5, 5, 5])
+    assert running_median(step, k=5).tolist() == [1, 1, 1, 1, 1, 1, 5, 5]  # two readings late
+    carried = running_median(np.array([5.0, 5]), k=5, before=np.array([1.0, 1, 1, 1, 5, 5]))
+    assert carried.tolist() == [5, 5] and running_median(step, k=1) is step
+
+
+def test_glitches_raise_no_level_once_despiked(baseline: Baseline, despiked: Baseline) -> None:
+    day = gas(1440, seed=5, start=3000)
+    day[[100, 400, 401, 900, 1300]] += 1.5  # five glitches of a reading or two
+    _, plain = SensorScorer.resume(baseline, Thresholds(), None).push(day)
+    _, cleaned = SensorScorer.resume(despiked, Thresholds(), None).push(day)
+    assert plain.max() == 2 and cleaned.max() == 0
 
 
 def test_hysteresis_rises_at_once_and_falls_only_after_a_calm_stretch() -> None:
@@ -60,10 +83,12 @@ def test_a_quiet_day_stays_ok_and_a_leak_goes_critical(baseline: Baseline) -> No
 
 
 @settings(max_examples=15, deadline=None)
-@given(cuts=st.lists(st.integers(1, 300), min_size=1, max_size=6), resume_at=st.integers(0, 5))
+@given(cuts=st.lists(st.integers(1, 300), min_size=1, max_size=6), resume_at=st.integers(0, 5),
+       despike=st.booleans())  # fmt: skip
 def test_scoring_in_any_chunks_or_across_a_restart_equals_one_pass(
-    baseline: Baseline, cuts: list[int], resume_at: int
+    baseline: Baseline, despiked: Baseline, cuts: list[int], resume_at: int, despike: bool
 ) -> None:
+    baseline = despiked if despike else baseline
     values = gas(400, seed=4, start=3000)
     values[200:260] += 0.8  # something to raise a level
     whole = SensorScorer.resume(baseline, Thresholds(), None).push(values)
