@@ -15,7 +15,7 @@ windows are at z 0, a flat and a shaped one at z 1 (as stumpy defines them, per 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,31 +50,62 @@ def _pair(qt: float, m: int, mu_a: float, sd_a: float, sq_a: float, mu_b: float,
     return np.sqrt(max(2.0 * (1.0 - rho), 0.0)), raw
 
 
+@numba.njit(cache=True, fastmath=True)
+def _ab_step(prev: np.ndarray, out: np.ndarray, reference: np.ndarray, m: int, old: float,
+             new: float, mu_r: np.ndarray, inv_r: np.ndarray, off_r: np.ndarray,
+             sq_r: np.ndarray, c: float) -> tuple[float, float]:  # fmt: skip
+    """One STOMP step fused with the nearest-window search, branch-free so it vectorises:
+    `out[j]` (j ≥ 1) from `prev[j - 1]`; the largest correlation numerator over shaped
+    reference windows, and the smallest `sq_r - 2 qt` (the raw distance less the window's
+    own square sum)."""
+    best_rho, best_raw = -np.inf, np.inf
+    for j in range(1, out.shape[0]):
+        q = prev[j - 1] - old * reference[j - 1] + new * reference[j + m - 1]
+        out[j] = q
+        best_rho = max(best_rho, (q - c * mu_r[j]) * inv_r[j] + off_r[j])
+        best_raw = min(best_raw, sq_r[j] - 2.0 * q)
+    return best_rho, best_raw
+
+
 @numba.njit(cache=True)
-def _ab_rows(stream: np.ndarray, reference: np.ndarray, mu_r: np.ndarray, sd_r: np.ndarray,
-             sq_r: np.ndarray, m: int, qt: np.ndarray, first: int, flat: float,
-             out_z: np.ndarray, out_raw: np.ndarray) -> None:  # fmt: skip
+def _ab_rows(stream: np.ndarray, reference: np.ndarray, mu_r: np.ndarray, inv_r: np.ndarray,
+             off_r: np.ndarray, sq_r: np.ndarray, any_flat: bool, m: int, qt: np.ndarray,
+             first: int, flat: float, out_z: np.ndarray, out_raw: np.ndarray) -> None:  # fmt: skip
     """Windows `first`.. of `stream` against every window of `reference`; `qt` holds the row
     of window `first - 1` on entry (or window 0's when first is 0) and the last on exit."""
     n_s = stream.shape[0] - m + 1
-    n_r = reference.shape[0] - m + 1
     mu_s, sd_s, sq_s = _stats(stream, m)
+    rows = (qt, np.empty_like(qt))
+    now = 0
     for i in range(first, n_s):
+        row = rows[now]
+        c = m * mu_s[i]
         if i > 0:
-            old, new = stream[i - 1], stream[i + m - 1]
-            for j in range(n_r - 1, 0, -1):
-                qt[j] = qt[j - 1] - old * reference[j - 1] + new * reference[j + m - 1]
+            now = 1 - now
+            row = rows[now]
             dot = 0.0
             for t in range(m):
                 dot += stream[i + t] * reference[t]
-            qt[0] = dot
-        best_z, best_raw = np.inf, np.inf
-        for j in range(n_r):
-            z, raw = _pair(qt[j], m, mu_s[i], sd_s[i], sq_s[i], mu_r[j], sd_r[j], sq_r[j], flat)
-            best_z = min(best_z, z)
-            best_raw = min(best_raw, raw)
-        out_z[i - first] = best_z
-        out_raw[i - first] = best_raw
+            row[0] = dot
+            old, new = stream[i - 1], stream[i + m - 1]
+            best_rho, best_raw = _ab_step(rows[1 - now], row, reference, m, old, new, mu_r,
+                                          inv_r, off_r, sq_r, c)  # fmt: skip
+        else:
+            best_rho, best_raw = -np.inf, np.inf
+            for j in range(1, row.shape[0]):
+                best_rho = max(best_rho, (row[j] - c * mu_r[j]) * inv_r[j] + off_r[j])
+                best_raw = min(best_raw, sq_r[j] - 2.0 * row[j])
+        best_rho = max(best_rho, (row[0] - c * mu_r[0]) * inv_r[0] + off_r[0])
+        best_raw = min(best_raw, sq_r[0] - 2.0 * row[0])
+        out_raw[i - first] = np.sqrt(max(sq_s[i] + best_raw, 0.0) / m)
+        if sd_s[i] < flat:
+            out_z[i - first] = 0.0 if any_flat else 1.0
+        else:
+            rho = min(max(best_rho / sd_s[i], -1.0), 1.0)
+            z = np.sqrt(2.0 * (1.0 - rho)) if best_rho > -np.inf else 2.0
+            out_z[i - first] = min(z, 1.0) if any_flat else z
+    if now == 1:
+        qt[:] = rows[1]
 
 
 @numba.njit(cache=True)
@@ -106,6 +137,9 @@ class Reference:
     mean: np.ndarray
     std: np.ndarray
     squares: np.ndarray
+    _shaped: dict[float, tuple[np.ndarray, np.ndarray, bool]] = field(
+        default_factory=dict, compare=False, repr=False
+    )  # by flatness: made once per baseline, not per scored batch
 
     @classmethod
     def of(cls, values: np.ndarray, *, m: int) -> Reference:
@@ -116,6 +150,18 @@ class Reference:
         centred = np.ascontiguousarray(values - center)
         mean, std, squares = _stats(centred, m)
         return cls(centred, m, center, mean, std, squares)
+
+    def shaped(self, flat: float) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Per window, 1 / (m sd) and 0 when shaped, 0 and -inf when flat (so a flat window
+        never holds the best correlation), and whether any window is flat."""
+        if flat not in self._shaped:
+            self._shaped[flat] = self._shaped_now(flat)
+        return self._shaped[flat]
+
+    def _shaped_now(self, flat: float) -> tuple[np.ndarray, np.ndarray, bool]:
+        is_flat = self.std < flat
+        inv = np.where(is_flat, 0.0, 1.0 / (self.m * np.where(is_flat, 1.0, self.std)))
+        return inv, np.where(is_flat, -np.inf, 0.0), bool(is_flat.any())
 
     def first_row(self, window: np.ndarray) -> np.ndarray:
         """QT of one (centred) window against every window of the reference."""
@@ -135,8 +181,9 @@ def ab_distances(
     count = max(stream.shape[0] - m + 1 - first, 0)
     out_z, out_raw = np.empty(count), np.empty(count)
     if count:
-        _ab_rows(stream, reference.values, reference.mean, reference.std, reference.squares,
-                 m, row, first, flat, out_z, out_raw)  # fmt: skip
+        inv, off, any_flat = reference.shaped(flat)
+        _ab_rows(stream, reference.values, reference.mean, inv, off, reference.squares,
+                 any_flat, m, row, first, flat, out_z, out_raw)  # fmt: skip
     return out_z, out_raw, row
 
 
