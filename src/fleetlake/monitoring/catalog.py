@@ -180,6 +180,8 @@ def sensor_view(row: dict[str, Any]) -> dict[str, Any]:
     return {
         **{k: row[k] for k in keep},
         "baseline": baseline,
+        "last_reading_at": iso_utc(row["last_reading_at"]) if row["last_reading_at"] else None,
+        "readings": row["readings"],
         "created_at": iso_utc(row["created_at"]),
     }
 

@@ -50,7 +50,7 @@ def _pair(qt: float, m: int, mu_a: float, sd_a: float, sq_a: float, mu_b: float,
     return np.sqrt(max(2.0 * (1.0 - rho), 0.0)), raw
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, fastmath=True, nogil=True)
 def _ab_step(prev: np.ndarray, out: np.ndarray, reference: np.ndarray, m: int, old: float,
              new: float, mu_r: np.ndarray, inv_r: np.ndarray, off_r: np.ndarray,
              sq_r: np.ndarray, c: float) -> tuple[float, float]:  # fmt: skip
@@ -67,7 +67,7 @@ def _ab_step(prev: np.ndarray, out: np.ndarray, reference: np.ndarray, m: int, o
     return best_rho, best_raw
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _ab_rows(stream: np.ndarray, reference: np.ndarray, mu_r: np.ndarray, inv_r: np.ndarray,
              off_r: np.ndarray, sq_r: np.ndarray, any_flat: bool, m: int, qt: np.ndarray,
              first: int, flat: float, out_z: np.ndarray, out_raw: np.ndarray) -> None:  # fmt: skip
@@ -108,7 +108,7 @@ def _ab_rows(stream: np.ndarray, reference: np.ndarray, mu_r: np.ndarray, inv_r:
         qt[:] = rows[1]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _stats(values: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = values.shape[0] - m + 1
     mean, std, sq = np.empty(n), np.empty(n), np.empty(n)

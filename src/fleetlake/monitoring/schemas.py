@@ -111,6 +111,8 @@ class Sensor(Strict):
     y_m: float
     z_m: float
     baseline: Baseline | None = Field(description="null: the sensor's first days (a setting)")
+    last_reading_at: str | None = Field(description="its newest landed reading")
+    readings: int = Field(description="readings landed in silver")
     created_at: str
 
 
