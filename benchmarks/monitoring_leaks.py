@@ -96,21 +96,22 @@ def run(*, leaks: int, clean: int, chunk_min: int, seed: int, scratch: Path) -> 
         land_readings(engine, lake, records, source="bench", now=hi)
 
     land(START, test_day)
-    detect_round(engine, lake, settings=settings)  # fits every baseline, scores to its end
-    fitted_s = time.perf_counter() - started
+    fitted_s = 0.0
     chunk = timedelta(minutes=chunk_min)
     events: list[dict[str, Any]] = []
     at = test_day
     for k in range(int(timedelta(days=1) / chunk)):
         land(at, at + chunk)
-        events += [e | {"seen_at": at + chunk} for e in
-                   detect_round(engine, lake, settings=settings)["events"]]  # fmt: skip
+        found = detect_round(engine, lake, settings=settings)["events"]  # the first fits
+        events += [e | {"seen_at": at + chunk} for e in found]
+        if k == 0:
+            fitted_s = time.perf_counter() - started
         if k % 6 == 5:
             compact_silver(lake, today=datetime.now(UTC).date())
         at += chunk
     streamed_s = time.perf_counter() - started - fitted_s
     return judge(cases, events, engine=engine) | {
-        "baseline_fit_s": round(fitted_s, 1), "streamed_day_s": round(streamed_s, 1),
+        "first_round_s": round(fitted_s, 1), "streamed_day_s": round(streamed_s, 1),
         "readings": int(sum(len(t) for _, t, _ in series)),
     }  # fmt: skip
 
