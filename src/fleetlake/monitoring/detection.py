@@ -4,7 +4,8 @@ deviation intervals, the detector's state saved so a restart goes on where it st
 A sensor is scored once its baseline is complete (its own range, or its first
 `baseline_days`). Its window follows from its sampling period (the baseline's median step).
 A baseline is fitted once per process and range; a new range (`PUT …/baseline`) starts the
-detector afresh.
+detector afresh. A round scores its sensors on two threads and stores them in one
+transaction; a sensor's scorer stays in memory between rounds (no resume from its state).
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ class Scored:
 _fitted: dict[tuple[str, int, str], Fitted] = {}  # (lake, sensor, range) → its fit, per process
 # A sensor's first reading never moves (older ones are refused as out of order): read once.
 _first: dict[tuple[str, int], datetime] = {}
+# (lake, sensor) → (baseline key, scored until, its scorer): a round goes on from memory when
+# the stored state is the one it left; otherwise (another process scored) from the state.
+_scorers: dict[tuple[str, int], tuple[str, datetime, SensorScorer]] = {}
 
 
 def thresholds_of(settings: MonitoringSettings) -> Thresholds:
@@ -109,33 +113,80 @@ def fitted_baseline(
     return _fitted[key]
 
 
-def score_sensor(
-    engine: Engine, lake: Lake, *, sensor_id: int, settings: MonitoringSettings
-) -> Scored | None:
-    """Score what the sensor landed since it was last scored; None when nothing to do."""
+@dataclass
+class Pending:
+    """A sensor scored in memory, to be stored with the round's others."""
+
+    sensor: dict[str, Any]
+    fresh: bool
+    key: str
+    found: list[Deviation]
+    scorer: SensorScorer
+    until: datetime
+    readings: int
+    level: str
+
+
+def score_sensors(
+    engine: Engine, lake: Lake, *, sensor_ids: list[int], settings: MonitoringSettings,
+    threads: int = 2,
+) -> list[Scored]:  # fmt: skip
+    """Score what each sensor landed since it was last scored, on `threads` threads (the
+    kernel releases the GIL), and store them all in one transaction."""
+    from concurrent.futures import ThreadPoolExecutor
+
     with engine.connect() as connection:
-        sensor = dict(connection.execute(sa.select(monitoring_sensors).where(
-            monitoring_sensors.c.id == sensor_id)).mappings().one())  # fmt: skip
-        state = connection.execute(sa.select(monitoring_detector_state).where(
-            monitoring_detector_state.c.sensor_id == sensor_id)).mappings().first()  # fmt: skip
-    fitted = fitted_baseline(sensor, lake, settings=settings)
-    if fitted is None:
-        return None
+        sensors = connection.execute(sa.select(monitoring_sensors).where(
+            monitoring_sensors.c.id.in_(sensor_ids))).mappings().all()  # fmt: skip
+        table = monitoring_detector_state
+        states = {r["sensor_id"]: dict(r) for r in connection.execute(
+            sa.select(table).where(table.c.sensor_id.in_(sensor_ids))).mappings()}  # fmt: skip
+    # Fitted here, one at a time: stumpy's parallel kernels must not run on two threads.
+    work: list[tuple[dict[str, Any], dict[str, Any] | None, Fitted]] = []
+    for sensor in map(dict, sensors):
+        fitted = fitted_baseline(sensor, lake, settings=settings)
+        if fitted is not None:
+            work.append((sensor, states.get(sensor["id"]), fitted))
+    thresholds = thresholds_of(settings)
+
+    def one(item: tuple[dict[str, Any], dict[str, Any] | None, Fitted]) -> Pending | None:
+        return _scored(item[0], item[1], item[2], lake, thresholds)
+
+    with ThreadPoolExecutor(max(threads, 1)) as pool:
+        pending = [p for p in pool.map(one, work) if p is not None]
+    try:
+        with engine.begin() as connection:
+            for p in pending:
+                store_deviations(connection, p.sensor["id"], p.found)
+                save_state(connection, p.sensor["id"], until=p.until, state=p.scorer.state() | {
+                    "baseline": p.key}, fresh=p.fresh)  # fmt: skip
+    except Exception:  # not stored: the scorers moved on in memory, so forget them
+        for p in pending:
+            _scorers.pop((lake.root, p.sensor["id"]), None)
+        raise
+    for p in pending:  # stored: the next round may go on from memory
+        _scorers[(lake.root, p.sensor["id"])] = (p.key, p.until, p.scorer)
+    return [Scored(p.sensor["id"], p.sensor["template_id"], p.readings, p.level, p.until)
+            for p in pending]  # fmt: skip
+
+
+def _scored(sensor: dict[str, Any], state: dict[str, Any] | None, fitted: Fitted, lake: Lake,
+            thresholds: Thresholds) -> Pending | None:  # fmt: skip
     same = state is not None and state["state"].get("baseline") == fitted.key
     since = state["scored_until"] if same and state is not None else fitted.end - TICK
-    table = readings_between(lake, sensor_id=sensor_id, start=since + TICK, end=since + FAR)
+    table = readings_between(lake, sensor_id=sensor["id"], start=since + TICK, end=since + FAR)
     if table.num_rows == 0:
         return None
-    saved = state["state"] if same and state is not None else None
-    scorer = SensorScorer.resume(fitted.baseline, thresholds_of(settings), saved)
+    kept = _scorers.get((lake.root, sensor["id"]))
+    if same and kept is not None and kept[0] == fitted.key and kept[1] == since:
+        scorer = kept[2]  # its dot products at hand: no resume
+    else:
+        saved = state["state"] if same and state is not None else None
+        scorer = SensorScorer.resume(fitted.baseline, thresholds, saved)
     scores, levels = scorer.push(table["ppmv"].to_numpy())
     times = table["ts"].to_pylist()
-    with engine.begin() as connection:
-        store_deviations(connection, sensor_id, intervals(times, levels, scores))
-        save_state(connection, sensor_id, until=times[-1], state=scorer.state() | {
-            "baseline": fitted.key}, fresh=state is None)  # fmt: skip
-    level = LEVELS[int(levels[-1])]
-    return Scored(sensor_id, sensor["template_id"], table.num_rows, level, times[-1])
+    return Pending(sensor, state is None, fitted.key, intervals(times, levels, scores), scorer,
+                   times[-1], table.num_rows, LEVELS[int(levels[-1])])  # fmt: skip
 
 
 def store_deviations(connection: Connection, sensor_id: int, found: list[Deviation]) -> None:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fleetlake.monitoring.alarms import templates_of, update_template
-from fleetlake.monitoring.detection import score_sensor
+from fleetlake.monitoring.detection import score_sensors
 from fleetlake.monitoring.settings import MonitoringSettings
 from fleetlake.monitoring.tables import monitoring_detector_state, monitoring_sensors
 from fleetlake.platform.lake import Lake
@@ -35,11 +35,7 @@ def behind(engine: Engine) -> list[int]:
 
 def detect_round(engine: Engine, lake: Lake, *, settings: MonitoringSettings) -> dict[str, Any]:
     """One round: what was scored and the events it raised."""
-    scored = []
-    for sensor_id in behind(engine):
-        found = score_sensor(engine, lake, sensor_id=sensor_id, settings=settings)
-        if found is not None:
-            scored.append(found)
+    scored = score_sensors(engine, lake, sensor_ids=behind(engine), settings=settings)
     with engine.connect() as connection:
         templates = templates_of(connection, [s.sensor_id for s in scored])
     events = []
