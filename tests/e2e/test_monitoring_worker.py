@@ -5,7 +5,6 @@ scores the sensors and raises the template's critical event."""
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.e2e.conftest import cli, cli_env, free_port
-from tests.e2e.test_telemetry_pipeline import background
+from tests.e2e.test_telemetry_pipeline import background, stop_gently
 
 pytestmark = pytest.mark.slow
 SITE = ("--templates", "1", "--sensors", "4", "--days", "8", "--leaks", "1", "--seed", "5")
@@ -65,10 +64,7 @@ def test_the_worker_polls_omnia_compacts_and_raises_the_leak(tmp_path: Path) -> 
         wait_for(lambda: scalar(engine, "SELECT count(*) FROM monitoring_events WHERE "
                                 "level = 'critical'") > 0, "the critical event")  # fmt: skip
     finally:
-        worker.send_signal(signal.SIGTERM)
-        provider.send_signal(signal.SIGTERM)
-        worker.wait(60)
-        provider.wait(30)
+        stop_gently(worker, provider)
     assert "Traceback" not in (logs / "worker.log").read_text()
     served = sum(1 for _ in (site / "readings.csv").open()) - 1
     lake = home / "lake" / "monitoring"

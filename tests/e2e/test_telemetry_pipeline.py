@@ -86,10 +86,7 @@ def test_mqtt_and_polling_to_gold_equal_the_truth(tmp_path: Path) -> None:
         wait_for(lambda: bronze_rows(home) >= delivered, "every message in bronze", 180)
         wait_for(lambda: _jobs(engine, "telemetry.pipeline") >= 2, "a pipeline run")
     finally:
-        worker.send_signal(signal.SIGTERM)
-        provider.send_signal(signal.SIGTERM)
-        worker.wait(60)
-        provider.wait(30)
+        stop_gently(worker, provider)
     assert "Traceback" not in (logs / "worker.log").read_text()
     assert bronze_rows(home) == delivered  # at-least-once, and here exactly once
 
@@ -126,6 +123,14 @@ def test_mqtt_and_polling_to_gold_equal_the_truth(tmp_path: Path) -> None:
 
 def bronze_rows_of(folder: Path) -> int:
     return sum(sum(1 for _ in path.open()) for path in folder.glob("*.ndjson"))
+
+
+def stop_gently(*processes: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to each (so they flush and acknowledge), then wait for them."""
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        process.wait(60)
 
 
 def background(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

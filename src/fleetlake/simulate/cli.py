@@ -87,19 +87,22 @@ def simulate_monitoring(
 def _serve_sensors(port: int, *, readings: Path, client_secret: str | None) -> None:
     import secrets
 
-    import uvicorn
-
-    from fleetlake.console import out as console
     from fleetlake.simulate.monitoring import site_timeseries
     from fleetlake.simulate.omnia_api import BASE, omnia_api
 
     series = site_timeseries(readings)
     secret = client_secret or secrets.token_urlsafe(12)
     app = omnia_api(series, client_id="fleetlake", client_secret=secret)
-    console.print(
-        f"{len(series)} timeseries on http://127.0.0.1:{port}{BASE} (OAuth2 token at "
-        f"/oauth/token, client fleetlake, secret {secret}); Ctrl-C to stop"
-    )
+    _serve(app, port, f"{len(series)} timeseries on http://127.0.0.1:{port}{BASE}", secret)
+
+
+def _serve(app: Any, port: int, what: str, secret: str) -> None:
+    import uvicorn
+
+    from fleetlake.console import out as console
+
+    console.print(f"{what} (OAuth2 token at /oauth/token, client fleetlake, secret {secret}); "
+                  "Ctrl-C to stop")  # fmt: skip
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
@@ -149,9 +152,7 @@ def _serve_fleet(port: int, *, client_secret: str | None, spec: Any) -> None:
     import secrets
 
     import pyarrow as pa
-    import uvicorn
 
-    from fleetlake.console import out as console
     from fleetlake.simulate.telemetry_api import telemetry_api
     from fleetlake.simulate.telemetry_run import simulated_days
 
@@ -160,8 +161,5 @@ def _serve_fleet(port: int, *, client_secret: str | None, spec: Any) -> None:
     messages = messages.sort_by([("received_at", "ascending")])
     secret = client_secret or secrets.token_urlsafe(12)
     app = telemetry_api(messages, client_id="fleetlake", client_secret=secret)
-    console.print(
-        f"{messages.num_rows:,} messages on http://127.0.0.1:{port}/api/v1/telemetry "
-        f"(OAuth2 token at /oauth/token, client fleetlake, secret {secret}); Ctrl-C to stop"
-    )
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    _serve(app, port, f"{messages.num_rows:,} messages on http://127.0.0.1:{port}/api/v1/telemetry",
+           secret)  # fmt: skip
