@@ -187,6 +187,73 @@ def ab_distances(
     return out_z, out_raw, row
 
 
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def _nearest(row: np.ndarray, lo: int, hi: int, c: float, mu_r: np.ndarray, inv_r: np.ndarray,
+             off_r: np.ndarray, sq_r: np.ndarray) -> tuple[float, float]:  # fmt: skip
+    """The best correlation numerator and `sq_r - 2 qt` over the row, [lo, hi) left out."""
+    best_rho, best_raw = -np.inf, np.inf
+    for j in range(0, lo):
+        best_rho = max(best_rho, (row[j] - c * mu_r[j]) * inv_r[j] + off_r[j])
+        best_raw = min(best_raw, sq_r[j] - 2.0 * row[j])
+    for j in range(hi, row.shape[0]):
+        best_rho = max(best_rho, (row[j] - c * mu_r[j]) * inv_r[j] + off_r[j])
+        best_raw = min(best_raw, sq_r[j] - 2.0 * row[j])
+    return best_rho, best_raw
+
+
+@numba.njit(cache=True, nogil=True)
+def _self_block(reference: np.ndarray, m: int, start: int, count: int, qt: np.ndarray,
+                mu_r: np.ndarray, sd_r: np.ndarray, inv_r: np.ndarray, off_r: np.ndarray,
+                sq_r: np.ndarray, any_flat: bool, exclusion: int, flat: float,
+                out_z: np.ndarray, out_raw: np.ndarray) -> None:  # fmt: skip
+    """Windows start.. start+count of the reference against the reference itself, their own
+    neighbourhood (± exclusion) left out; `qt` holds window `start`'s row on entry."""
+    n_r = reference.shape[0] - m + 1
+    for k in range(count):
+        i = start + k
+        if k > 0:
+            old, new = reference[i - 1], reference[i + m - 1]
+            for j in range(n_r - 1, 0, -1):
+                qt[j] = qt[j - 1] - old * reference[j - 1] + new * reference[j + m - 1]
+            dot = 0.0
+            for t in range(m):
+                dot += reference[i + t] * reference[t]
+            qt[0] = dot
+        lo, hi = max(i - exclusion, 0), min(i + exclusion + 1, n_r)
+        best_rho, best_raw = _nearest(qt, lo, hi, m * mu_r[i], mu_r, inv_r, off_r, sq_r)
+        out_raw[k] = np.sqrt(max(sq_r[i] + best_raw, 0.0) / m)
+        if sd_r[i] < flat:
+            out_z[k] = 0.0 if any_flat else 1.0
+        else:
+            rho = min(max(best_rho / sd_r[i], -1.0), 1.0)
+            z = np.sqrt(2.0 * (1.0 - rho)) if best_rho > -np.inf else 2.0
+            out_z[k] = min(z, 1.0) if any_flat else z
+
+
+def sampled_self_distances(
+    reference: Reference, *, blocks: int, block: int, flat: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The self-join's nearest-neighbour distances (z and raw, per value) of `blocks` runs
+    of `block` windows spread evenly over the reference, each against all of it with its
+    own neighbourhood (m / 4 either side, as stumpy) left out: the distribution of the
+    whole self-join at a fraction of its O(n²) cost."""
+    m = reference.m
+    n_r = reference.values.shape[0] - m + 1
+    block = min(block, n_r)
+    starts = np.linspace(0, n_r - block, max(blocks, 1)).astype(np.int64)
+    inv, off, any_flat = reference.shaped(flat)
+    zs, raws = [], []
+    for start in np.unique(starts).tolist():
+        out_z, out_raw = np.empty(block), np.empty(block)
+        qt = reference.first_row(reference.values[start : start + m])
+        _self_block(reference.values, m, start, block, qt, reference.mean, reference.std, inv,
+                    off, reference.squares, any_flat, int(np.ceil(m / 4)), flat, out_z,
+                    out_raw)  # fmt: skip
+        zs.append(out_z)
+        raws.append(out_raw)
+    return np.concatenate(zs), np.concatenate(raws)
+
+
 @numba.njit(cache=True)
 def _left_rows(values: np.ndarray, m: int, k: int, exclusion: int, flat: float,
                out_z: np.ndarray, out_raw: np.ndarray) -> None:  # fmt: skip

@@ -107,3 +107,24 @@ def test_a_level_rise_shows_in_the_raw_distance_only() -> None:
 def test_a_reference_shorter_than_a_window_is_refused() -> None:
     with pytest.raises(ValueError, match="shorter than m=30"):
         Reference.of(np.zeros(10), m=30)
+
+
+def test_the_sampled_self_join_equals_stumpys_at_the_windows_it_samples() -> None:
+    import stumpy
+
+    from fleetlake.monitoring.distance import sampled_self_distances
+
+    rng = np.random.default_rng(8)
+    values = 2 + 0.2 * np.sin(np.arange(3000) / 90) + rng.normal(0, 0.02, 3000)
+    values[1200:1260] = 2.5  # a flat stretch: windows without shape
+    m, blocks, block = 40, 5, 64
+    z, raw = sampled_self_distances(Reference.of(values, m=m), blocks=blocks, block=block,
+                                    flat=FLAT)  # fmt: skip
+    n = len(values) - m + 1
+    starts = np.linspace(0, n - block, blocks).astype(int)
+    at = np.concatenate([np.arange(s, s + block) for s in starts])
+    exact_z = stumpy.stump(values, m)[at, 0].astype(float) / np.sqrt(m)
+    exact_raw = stumpy.aamp(values, m)[at, 0].astype(float) / np.sqrt(m)
+    assert np.allclose(raw, exact_raw, atol=1e-6)
+    shaped = values[at[:, None] + np.arange(m)].std(axis=1) > 1e-6
+    assert np.allclose(z[shaped], exact_z[shaped], atol=1e-5)
