@@ -67,43 +67,103 @@ def _ab_step(prev: np.ndarray, out: np.ndarray, reference: np.ndarray, m: int, o
     return best_rho, best_raw
 
 
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def _ab_step2(prev: np.ndarray, out: np.ndarray, reference: np.ndarray, m: int, old1: float,
+              new1: float, old2: float, new2: float, mu_r: np.ndarray, inv_r: np.ndarray,
+              off_r: np.ndarray, sq_r: np.ndarray, c1: float, c2: float,
+              best: np.ndarray) -> None:  # fmt: skip
+    """Two STOMP steps in one sweep (j ≥ 2), both rows from `prev` so the loop still
+    vectorises: the reference's factors are read once for two readings. Only the second
+    row is kept (`out`); `best` gathers both rows' extremes, as `_ab_step`'s."""
+    rho1, raw1, rho2, raw2 = best[0], best[1], best[2], best[3]
+    for j in range(2, out.shape[0]):
+        q1 = prev[j - 1] - old1 * reference[j - 1] + new1 * reference[j + m - 1]
+        q2 = (prev[j - 2] - old1 * reference[j - 2] + new1 * reference[j + m - 2]
+              - old2 * reference[j - 1] + new2 * reference[j + m - 1])  # fmt: skip
+        out[j] = q2
+        rho1 = max(rho1, (q1 - c1 * mu_r[j]) * inv_r[j] + off_r[j])
+        raw1 = min(raw1, sq_r[j] - 2.0 * q1)
+        rho2 = max(rho2, (q2 - c2 * mu_r[j]) * inv_r[j] + off_r[j])
+        raw2 = min(raw2, sq_r[j] - 2.0 * q2)
+    best[0], best[1], best[2], best[3] = rho1, raw1, rho2, raw2
+
+
+@numba.njit(cache=True)
+def _finish(best_rho: float, best_raw: float, sd: float, sq: float, m: int, flat: float,
+            any_flat: bool) -> tuple[float, float]:  # fmt: skip
+    """z and raw distances (per value) from a row's extremes."""
+    raw = np.sqrt(max(sq + best_raw, 0.0) / m)
+    if sd < flat:
+        return (0.0 if any_flat else 1.0), raw
+    rho = min(max(best_rho / sd, -1.0), 1.0)
+    z = np.sqrt(2.0 * (1.0 - rho)) if best_rho > -np.inf else 2.0
+    return (min(z, 1.0) if any_flat else z), raw
+
+
+@numba.njit(cache=True)
+def _edge(q: float, j: int, c: float, mu_r: np.ndarray, inv_r: np.ndarray, off_r: np.ndarray,
+          sq_r: np.ndarray, best_rho: float, best_raw: float) -> tuple[float, float]:  # fmt: skip
+    return (max(best_rho, (q - c * mu_r[j]) * inv_r[j] + off_r[j]),
+            min(best_raw, sq_r[j] - 2.0 * q))  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _dot0(stream: np.ndarray, i: int, reference: np.ndarray, m: int) -> float:
+    dot = 0.0
+    for t in range(m):
+        dot += stream[i + t] * reference[t]
+    return dot
+
+
 @numba.njit(cache=True, nogil=True)
 def _ab_rows(stream: np.ndarray, reference: np.ndarray, mu_r: np.ndarray, inv_r: np.ndarray,
              off_r: np.ndarray, sq_r: np.ndarray, any_flat: bool, m: int, qt: np.ndarray,
              first: int, flat: float, out_z: np.ndarray, out_raw: np.ndarray) -> None:  # fmt: skip
     """Windows `first`.. of `stream` against every window of `reference`; `qt` holds the row
-    of window `first - 1` on entry (or window 0's when first is 0) and the last on exit."""
+    of window `first - 1` on entry (or window 0's when first is 0) and the last on exit.
+    Windows go two at a time (`_ab_step2`), the last alone when their count is odd."""
     n_s = stream.shape[0] - m + 1
     mu_s, sd_s, sq_s = _stats(stream, m)
     rows = (qt, np.empty_like(qt))
-    now = 0
-    for i in range(first, n_s):
-        row = rows[now]
-        c = m * mu_s[i]
-        if i > 0:
-            now = 1 - now
-            row = rows[now]
-            dot = 0.0
-            for t in range(m):
-                dot += stream[i + t] * reference[t]
-            row[0] = dot
-            old, new = stream[i - 1], stream[i + m - 1]
-            best_rho, best_raw = _ab_step(rows[1 - now], row, reference, m, old, new, mu_r,
-                                          inv_r, off_r, sq_r, c)  # fmt: skip
-        else:
-            best_rho, best_raw = -np.inf, np.inf
-            for j in range(1, row.shape[0]):
-                best_rho = max(best_rho, (row[j] - c * mu_r[j]) * inv_r[j] + off_r[j])
-                best_raw = min(best_raw, sq_r[j] - 2.0 * row[j])
-        best_rho = max(best_rho, (row[0] - c * mu_r[0]) * inv_r[0] + off_r[0])
-        best_raw = min(best_raw, sq_r[0] - 2.0 * row[0])
-        out_raw[i - first] = np.sqrt(max(sq_s[i] + best_raw, 0.0) / m)
-        if sd_s[i] < flat:
-            out_z[i - first] = 0.0 if any_flat else 1.0
-        else:
-            rho = min(max(best_rho / sd_s[i], -1.0), 1.0)
-            z = np.sqrt(2.0 * (1.0 - rho)) if best_rho > -np.inf else 2.0
-            out_z[i - first] = min(z, 1.0) if any_flat else z
+    best = np.empty(4)
+    now, i = 0, first
+    while i < n_s:
+        if i == 0:  # window 0's row is given: its extremes only
+            row, rho, raw = rows[0], -np.inf, np.inf
+            for j in range(row.shape[0]):
+                rho, raw = _edge(row[j], j, m * mu_s[0], mu_r, inv_r, off_r, sq_r, rho, raw)
+            out_z[0], out_raw[0] = _finish(rho, raw, sd_s[0], sq_s[0], m, flat, any_flat)
+            i += 1
+            continue
+        prev, out = rows[now], rows[1 - now]
+        now = 1 - now
+        c1, old1, new1 = m * mu_s[i], stream[i - 1], stream[i + m - 1]
+        d1 = _dot0(stream, i, reference, m)
+        if i + 1 < n_s:
+            c2, old2, new2 = m * mu_s[i + 1], stream[i], stream[i + m]
+            d2 = _dot0(stream, i + 1, reference, m)
+            q11 = prev[0] - old1 * reference[0] + new1 * reference[m]
+            q21 = d1 - old2 * reference[0] + new2 * reference[m]
+            best[0], best[1] = _edge(d1, 0, c1, mu_r, inv_r, off_r, sq_r, -np.inf, np.inf)
+            best[0], best[1] = _edge(q11, 1, c1, mu_r, inv_r, off_r, sq_r, best[0], best[1])
+            best[2], best[3] = _edge(d2, 0, c2, mu_r, inv_r, off_r, sq_r, -np.inf, np.inf)
+            best[2], best[3] = _edge(q21, 1, c2, mu_r, inv_r, off_r, sq_r, best[2], best[3])
+            _ab_step2(prev, out, reference, m, old1, new1, old2, new2, mu_r, inv_r, off_r,
+                      sq_r, c1, c2, best)  # fmt: skip
+            out[0], out[1] = d2, q21
+            k = i - first
+            out_z[k], out_raw[k] = _finish(best[0], best[1], sd_s[i], sq_s[i], m, flat,
+                                           any_flat)  # fmt: skip
+            out_z[k + 1], out_raw[k + 1] = _finish(best[2], best[3], sd_s[i + 1], sq_s[i + 1],
+                                                   m, flat, any_flat)  # fmt: skip
+            i += 2
+            continue
+        out[0] = d1
+        rho, raw = _ab_step(prev, out, reference, m, old1, new1, mu_r, inv_r, off_r, sq_r, c1)
+        rho, raw = _edge(d1, 0, c1, mu_r, inv_r, off_r, sq_r, rho, raw)
+        out_z[i - first], out_raw[i - first] = _finish(rho, raw, sd_s[i], sq_s[i], m, flat,
+                                                       any_flat)  # fmt: skip
+        i += 1
     if now == 1:
         qt[:] = rows[1]
 
