@@ -265,6 +265,8 @@ def demo(
 
 
 def main() -> None:
+    from rich.markup import escape
+
     from fleetlake.console import console
 
     try:
@@ -273,7 +275,7 @@ def main() -> None:
     except FleetlakeError as exc:
         if _state["debug"]:
             raise
-        console.print(f"[red]error:[/] {exc.message}", soft_wrap=True)
+        console.print(f"[red]error:[/] {escape(exc.message)}", soft_wrap=True)  # text, not markup
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -282,13 +284,15 @@ def main() -> None:
         sys.exit(130)
     except typer.TyperException as exc:  # usage: a wrong option, value or command
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        console.print(f"[red]error:[/] {message} (see --help)", soft_wrap=True, highlight=False)
+        console.print(f"[red]error:[/] {escape(message)} (see --help)", soft_wrap=True,
+                      highlight=False)  # fmt: skip
         sys.exit(1)
     except Exception as exc:  # the unexpected
         if _state["debug"]:
             raise
         console.print(
-            f"[red]error:[/] {type(exc).__name__}: {exc} (run with --debug for details)",
+            f"[red]error:[/] {type(exc).__name__}: {escape(str(exc))} "
+            "(run with --debug for details)",
             soft_wrap=True,
         )
         sys.exit(1)

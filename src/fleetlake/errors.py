@@ -10,7 +10,8 @@ FleetlakeError
 ├── NotFound                (404) a row or file that does not exist
 ├── Conflict                (409) the request clashes with the current state
 └── ServiceError            (503) the database / lake / a service is not usable
-    └── SchemaOutdated      (503) the database schema is older than this code
+    ├── SchemaOutdated      (503) the database schema is older than this code
+    └── Unreachable         (503) a polled source's service did not answer, retries spent
 """
 
 from __future__ import annotations
@@ -74,3 +75,7 @@ class ServiceError(FleetlakeError):
 
 class SchemaOutdated(ServiceError):
     code = "schema_outdated"
+
+
+class Unreachable(ServiceError):
+    code = "unreachable"

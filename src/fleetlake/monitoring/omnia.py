@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from fleetlake.errors import InvalidParameter, ServiceError
+from fleetlake.errors import InvalidParameter, ServiceError, Unreachable
 from fleetlake.monitoring.landing import land_readings
 from fleetlake.monitoring.readings import Received, Refused, time_of
 from fleetlake.monitoring.tables import monitoring_sensors
@@ -101,8 +101,11 @@ class OmniaPoll:
     def _poll_one(self, timeseries: str) -> None:
         try:
             factor = self._factor(timeseries)
-        except (InvalidParameter, ServiceError) as exc:
+        except Unreachable:
+            raise  # the whole source is down: the poll fails, naming it
+        except (InvalidParameter, ServiceError) as exc:  # this timeseries only: skipped
             self.result["errors"].append(str(exc))
+            self.result["status"] = f"done, {len(self.result['errors'])} timeseries skipped"
             return
         cursors = self.state.setdefault("cursors", {})
         while True:

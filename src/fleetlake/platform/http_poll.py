@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from fleetlake.errors import ServiceError
+from fleetlake.errors import ServiceError, Unreachable
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 
@@ -65,9 +65,12 @@ class ApiCaller:
             headers = {"Authorization": f"Bearer {self._token()}"} if self._authed else {}
             try:
                 response = self._call("GET", url, params=params, headers=headers)
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
                 if attempt == tries - 1:
-                    raise
+                    raise Unreachable(
+                        f"{self.access.name}: cannot reach {url} ({exc}), tried {tries} times; "
+                        "check the source's url and that the service runs"
+                    ) from exc
                 self.sleep(self.access.backoff_s * 2**attempt)
                 continue
             if response.status_code == 401 and self.access.token_url and not refreshed:

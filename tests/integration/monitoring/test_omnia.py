@@ -159,3 +159,15 @@ def test_a_timeseries_in_an_unknown_unit_is_skipped_with_the_reason(
     assert found["rows_loaded"] == 100
     second = silver(lake, model[odd[1].id])
     assert [round(v, 9) for _, v in second] == [round(v, 9) for v in series[1][1].values[:50]]
+
+
+def test_a_source_that_does_not_answer_fails_the_poll_naming_its_url(
+    engine: Engine, settings: Any, model: dict[str, int]
+) -> None:
+    from fleetlake.errors import Unreachable
+    from tests.e2e.conftest import free_port
+
+    polled = OmniaSource(name="omnia", url=f"http://127.0.0.1:{free_port()}{BASE}",
+                         access=ApiAccess(name="omnia", max_retries=1))  # fmt: skip
+    with pytest.raises(Unreachable, match=f"omnia: cannot reach {polled.url}/sim-T1-S1 "):
+        poll(engine, Lake(settings.resolved_lake_uri), polled)
