@@ -71,10 +71,11 @@ class Baseline:
                 f"got {values.shape[0]}: choose a longer baseline"
             )
         flat = max(1e-9, 1e-6 * float(np.ptp(values)))
-        z_self, raw_self = self_join(values, m=m, flat=flat)
+        reference = Reference.of(values, m=m)
+        z_self, raw_self = self_join(reference, flat=flat)
         z_median, z_spread = spread_of(z_self, floor=0.02)
         raw_median, raw_spread = spread_of(raw_self, floor=min_spread)
-        return cls(Reference.of(values, m=m), z_median, z_spread, raw_median, raw_spread, flat,
+        return cls(reference, z_median, z_spread, raw_median, raw_spread, flat,
                    despike)  # fmt: skip
 
     @property
@@ -104,12 +105,12 @@ EXACT_SELF_JOIN_MAX = 20_000  # readings: beyond, the self-join is sampled (O(nÂ
 SAMPLED_BLOCKS, SAMPLED_BLOCK = 16, 256
 
 
-def self_join(values: np.ndarray, *, m: int, flat: float) -> tuple[np.ndarray, np.ndarray]:
+def self_join(reference: Reference, *, flat: float) -> tuple[np.ndarray, np.ndarray]:
     """The baseline's matrix profile, z-normalised and raw, per value: with stumpy up to
     EXACT_SELF_JOIN_MAX readings (two weeks at a minute), sampled beyond (a week at 10 s is
     60,480 readings: 45 s with stumpy, well under a second sampled)."""
+    values, m = reference.values, reference.m  # centred: no distance moves
     if values.shape[0] > EXACT_SELF_JOIN_MAX:
-        reference = Reference.of(values, m=m)
         return sampled_self_distances(reference, blocks=SAMPLED_BLOCKS, block=SAMPLED_BLOCK,
                                       flat=flat)  # fmt: skip
     from fleetlake.platform.numba_cache import stumpy_cached

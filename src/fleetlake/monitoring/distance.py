@@ -281,13 +281,7 @@ def _self_block(reference: np.ndarray, m: int, start: int, count: int, qt: np.nd
             qt[0] = dot
         lo, hi = max(i - exclusion, 0), min(i + exclusion + 1, n_r)
         best_rho, best_raw = _nearest(qt, lo, hi, m * mu_r[i], mu_r, inv_r, off_r, sq_r)
-        out_raw[k] = np.sqrt(max(sq_r[i] + best_raw, 0.0) / m)
-        if sd_r[i] < flat:
-            out_z[k] = 0.0 if any_flat else 1.0
-        else:
-            rho = min(max(best_rho / sd_r[i], -1.0), 1.0)
-            z = np.sqrt(2.0 * (1.0 - rho)) if best_rho > -np.inf else 2.0
-            out_z[k] = min(z, 1.0) if any_flat else z
+        out_z[k], out_raw[k] = _finish(best_rho, best_raw, sd_r[i], sq_r[i], m, flat, any_flat)
 
 
 def sampled_self_distances(

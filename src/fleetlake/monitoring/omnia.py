@@ -27,6 +27,7 @@ from fleetlake.monitoring.landing import land_readings
 from fleetlake.monitoring.readings import Received, Refused, time_of
 from fleetlake.monitoring.tables import monitoring_sensors
 from fleetlake.platform import fetch
+from fleetlake.platform.db import rfc3339_ms
 from fleetlake.platform.guarded_http import guarded_client
 from fleetlake.platform.http_poll import ApiAccess, ApiCaller, BudgetExhausted
 from fleetlake.platform.lake import Lake
@@ -119,7 +120,7 @@ class OmniaPoll:
                     time_of(after) if after else self.now - timedelta(days=self.source.since_days)
                 )
                 assert isinstance(begin, datetime)
-                query = {"startTime": _rfc3339(begin), "endTime": _rfc3339(self.now)}
+                query = {"startTime": rfc3339_ms(begin), "endTime": rfc3339_ms(self.now)}
             body = self.api.get(f"{self.source.url.rstrip('/')}/{timeseries}/data",
                                 query | {"limit": self.source.page_size})  # fmt: skip
             points = _datapoints(body, timeseries)
@@ -137,7 +138,7 @@ class OmniaPoll:
         units = self.state.setdefault("units", {})
         if timeseries not in units:
             body = self.api.get(f"{self.source.url.rstrip('/')}/{timeseries}", {})
-            items = (body.get("data") or {}).get("items") or [] if isinstance(body, dict) else []
+            items = _items(body)
             units[timeseries] = items[0].get("unit") if items else None
         return unit_factor(units[timeseries], timeseries=timeseries)
 
@@ -182,14 +183,16 @@ class OmniaPoll:
         self.lake.write_json(self.state, *state_parts(self.source.name))
 
 
+def _items(body: Any) -> list[Any]:
+    """An Omnia answer's `data.items` (empty for anything else)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    items = data.get("items") if isinstance(data, dict) else None
+    return items if isinstance(items, list) else []
+
+
 def _datapoints(body: Any, timeseries: str) -> list[Any]:
-    items = (body.get("data") or {}).get("items") or [] if isinstance(body, dict) else []
-    for item in items:
+    for item in _items(body):
         if isinstance(item, dict) and str(item.get("id", timeseries)) == timeseries:
             points = item.get("datapoints") or []
             return points if isinstance(points, list) else []
     return []
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

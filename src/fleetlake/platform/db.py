@@ -299,6 +299,12 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def rfc3339_ms(moment: datetime) -> str:
+    """RFC 3339 in UTC to the millisecond with Z (YYYY-MM-DDThh:mm:ss.mmmZ), as Omnia's
+    timeseries API writes and reads times."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 class UtcDateTime(sa.types.TypeDecorator[Any]):
     """Timezone-aware UTC in Python on every dialect (SQLite stores naive UTC text)."""
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from fastapi import FastAPI, Header, HTTPException, Query
 
+from fleetlake.platform.db import rfc3339_ms
 from fleetlake.simulate.provider_auth import SimulatedAuth
 
 BASE = "/plant/timeseries/v1.7"
@@ -86,7 +87,7 @@ def omnia_api(
             first = max(first, int(base64.urlsafe_b64decode(continuationToken.encode())))
         stop = bisect_left(one.times, _parsed(endTime)) if endTime else len(one.times)
         last = min(first + limit, stop)
-        points = [{"time": _rfc3339(one.times[k]), "value": one.values[k],
+        points = [{"time": rfc3339_ms(one.times[k]), "value": one.values[k],
                    "status": one.statuses[k]} for k in range(first, last)]  # fmt: skip
         token = base64.urlsafe_b64encode(str(last).encode()).decode() if last < stop else None
         return {"data": {"items": [{"id": one.id, "datapoints": points}]}, "count": len(points),
@@ -101,7 +102,3 @@ def _parsed(text: str) -> datetime:
     except ValueError:
         raise HTTPException(400, {"statusCode": 400, "message": f"bad time {text!r}"}) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
