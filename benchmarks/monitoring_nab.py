@@ -1,12 +1,13 @@
 """The monitoring detector on the NAB corpus, scored by NAB's rules (`nab_score`).
 
-    uv run python -m benchmarks.monitoring_nab [--window 16 --memory 1000 --quiet 200]
+    uv run python -m benchmarks.monitoring_nab [--window 16 --memory 1000 --quiet 200 --rearm 1.2]
 
 Each file is scored on its own, online (a record's score uses only the records before it),
-with one set of parameters for all: `detector.trailing_scores` (the raw distance of each
+with one set of parameters for all: `trailing.trailing_scores` (the raw distance of each
 window to its nearest earlier window, over the largest such distance of the last `memory`
-windows) and `detector.onsets` (an alarm counted at its start, again only if it grows within
-`quiet` records). NAB then picks one threshold per profile over the corpus. Prints and writes
+windows, at the readings' scale and at block means of 4, 16 and 64) and `trailing.onsets`
+(an alarm counted at its start, again only if it grows `rearm` times within `quiet`
+records). NAB then picks one threshold per profile over the corpus. Prints and writes
 benchmarks/out/monitoring-nab.json: the three profiles, per category at the standard
 profile's threshold, and the detections.
 """
@@ -29,11 +30,14 @@ DATA = Path(__file__).parent / "data" / "nab"
 
 
 def score_corpus(
-    corpus: list[nab_score.Labelled], *, window: int, memory: int, quiet: int
+    corpus: list[nab_score.Labelled], *, window: int, memory: int, quiet: int, rearm: float
 ) -> list[np.ndarray]:
-    from fleetlake.monitoring.detector import onsets, trailing_scores
+    from fleetlake.monitoring.trailing import onsets, trailing_scores
 
-    return [onsets(trailing_scores(s.values, m=window, memory=memory), quiet=quiet) for s in corpus]
+    return [
+        onsets(trailing_scores(s.values, m=window, memory=memory), quiet=quiet, rearm=rearm)
+        for s in corpus
+    ]
 
 
 def main() -> None:
@@ -41,11 +45,14 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=16)
     parser.add_argument("--memory", type=int, default=1000)
     parser.add_argument("--quiet", type=int, default=200)
+    parser.add_argument("--rearm", type=float, default=1.2)
     args = parser.parse_args()
     corpus = nab_score.load_corpus(DATA)
     profiles = nab_score.load_profiles(DATA / "profiles.json")
     started = time.perf_counter()
-    scores = score_corpus(corpus, window=args.window, memory=args.memory, quiet=args.quiet)
+    scores = score_corpus(
+        corpus, window=args.window, memory=args.memory, quiet=args.quiet, rearm=args.rearm
+    )
     seconds = time.perf_counter() - started
     swept = {p.name: nab_score.sweep(corpus, scores, p) for p in profiles}
     standard = profiles[0]

@@ -12,14 +12,11 @@ despiked, baseline and stream alike: each becomes the median of it and the `desp
 before it (causal), so a spike of one or two readings — a sensor glitch, not a leak — never
 reaches the windows, while a step (a leak's rise) passes after `despike // 2` readings.
 
-Without a fixed baseline (`trailing_scores`, the NAB benchmark: streams whose normal moves)
-the reference is the stream's own past (the left profile, k-th neighbour) and the scale is
-the largest distance of its last `memory` windows.
+Streams without a fixed baseline (the NAB benchmark) are scored by `trailing`.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,7 +26,6 @@ import numpy as np
 from fleetlake.monitoring.distance import (
     Reference,
     ab_distances,
-    left_distances,
     sampled_self_distances,
 )
 
@@ -217,41 +213,3 @@ def intervals(times: list[datetime], levels: np.ndarray, scores: np.ndarray) -> 
             found.append(Deviation(times[start], times[i - 1], LEVELS[levels[start]], peak))
             start = i
     return found
-
-
-def trailing_scores(values: np.ndarray, *, m: int, k: int = 1, memory: int = 1000) -> np.ndarray:
-    """Scores against the stream's own past: each window's raw distance to its k-th nearest
-    earlier window, over the largest of the `memory` distances before it (> 1: farther from
-    the past than anything lately). One per value; the first m - 1 score 0."""
-    values = np.asarray(values, dtype=np.float64)
-    span = float(np.ptp(values)) or 1.0
-    _, raw = left_distances(values, m=m, k=k, flat=1e-6 * span)
-    scores = np.zeros(values.shape[0])
-    recent: deque[float] = deque()
-    peaks: deque[float] = deque()  # decreasing: the running max of `recent`
-    for i, d in enumerate(raw.tolist()):
-        if peaks and np.isfinite(d):
-            scores[i + m - 1] = d / max(peaks[0], 1e-12)
-        if not np.isfinite(d):
-            continue
-        recent.append(d)
-        while peaks and peaks[-1] < d:
-            peaks.pop()
-        peaks.append(d)
-        if len(recent) > memory and recent.popleft() == peaks[0]:
-            peaks.popleft()
-    return scores
-
-
-def onsets(scores: np.ndarray, *, quiet: int) -> np.ndarray:
-    """An alarm's first moment: a score kept where it is the first after `quiet` readings
-    without one, or tops the alarm running; the rest are 0 (NAB counts each alarm once)."""
-    kept = np.zeros_like(scores)
-    last, last_value = -(10**9), 0.0
-    for t, value in enumerate(scores.tolist()):
-        if value <= 0:
-            continue
-        if t - last > quiet or value > last_value:
-            kept[t] = value
-            last, last_value = t, value
-    return kept

@@ -15,9 +15,7 @@ from fleetlake.monitoring.detector import (
     SensorScorer,
     Thresholds,
     intervals,
-    onsets,
     running_median,
-    trailing_scores,
 )
 
 M = 24
@@ -121,26 +119,3 @@ def test_levels_become_intervals() -> None:
     assert [(d.start.minute, d.end.minute, d.level, d.score) for d in found] == [
         (0, 1, "ok", 2.0), (2, 2, "warning", 5.0), (3, 4, "critical", 9.0), (5, 5, "ok", 0.0),
     ]  # fmt: skip
-
-
-@settings(max_examples=20, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), memory=st.integers(5, 60))
-def test_trailing_scores_are_the_distance_over_the_recent_largest(seed: int, memory: int) -> None:
-    from fleetlake.monitoring.distance import left_distances
-
-    values = np.cumsum(np.random.default_rng(seed).normal(size=200))
-    m = 8
-    got = trailing_scores(values, m=m, memory=memory)
-    _, raw = left_distances(values, m=m, flat=1e-6 * float(np.ptp(values)))
-    seen: list[float] = []
-    for i, d in enumerate(raw):
-        want = d / max(seen[-memory:]) if seen and np.isfinite(d) else 0.0
-        assert got[i + m - 1] == pytest.approx(want)
-        if np.isfinite(d):
-            seen.append(float(d))
-
-
-def test_an_alarm_counts_once_unless_it_grows() -> None:
-    scores = np.array([0, 2, 3, 1, 0, 0, 0, 0, 0, 0, 2, 0])
-    assert onsets(scores, quiet=5).tolist() == [0, 2, 3, 0, 0, 0, 0, 0, 0, 0, 2, 0]
-    assert onsets(scores, quiet=20).tolist() == [0, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]
