@@ -28,6 +28,7 @@ from fleetlake.monitoring.distance import (
     ab_distances,
     sampled_self_distances,
 )
+from fleetlake.monitoring.reductions import sliding_medians
 
 LEVELS = ("ok", "warning", "critical")
 MAD_TO_SIGMA = 1.4826
@@ -93,7 +94,7 @@ def running_median(values: np.ndarray, *, k: int, before: np.ndarray | None = No
     history = before[-(k - 1) :] if before is not None else np.zeros(0)
     pad = np.full(k - 1 - history.shape[0], history[0] if history.shape[0] else values[0])
     joined = np.concatenate((pad, history, values))
-    found: np.ndarray = np.median(np.lib.stride_tricks.sliding_window_view(joined, k), axis=1)
+    found: np.ndarray = sliding_medians(joined, k)
     return found
 
 

@@ -24,6 +24,8 @@ from fleetlake.platform.numba_cache import prepare
 prepare()
 import numba  # noqa: E402  (after the cache is placed)
 
+from fleetlake.monitoring.reductions import fmax, fmin  # noqa: E402
+
 
 @numba.njit(cache=True)
 def _insert(best: np.ndarray, value: float) -> None:
@@ -50,42 +52,62 @@ def _pair(qt: float, m: int, mu_a: float, sd_a: float, sq_a: float, mu_b: float,
     return np.sqrt(max(2.0 * (1.0 - rho), 0.0)), raw
 
 
+TILE = 512  # reference windows a sweep takes at once: its rows and factors stay in L1
+STEPS = 32  # stream windows a sweep advances at most
+
+
 @numba.njit(cache=True, fastmath=True, nogil=True)
-def _ab_step(prev: np.ndarray, out: np.ndarray, reference: np.ndarray, m: int, old: float,
-             new: float, mu_r: np.ndarray, inv_r: np.ndarray, off_r: np.ndarray,
-             sq_r: np.ndarray, c: float) -> tuple[float, float]:  # fmt: skip
-    """One STOMP step fused with the nearest-window search, branch-free so it vectorises:
-    `out[j]` (j ≥ 1) from `prev[j - 1]`; the largest correlation numerator over shaped
-    reference windows, and the smallest `sq_r - 2 qt` (the raw distance less the window's
-    own square sum)."""
+def _tile_step(a: np.ndarray, b: np.ndarray, left: np.ndarray, right: np.ndarray, old: float,
+               new: float, c: float, mu_r: np.ndarray, inv_r: np.ndarray,
+               sq_r: np.ndarray) -> tuple[float, float]:  # fmt: skip
+    """One STOMP step over a tile, fused with the nearest-window search and branch-free so
+    it vectorises: `b[t]` from `a[t]` (the row before, one window back), `left`/`right` the
+    reference values leaving and entering each window; the largest correlation numerator
+    (0 for a flat reference window, whose inv_r is 0) and the smallest `sq_r - 2 qt` (the
+    raw distance less the window's own squares). Every array starts at the tile, so each
+    index is the loop's own (no negative-index check keeps the loop from vectorising)."""
     best_rho, best_raw = -np.inf, np.inf
-    for j in range(1, out.shape[0]):
-        q = prev[j - 1] - old * reference[j - 1] + new * reference[j + m - 1]
-        out[j] = q
-        best_rho = max(best_rho, (q - c * mu_r[j]) * inv_r[j] + off_r[j])
-        best_raw = min(best_raw, sq_r[j] - 2.0 * q)
+    for t in range(b.shape[0]):
+        q = a[t] - old * left[t] + new * right[t]
+        b[t] = q
+        best_rho = fmax(best_rho, (q - c * mu_r[t]) * inv_r[t])
+        best_raw = fmin(best_raw, sq_r[t] - 2.0 * q)
     return best_rho, best_raw
 
 
-@numba.njit(cache=True, fastmath=True, nogil=True)
-def _ab_step2(prev: np.ndarray, out: np.ndarray, reference: np.ndarray, m: int, old1: float,
-              new1: float, old2: float, new2: float, mu_r: np.ndarray, inv_r: np.ndarray,
-              off_r: np.ndarray, sq_r: np.ndarray, c1: float, c2: float,
-              best: np.ndarray) -> None:  # fmt: skip
-    """Two STOMP steps in one sweep (j ≥ 2), both rows from `prev` so the loop still
-    vectorises: the reference's factors are read once for two readings. Only the second
-    row is kept (`out`); `best` gathers both rows' extremes, as `_ab_step`'s."""
-    rho1, raw1, rho2, raw2 = best[0], best[1], best[2], best[3]
-    for j in range(2, out.shape[0]):
-        q1 = prev[j - 1] - old1 * reference[j - 1] + new1 * reference[j + m - 1]
-        q2 = (prev[j - 2] - old1 * reference[j - 2] + new1 * reference[j + m - 2]
-              - old2 * reference[j - 1] + new2 * reference[j + m - 1])  # fmt: skip
-        out[j] = q2
-        rho1 = max(rho1, (q1 - c1 * mu_r[j]) * inv_r[j] + off_r[j])
-        raw1 = min(raw1, sq_r[j] - 2.0 * q1)
-        rho2 = max(rho2, (q2 - c2 * mu_r[j]) * inv_r[j] + off_r[j])
-        raw2 = min(raw2, sq_r[j] - 2.0 * q2)
-    best[0], best[1], best[2], best[3] = rho1, raw1, rho2, raw2
+@numba.njit(cache=True, nogil=True)
+def _sweep(qt: np.ndarray, reference: np.ndarray, m: int, olds: np.ndarray, news: np.ndarray,
+           dots: np.ndarray, cs: np.ndarray, mu_r: np.ndarray, inv_r: np.ndarray,
+           sq_r: np.ndarray, best_rho: np.ndarray, best_raw: np.ndarray) -> None:  # fmt: skip
+    """`olds.shape[0]` STOMP steps from the row `qt`, tile by tile: each tile of the row is
+    carried through every step while it is in L1, so the reference and its factors are read
+    once a sweep, not once a window. `dots[s]` is step s's QT[0]; `qt` ends as the last row;
+    `best_*[s]` gather step s's extremes. The first value of a tile's step needs the row
+    before's value one window left of the tile: kept per step in `edges`."""
+    steps, n = olds.shape[0], qt.shape[0]
+    edges = np.empty(steps)  # row s's last value of the previous tile
+    a, b = np.empty(TILE + 1), np.empty(TILE + 1)
+    best_rho[:] = -np.inf
+    best_raw[:] = np.inf
+    for start in range(0, n, TILE):
+        count = min(TILE, n - start)
+        a[1 : count + 1] = qt[start : start + count]
+        for s in range(steps):
+            a[0] = edges[s]
+            edges[s] = a[count]
+            lo = 1 if start == 0 else 0  # QT[0] is the direct dot product, not a step
+            j, end = start + lo, start + count
+            rho, raw = _tile_step(a[lo:count], b[lo + 1 : count + 1], reference[j - 1 : end - 1],
+                                  reference[j + m - 1 : end + m - 1], olds[s], news[s], cs[s],
+                                  mu_r[j:end], inv_r[j:end], sq_r[j:end])  # fmt: skip
+            if start == 0:
+                b[1] = dots[s]
+                rho = max(rho, (dots[s] - cs[s] * mu_r[0]) * inv_r[0])
+                raw = min(raw, sq_r[0] - 2.0 * dots[s])
+            best_rho[s] = max(best_rho[s], rho)
+            best_raw[s] = min(best_raw[s], raw)
+            a, b = b, a
+        qt[start : start + count] = a[1 : count + 1]
 
 
 @numba.njit(cache=True)
@@ -101,13 +123,6 @@ def _finish(best_rho: float, best_raw: float, sd: float, sq: float, m: int, flat
 
 
 @numba.njit(cache=True)
-def _edge(q: float, j: int, c: float, mu_r: np.ndarray, inv_r: np.ndarray, off_r: np.ndarray,
-          sq_r: np.ndarray, best_rho: float, best_raw: float) -> tuple[float, float]:  # fmt: skip
-    return (max(best_rho, (q - c * mu_r[j]) * inv_r[j] + off_r[j]),
-            min(best_raw, sq_r[j] - 2.0 * q))  # fmt: skip
-
-
-@numba.njit(cache=True)
 def _dot0(stream: np.ndarray, i: int, reference: np.ndarray, m: int) -> float:
     dot = 0.0
     for t in range(m):
@@ -117,55 +132,39 @@ def _dot0(stream: np.ndarray, i: int, reference: np.ndarray, m: int) -> float:
 
 @numba.njit(cache=True, nogil=True)
 def _ab_rows(stream: np.ndarray, reference: np.ndarray, mu_r: np.ndarray, inv_r: np.ndarray,
-             off_r: np.ndarray, sq_r: np.ndarray, any_flat: bool, m: int, qt: np.ndarray,
-             first: int, flat: float, out_z: np.ndarray, out_raw: np.ndarray) -> None:  # fmt: skip
+             sq_r: np.ndarray, any_flat: bool, m: int, qt: np.ndarray, first: int,
+             flat: float, out_z: np.ndarray, out_raw: np.ndarray) -> None:  # fmt: skip
     """Windows `first`.. of `stream` against every window of `reference`; `qt` holds the row
     of window `first - 1` on entry (or window 0's when first is 0) and the last on exit.
-    Windows go two at a time (`_ab_step2`), the last alone when their count is odd."""
+    Windows go STEPS at a time, one sweep of the reference each (`_sweep`)."""
     n_s = stream.shape[0] - m + 1
     mu_s, sd_s, sq_s = _stats(stream, m)
-    rows = (qt, np.empty_like(qt))
-    best = np.empty(4)
-    now, i = 0, first
+    i = first
+    if i == 0:  # window 0's row is given: its extremes only
+        rho, raw = -np.inf, np.inf
+        for j in range(qt.shape[0]):
+            rho = max(rho, (qt[j] - m * mu_s[0] * mu_r[j]) * inv_r[j])
+            raw = min(raw, sq_r[j] - 2.0 * qt[j])
+        out_z[0], out_raw[0] = _finish(rho, raw, sd_s[0], sq_s[0], m, flat, any_flat)
+        i = 1
+    best_rho, best_raw = np.empty(STEPS), np.empty(STEPS)
     while i < n_s:
-        if i == 0:  # window 0's row is given: its extremes only
-            row, rho, raw = rows[0], -np.inf, np.inf
-            for j in range(row.shape[0]):
-                rho, raw = _edge(row[j], j, m * mu_s[0], mu_r, inv_r, off_r, sq_r, rho, raw)
-            out_z[0], out_raw[0] = _finish(rho, raw, sd_s[0], sq_s[0], m, flat, any_flat)
-            i += 1
-            continue
-        prev, out = rows[now], rows[1 - now]
-        now = 1 - now
-        c1, old1, new1 = m * mu_s[i], stream[i - 1], stream[i + m - 1]
-        d1 = _dot0(stream, i, reference, m)
-        if i + 1 < n_s:
-            c2, old2, new2 = m * mu_s[i + 1], stream[i], stream[i + m]
-            d2 = _dot0(stream, i + 1, reference, m)
-            q11 = prev[0] - old1 * reference[0] + new1 * reference[m]
-            q21 = d1 - old2 * reference[0] + new2 * reference[m]
-            best[0], best[1] = _edge(d1, 0, c1, mu_r, inv_r, off_r, sq_r, -np.inf, np.inf)
-            best[0], best[1] = _edge(q11, 1, c1, mu_r, inv_r, off_r, sq_r, best[0], best[1])
-            best[2], best[3] = _edge(d2, 0, c2, mu_r, inv_r, off_r, sq_r, -np.inf, np.inf)
-            best[2], best[3] = _edge(q21, 1, c2, mu_r, inv_r, off_r, sq_r, best[2], best[3])
-            _ab_step2(prev, out, reference, m, old1, new1, old2, new2, mu_r, inv_r, off_r,
-                      sq_r, c1, c2, best)  # fmt: skip
-            out[0], out[1] = d2, q21
-            k = i - first
-            out_z[k], out_raw[k] = _finish(best[0], best[1], sd_s[i], sq_s[i], m, flat,
-                                           any_flat)  # fmt: skip
-            out_z[k + 1], out_raw[k + 1] = _finish(best[2], best[3], sd_s[i + 1], sq_s[i + 1],
-                                                   m, flat, any_flat)  # fmt: skip
-            i += 2
-            continue
-        out[0] = d1
-        rho, raw = _ab_step(prev, out, reference, m, old1, new1, mu_r, inv_r, off_r, sq_r, c1)
-        rho, raw = _edge(d1, 0, c1, mu_r, inv_r, off_r, sq_r, rho, raw)
-        out_z[i - first], out_raw[i - first] = _finish(rho, raw, sd_s[i], sq_s[i], m, flat,
-                                                       any_flat)  # fmt: skip
-        i += 1
-    if now == 1:
-        qt[:] = rows[1]
+        steps = min(STEPS, n_s - i)
+        olds, news = (
+            stream[i - 1 : i - 1 + steps].copy(),
+            stream[i + m - 1 : i + m - 1 + steps].copy(),
+        )
+        dots, cs = np.empty(steps), np.empty(steps)
+        for s in range(steps):
+            dots[s] = _dot0(stream, i + s, reference, m)
+            cs[s] = m * mu_s[i + s]
+        _sweep(qt, reference, m, olds, news, dots, cs, mu_r, inv_r, sq_r, best_rho[:steps],
+               best_raw[:steps])  # fmt: skip
+        for s in range(steps):
+            k = i + s - first
+            out_z[k], out_raw[k] = _finish(best_rho[s], best_raw[s], sd_s[i + s], sq_s[i + s],
+                                           m, flat, any_flat)  # fmt: skip
+        i += steps
 
 
 @numba.njit(cache=True, nogil=True)
@@ -197,7 +196,7 @@ class Reference:
     mean: np.ndarray
     std: np.ndarray
     squares: np.ndarray
-    _shaped: dict[float, tuple[np.ndarray, np.ndarray, bool]] = field(
+    _shaped: dict[float, tuple[np.ndarray, bool]] = field(
         default_factory=dict, compare=False, repr=False
     )  # by flatness: made once per baseline, not per scored batch
 
@@ -211,17 +210,18 @@ class Reference:
         mean, std, squares = _stats(centred, m)
         return cls(centred, m, center, mean, std, squares)
 
-    def shaped(self, flat: float) -> tuple[np.ndarray, np.ndarray, bool]:
-        """Per window, 1 / (m sd) and 0 when shaped, 0 and -inf when flat (so a flat window
-        never holds the best correlation), and whether any window is flat."""
+    def shaped(self, flat: float) -> tuple[np.ndarray, bool]:
+        """Per window 1 / (m sd), 0 when flat (its correlation numerator 0: a flat window is
+        at z √2 at most, and `_finish` caps z at 1 when any window is flat, as stumpy's flat
+        and shaped pair), and whether any window is flat."""
         if flat not in self._shaped:
             self._shaped[flat] = self._shaped_now(flat)
         return self._shaped[flat]
 
-    def _shaped_now(self, flat: float) -> tuple[np.ndarray, np.ndarray, bool]:
+    def _shaped_now(self, flat: float) -> tuple[np.ndarray, bool]:
         is_flat = self.std < flat
         inv = np.where(is_flat, 0.0, 1.0 / (self.m * np.where(is_flat, 1.0, self.std)))
-        return inv, np.where(is_flat, -np.inf, 0.0), bool(is_flat.any())
+        return inv, bool(is_flat.any())
 
     def first_row(self, window: np.ndarray) -> np.ndarray:
         """QT of one (centred) window against every window of the reference."""
@@ -233,38 +233,39 @@ def ab_distances(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each window of `stream` to its nearest in `reference`: z and raw distances, and the
     QT row to continue from. With `qt` (the row of the stream's first window, returned by
-    the call before), the first window is taken as scored and left out."""
+    the call before), the first window is taken as scored and left out; `qt` is advanced
+    in place (and returned), not copied: a row is a week of baseline."""
     m = reference.m
     stream = np.ascontiguousarray(np.asarray(stream, dtype=np.float64) - reference.center)
     first = 0 if qt is None else 1
-    row = reference.first_row(stream[:m]) if qt is None else qt.copy()
+    row = reference.first_row(stream[:m]) if qt is None else qt
     count = max(stream.shape[0] - m + 1 - first, 0)
     out_z, out_raw = np.empty(count), np.empty(count)
     if count:
-        inv, off, any_flat = reference.shaped(flat)
-        _ab_rows(stream, reference.values, reference.mean, inv, off, reference.squares,
-                 any_flat, m, row, first, flat, out_z, out_raw)  # fmt: skip
+        inv, any_flat = reference.shaped(flat)
+        _ab_rows(stream, reference.values, reference.mean, inv, reference.squares, any_flat,
+                 m, row, first, flat, out_z, out_raw)  # fmt: skip
     return out_z, out_raw, row
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
 def _nearest(row: np.ndarray, lo: int, hi: int, c: float, mu_r: np.ndarray, inv_r: np.ndarray,
-             off_r: np.ndarray, sq_r: np.ndarray) -> tuple[float, float]:  # fmt: skip
+             sq_r: np.ndarray) -> tuple[float, float]:  # fmt: skip
     """The best correlation numerator and `sq_r - 2 qt` over the row, [lo, hi) left out."""
     best_rho, best_raw = -np.inf, np.inf
     for j in range(0, lo):
-        best_rho = max(best_rho, (row[j] - c * mu_r[j]) * inv_r[j] + off_r[j])
-        best_raw = min(best_raw, sq_r[j] - 2.0 * row[j])
+        best_rho = fmax(best_rho, (row[j] - c * mu_r[j]) * inv_r[j])
+        best_raw = fmin(best_raw, sq_r[j] - 2.0 * row[j])
     for j in range(hi, row.shape[0]):
-        best_rho = max(best_rho, (row[j] - c * mu_r[j]) * inv_r[j] + off_r[j])
-        best_raw = min(best_raw, sq_r[j] - 2.0 * row[j])
+        best_rho = fmax(best_rho, (row[j] - c * mu_r[j]) * inv_r[j])
+        best_raw = fmin(best_raw, sq_r[j] - 2.0 * row[j])
     return best_rho, best_raw
 
 
 @numba.njit(cache=True, nogil=True)
 def _self_block(reference: np.ndarray, m: int, start: int, count: int, qt: np.ndarray,
-                mu_r: np.ndarray, sd_r: np.ndarray, inv_r: np.ndarray, off_r: np.ndarray,
-                sq_r: np.ndarray, any_flat: bool, exclusion: int, flat: float,
+                mu_r: np.ndarray, sd_r: np.ndarray, inv_r: np.ndarray, sq_r: np.ndarray,
+                any_flat: bool, exclusion: int, flat: float,
                 out_z: np.ndarray, out_raw: np.ndarray) -> None:  # fmt: skip
     """Windows start.. start+count of the reference against the reference itself, their own
     neighbourhood (± exclusion) left out; `qt` holds window `start`'s row on entry."""
@@ -280,7 +281,7 @@ def _self_block(reference: np.ndarray, m: int, start: int, count: int, qt: np.nd
                 dot += reference[i + t] * reference[t]
             qt[0] = dot
         lo, hi = max(i - exclusion, 0), min(i + exclusion + 1, n_r)
-        best_rho, best_raw = _nearest(qt, lo, hi, m * mu_r[i], mu_r, inv_r, off_r, sq_r)
+        best_rho, best_raw = _nearest(qt, lo, hi, m * mu_r[i], mu_r, inv_r, sq_r)
         out_z[k], out_raw[k] = _finish(best_rho, best_raw, sd_r[i], sq_r[i], m, flat, any_flat)
 
 
@@ -295,13 +296,13 @@ def sampled_self_distances(
     n_r = reference.values.shape[0] - m + 1
     block = min(block, n_r)
     starts = np.linspace(0, n_r - block, max(blocks, 1)).astype(np.int64)
-    inv, off, any_flat = reference.shaped(flat)
+    inv, any_flat = reference.shaped(flat)
     zs, raws = [], []
     for start in np.unique(starts).tolist():
         out_z, out_raw = np.empty(block), np.empty(block)
         qt = reference.first_row(reference.values[start : start + m])
         _self_block(reference.values, m, start, block, qt, reference.mean, reference.std, inv,
-                    off, reference.squares, any_flat, int(np.ceil(m / 4)), flat, out_z,
+                    reference.squares, any_flat, int(np.ceil(m / 4)), flat, out_z,
                     out_raw)  # fmt: skip
         zs.append(out_z)
         raws.append(out_raw)

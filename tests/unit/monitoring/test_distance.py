@@ -64,6 +64,47 @@ def test_streaming_in_two_parts_equals_brute_force(
     assert np.allclose(np.concatenate((raw1, raw2)), want_raw, atol=1e-7)
 
 
+def brute_ab_numpy(
+    stream: np.ndarray, reference: np.ndarray, m: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """brute_ab with every pair at once: the same definitions, fast enough for long inputs."""
+    a = np.lib.stride_tricks.sliding_window_view(stream, m)[:, None, :]
+    b = np.lib.stride_tricks.sliding_window_view(reference, m)[None, :, :]
+    raw = np.sqrt(((a - b) ** 2).mean(axis=2))
+    sd_a, sd_b = a.std(axis=2), b.std(axis=2)
+    flat_a, flat_b = sd_a < FLAT, sd_b < FLAT
+    za = (a - a.mean(axis=2, keepdims=True)) / np.where(flat_a, 1, sd_a)[..., None]
+    zb = (b - b.mean(axis=2, keepdims=True)) / np.where(flat_b, 1, sd_b)[..., None]
+    z = np.sqrt(((za - zb) ** 2).mean(axis=2))
+    z = np.where(flat_a & flat_b, 0.0, np.where(flat_a | flat_b, 1.0, z))
+    return z.min(axis=1), raw.min(axis=1)
+
+
+@pytest.mark.parametrize("parts", [(1, 100), (40, 33, 27), (70, 30)])
+def test_many_windows_against_a_reference_of_many_tiles_equal_brute_force(
+    parts: tuple[int, ...],
+) -> None:
+    from fleetlake.monitoring.distance import STEPS, TILE
+
+    rng = np.random.default_rng(11)
+    m = 9
+    reference = np.cumsum(rng.normal(size=3 * TILE + 77)) + 50.0
+    reference[TILE - 20 : TILE + 30] = 42.0  # flat across a tile's edge
+    stream = np.cumsum(rng.normal(size=sum(parts) + m - 1)) + 50.0
+    assert sum(parts) > 2 * STEPS  # several sweeps, the last a short one
+    ref = Reference.of(reference, m=m)
+    zs, raws, qt, at = [], [], None, 0
+    for count in parts:  # each call from where the last stopped
+        begin = at if qt is None else at - 1
+        z, raw, qt = ab_distances(stream[begin : at + count + m - 1], ref, flat=FLAT, qt=qt)
+        zs.append(z)
+        raws.append(raw)
+        at += count
+    want_z, want_raw = brute_ab_numpy(stream, reference, m)
+    assert np.allclose(np.concatenate(zs), want_z, atol=1e-7)
+    assert np.allclose(np.concatenate(raws), want_raw, atol=1e-6)
+
+
 @settings(max_examples=20, deadline=None)
 @given(rng=series, m=st.integers(3, 10), k=st.integers(1, 3))
 def test_the_left_profile_equals_brute_force(rng: np.random.Generator, m: int, k: int) -> None:
