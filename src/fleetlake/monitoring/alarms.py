@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from fleetlake.errors import InvalidParameter, NotFound
 from fleetlake.monitoring import catalog
-from fleetlake.monitoring.detection import fitted_baseline
+from fleetlake.monitoring.detection import fitted_baseline, saved_fits
 from fleetlake.monitoring.leak import (
     CH4_KG_PER_NM3,
     Rise,
@@ -110,13 +110,15 @@ def leak_now(
         sensors = connection.execute(sa.select(monitoring_sensors).where(
             monitoring_sensors.c.template_id == template["id"])).mappings().all()  # fmt: skip
         levels = sensor_levels(connection, template_id=template["id"])
+        fits = saved_fits(connection, sensor_ids=[s["id"] for s in sensors])
     onsets = [v["start"] for v in levels.values() if v["level"] != "ok" and v["start"]]
     if not onsets:
         return None
     origin = min(onsets) - LEAD
     rises, noise = [], []
     for sensor in sensors:
-        fitted = fitted_baseline(dict(sensor), lake, settings=settings)
+        fitted = fitted_baseline(dict(sensor), lake, settings=settings,
+                                 saved=fits.get(sensor["id"]))  # fmt: skip
         if fitted is None:
             continue
         table = readings_between(lake, sensor_id=sensor["id"], start=origin,

@@ -47,6 +47,13 @@ class Fitted:
     end: datetime
     background_ppmv: float  # the baseline's mean: what a rise is measured from
     noise_ppmv: float  # reading-to-reading noise
+    fit_key: str = ""  # the range and settings it was fitted for (`fit_key_of`)
+
+    def saved(self) -> dict[str, Any]:
+        """Kept with the detector state, so a restart rebuilds it without the self-join."""
+        return self.baseline.stats() | {"key": self.fit_key,
+                                        "background_ppmv": self.background_ppmv,
+                                        "noise_ppmv": self.noise_ppmv}  # fmt: skip
 
     @property
     def key(self) -> str:
@@ -90,27 +97,58 @@ def baseline_range(
     return first, first + timedelta(days=settings.baseline_days)
 
 
+def fit_key_of(start: datetime, end: datetime, settings: MonitoringSettings) -> str:
+    """What a fit depends on besides the readings: its range and the settings it used."""
+    return (f"{iso_utc(start)}/{iso_utc(end)}/d{settings.despike_readings}"
+            f"/w{settings.window_minutes}/s{settings.min_spread_ppmv}")  # fmt: skip
+
+
 def fitted_baseline(
-    sensor: dict[str, Any], lake: Lake, *, settings: MonitoringSettings
+    sensor: dict[str, Any],
+    lake: Lake,
+    *,
+    settings: MonitoringSettings,
+    saved: dict[str, Any] | None = None,
 ) -> Fitted | None:
-    """The sensor's baseline, fitted; None while it is not complete yet."""
+    """The sensor's baseline, fitted; None while it is not complete yet. `saved` (a fit's
+    `saved()`, from the detector state) is used when it is for the same range and settings."""
     found = baseline_range(sensor, lake, settings=settings)
     latest = sensor["last_reading_at"]
     if found is None or latest is None or latest < found[1]:
         return None
     start, end = found
-    key = (lake.root, sensor["id"], f"{iso_utc(start)}/{iso_utc(end)}/{settings.despike_readings}")
+    fit_key = fit_key_of(start, end, settings)
+    key = (lake.root, sensor["id"], fit_key)
     if key not in _fitted:
-        table = readings_between(lake, sensor_id=sensor["id"], start=start, end=end)
-        values = table["ppmv"].to_numpy()
-        stamps = table["ts"].to_numpy().astype("datetime64[us]").astype(np.int64) / 1e6
-        period = float(np.median(np.diff(stamps))) if len(stamps) > 1 else 60.0
-        m = settings.window_for(period)
-        baseline = Baseline.fit(values, m=m, min_spread=settings.min_spread_ppmv,
-                                despike=settings.despike_readings)  # fmt: skip
-        noise = float(np.std(np.diff(values)) / np.sqrt(2))
-        _fitted[key] = Fitted(baseline, start, end, float(values.mean()), max(noise, 1e-6))
+        reuse = saved if saved is not None and saved.get("key") == fit_key else None
+        _fitted[key] = _fit(sensor, lake, start=start, end=end, settings=settings, saved=reuse)
     return _fitted[key]
+
+
+def _fit(sensor: dict[str, Any], lake: Lake, *, start: datetime, end: datetime,
+         settings: MonitoringSettings, saved: dict[str, Any] | None) -> Fitted:  # fmt: skip
+    table = readings_between(lake, sensor_id=sensor["id"], start=start, end=end)
+    values = table["ppmv"].to_numpy()
+    fit_key = fit_key_of(start, end, settings)
+    stamps = table["ts"].to_numpy().astype("datetime64[us]").astype(np.int64) / 1e6
+    period = float(np.median(np.diff(stamps))) if len(stamps) > 1 else 60.0
+    m = settings.window_for(period)
+    if saved is not None and int(saved["m"]) == m:
+        baseline = Baseline.restored(values, saved)
+        return Fitted(baseline, start, end, float(saved["background_ppmv"]),
+                      float(saved["noise_ppmv"]), fit_key)  # fmt: skip
+    baseline = Baseline.fit(values, m=m, min_spread=settings.min_spread_ppmv,
+                            despike=settings.despike_readings)  # fmt: skip
+    noise = float(np.std(np.diff(values)) / np.sqrt(2))
+    return Fitted(baseline, start, end, float(values.mean()), max(noise, 1e-6), fit_key)
+
+
+def saved_fits(connection: Connection, *, sensor_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each sensor's fit as kept with its detector state (those that have one)."""
+    table = monitoring_detector_state
+    rows = connection.execute(sa.select(table.c.sensor_id, table.c.state).where(
+        table.c.sensor_id.in_(sensor_ids)))  # fmt: skip
+    return {r.sensor_id: r.state["fit"] for r in rows if "fit" in (r.state or {})}
 
 
 @dataclass
@@ -125,6 +163,7 @@ class Pending:
     until: datetime
     readings: int
     level: str
+    fit: dict[str, Any]
 
 
 def score_sensors(
@@ -144,7 +183,8 @@ def score_sensors(
     # Fitted here, one at a time: stumpy's parallel kernels must not run on two threads.
     work: list[tuple[dict[str, Any], dict[str, Any] | None, Fitted]] = []
     for sensor in map(dict, sensors):
-        fitted = fitted_baseline(sensor, lake, settings=settings)
+        saved = (states.get(sensor["id"]) or {}).get("state", {}).get("fit")
+        fitted = fitted_baseline(sensor, lake, settings=settings, saved=saved)
         if fitted is not None:
             work.append((sensor, states.get(sensor["id"]), fitted))
     thresholds = thresholds_of(settings)
@@ -158,8 +198,8 @@ def score_sensors(
         with engine.begin() as connection:
             for p in pending:
                 store_deviations(connection, p.sensor["id"], p.found)
-                save_state(connection, p.sensor["id"], until=p.until, state=p.scorer.state() | {
-                    "baseline": p.key}, fresh=p.fresh)  # fmt: skip
+                state = p.scorer.state() | {"baseline": p.key, "fit": p.fit}
+                save_state(connection, p.sensor["id"], until=p.until, state=state, fresh=p.fresh)
     except Exception:  # not stored: the scorers moved on in memory, so forget them
         for p in pending:
             _scorers.pop((lake.root, p.sensor["id"]), None)
@@ -186,7 +226,8 @@ def _scored(sensor: dict[str, Any], state: dict[str, Any] | None, fitted: Fitted
     scores, levels = scorer.push(table["ppmv"].to_numpy())
     times = table["ts"].to_pylist()
     return Pending(sensor, state is None, fitted.key, intervals(times, levels, scores), scorer,
-                   times[-1], table.num_rows, LEVELS[int(levels[-1])])  # fmt: skip
+                   times[-1], table.num_rows, LEVELS[int(levels[-1])],
+                   fitted.saved())  # fmt: skip
 
 
 def store_deviations(connection: Connection, sensor_id: int, found: list[Deviation]) -> None:

@@ -75,6 +75,22 @@ class Baseline:
         return cls(reference, z_median, z_spread, raw_median, raw_spread, flat,
                    despike)  # fmt: skip
 
+    def stats(self) -> dict[str, Any]:
+        """What `restored` needs besides the readings: the self-join's outcome."""
+        return {"m": self.m, "despike": self.despike, "z_median": self.z_median,
+                "z_spread": self.z_spread, "raw_median": self.raw_median,
+                "raw_spread": self.raw_spread, "flat": self.flat}  # fmt: skip
+
+    @classmethod
+    def restored(cls, values: np.ndarray, stats: dict[str, Any]) -> Baseline:
+        """The baseline `fit` gave for these readings, from its `stats()`: the reference is
+        rebuilt (a pass over the readings), the self-join (the costly part) is not."""
+        despike, m = int(stats["despike"]), int(stats["m"])
+        values = running_median(np.asarray(values, dtype=np.float64), k=despike)
+        return cls(Reference.of(values, m=m), float(stats["z_median"]), float(stats["z_spread"]),
+                   float(stats["raw_median"]), float(stats["raw_spread"]), float(stats["flat"]),
+                   despike)  # fmt: skip
+
     @property
     def m(self) -> int:
         return self.reference.m

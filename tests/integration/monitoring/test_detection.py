@@ -142,3 +142,42 @@ def test_the_operator_works_the_event_and_asks_what_if(
     backwards = client.put(f"{api}/sensors/{nearest}/baseline", headers=AUTH, json={
         "start": T0.isoformat(), "end": T0.isoformat()})  # fmt: skip
     assert backwards.json()["error"]["details"]["field"] == "end"
+
+
+def test_a_restart_rebuilds_the_fit_from_the_state_without_the_self_join(
+    engine: sa.Engine, template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fleetlake.monitoring import detection, detector
+    from fleetlake.monitoring.tables import monitoring_detector_state as state
+
+    sensors = template["sensors"]
+    land(engine, sensors, T0, hours=26, seed=3)
+    assert detect(engine)["readings"] > 0
+    before = {key[1]: fitted for key, fitted in detection._fitted.items()}
+    with engine.connect() as connection:
+        kept = dict(connection.execute(sa.select(state.c.sensor_id, state.c.state)).all())
+    assert {k: v["fit"]["z_spread"] for k, v in kept.items()} == {
+        s: before[s].baseline.z_spread for s in sensors
+    }
+    monkeypatch.setattr(detection, "_fitted", {})  # a new process: nothing in memory
+    monkeypatch.setattr(detection, "_scorers", {})
+
+    def no_self_join(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the baseline was fitted again")
+
+    monkeypatch.setattr(detector, "self_join", no_self_join)
+    land(engine, sensors, T0 + timedelta(hours=26), hours=1, seed=4)
+    assert detect(engine)["readings"] == 4 * 60
+    for key, fitted in detection._fitted.items():
+        was = before[key[1]]
+        assert fitted.baseline.stats() == was.baseline.stats()
+        assert fitted.background_ppmv == was.background_ppmv
+        assert np.array_equal(fitted.baseline.reference.values, was.baseline.reference.values)
+    monkeypatch.setattr(detection, "_fitted", {})
+    monkeypatch.setenv("FLEETLAKE_MONITORING_DESPIKE_READINGS", "3")  # another fit's settings
+    from fleetlake.settings import get_settings
+
+    get_settings.cache_clear()
+    land(engine, sensors, T0 + timedelta(hours=27), hours=1, seed=5)
+    with pytest.raises(AssertionError, match="fitted again"):
+        detect(engine)
