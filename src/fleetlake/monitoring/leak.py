@@ -13,10 +13,12 @@ more than the box average, by the gain `1 + g · e^(-d / L)` with d its distance
 and L a fraction of the template's largest side: the position that leaves the sensors'
 rises in that pattern is the source estimate.
 
-The fit: Q, λ, t0 and the source by least squares on every sensor's rise (ppmv, noise
-sigma), λ held near the geometry's value by a prior (log λ within a factor e^0.5 unless the
-data say otherwise: early in a rise only Q / V shows, later the bend gives λ). The 95 %
-interval of Q from the fit's covariance, widened for correlated misfit. Methane at normal
+The fit: Q, λ, t0, the source and the near-source gain g by least squares on every sensor's
+rise (ppmv, noise sigma), λ and g held near their settings by priors (log λ and log g within
+a factor e^0.5 unless the data say otherwise: early in a rise only Q / V shows, later the
+bend gives λ; g trades off against Q, so a template whose gain differs from the setting
+widens the range instead of biasing it unseen). The 95 % interval of Q by profiling,
+widened for correlated misfit. Methane at normal
 conditions weighs 0.717 kg/Nm³.
 """
 
@@ -29,6 +31,8 @@ import numpy as np
 
 CH4_KG_PER_NM3 = 0.717
 LOG_LAMBDA_SIGMA = 0.5  # the prior's width on log λ
+LOG_GAIN_SIGMA = 0.5  # and on log g: the near-source gain is a setting, not a measurement
+PRIORS = 2  # prior terms at the end of the misfit
 Z95 = 1.96
 
 
@@ -76,11 +80,13 @@ def box_fraction(
 
 
 def near_gain(
-    sensors_xyz: np.ndarray, source_xyz: np.ndarray, *, geometry: Geometry, physics: Physics
-) -> np.ndarray:
+    sensors_xyz: np.ndarray, source_xyz: np.ndarray, *, geometry: Geometry, physics: Physics,
+    strength: float = 1.0,
+) -> np.ndarray:  # fmt: skip
+    """1 + g e^(-d / L) per sensor; `strength` scales g (the fit's departure from it)."""
     distance = np.linalg.norm(np.asarray(sensors_xyz) - np.asarray(source_xyz), axis=-1)
     scale = physics.near_length_fraction * geometry.largest_side_m()
-    return np.asarray(1.0 + physics.near_gain * np.exp(-distance / scale))
+    return np.asarray(1.0 + strength * physics.near_gain * np.exp(-distance / scale))
 
 
 def sensor_rise_ppmv(
@@ -138,27 +144,29 @@ def estimate_leak(
     seen = [np.asarray(r.ppmv, dtype=float) for r in rises]
     prior = np.log(exchange_rate_per_h(geometry, physics))
     volume = geometry.internal_volume_m3
-    low = np.array([0.0, prior - 5, min(h.min() for h in hours) - 24, 0, 0, 0])
+    low = np.array([0.0, prior - 5, min(h.min() for h in hours) - 24, 0, 0, 0, -3])
     high = np.array([np.inf, prior + 5, max(h.max() for h in hours),
-                     geometry.length_m, geometry.width_m, geometry.height_m])  # fmt: skip
+                     geometry.length_m, geometry.width_m, geometry.height_m, 3])  # fmt: skip
 
     def misfit(p: np.ndarray) -> np.ndarray:
-        rate, log_lambda, start, source = p[0], p[1], p[2], p[3:]
-        gain = near_gain(xyz, source, geometry=geometry, physics=physics)
+        rate, log_lambda, start, source, log_gain = p[0], p[1], p[2], p[3:6], p[6]
+        gain = near_gain(xyz, source, geometry=geometry, physics=physics,
+                         strength=float(np.exp(log_gain)))  # fmt: skip
         parts = [(1e6 * g * box_fraction(h, rate_nm3_h=rate, exchange_per_h=np.exp(log_lambda),
                   volume_m3=volume, start_h=start) - y) / noise_ppmv
                  for g, h, y in zip(gain, hours, seen, strict=True)]  # fmt: skip
-        return np.concatenate([*parts, [(log_lambda - prior) / LOG_LAMBDA_SIGMA]])
+        priors = [(log_lambda - prior) / LOG_LAMBDA_SIGMA, log_gain / LOG_GAIN_SIGMA]
+        return np.concatenate([*parts, priors])
 
     start = initial_guess(hours, seen, xyz, geometry=geometry, prior_log_lambda=prior)
     # The source's position has local optima (sensors placed symmetrically): start from the
     # rise-weighted centre and from each sensor, keep the best.
-    starts = [start, *[np.concatenate((start[:3], p)) for p in xyz]]
+    starts = [start, *[np.concatenate((start[:3], p, start[6:])) for p in xyz]]
     fits = [least_squares(misfit, np.clip(s, low, high), bounds=(low, high), x_scale="jac")
             for s in starts]  # fmt: skip
     fit = min(fits, key=lambda f: float(f.cost))
     rate = float(fit.x[0])
-    residual = fit.fun[:-1] * noise_ppmv
+    residual = fit.fun[:-PRIORS] * noise_ppmv
     rate_low, rate_high = profile_interval(misfit, fit, low=low, high=high)
     return LeakEstimate(
         rate_nm3_h=rate,
@@ -188,15 +196,15 @@ def initial_guess(
     at = int(early[0]) if len(early) else peak
     slope = float(y[at]) / max(float(h[at]) - onset, 1e-3)  # ppmv/h at the strongest sensor
     rate = max(slope * 1e-6 * geometry.internal_volume_m3 / 1.5, 1e-6)  # 1.5: a typical gain
-    return np.array([rate, prior_log_lambda, onset, *centre])
+    return np.array([rate, prior_log_lambda, onset, *centre, 0.0])
 
 
 def misfit_inflation(residuals: np.ndarray) -> float:
     """How much more than white noise the misfit weighs: its size over the noise assumed,
     and how correlated it is (a tide left in the rises makes neighbouring readings one piece
     of evidence, not many: n_eff = n (1 - r) / (1 + r), r their lag-1 correlation)."""
-    misfit = residuals[:-1]  # the last is the prior on λ
-    scale = max(float(misfit @ misfit) / max(len(misfit) - 6, 1), 1.0)
+    misfit = residuals[:-PRIORS]  # the last are the priors on λ and g
+    scale = max(float(misfit @ misfit) / max(len(misfit) - 7, 1), 1.0)
     r = 0.0
     if len(misfit) > 2 and float(np.std(misfit)) > 0:
         r = float(np.clip(np.corrcoef(misfit[:-1], misfit[1:])[0, 1], 0.0, 0.999))

@@ -95,3 +95,25 @@ def test_the_95_percent_interval_covers_the_truth_about_that_often() -> None:
         low, high = found.rate_kg_h_range
         covered += low <= 1.0 <= high
     assert covered >= 17  # 95 % of 20 is 19; fewer than 17 would be a 1-in-50 chance
+
+
+def test_the_interval_covers_the_truth_when_the_near_gain_differs_from_the_setting() -> None:
+    from dataclasses import replace
+
+    from fleetlake.monitoring import leak
+
+    stronger = replace(PHYSICS, near_gain=1.5 * PHYSICS.near_gain)  # the template, not the model
+    covered = 0
+    for seed in range(10):
+        hours = np.arange(0.0, 1.0, 1 / 60)
+        source = np.array([3.0, 7.0, 1.5])
+        clean = leak.sensor_rise_ppmv(hours, SENSORS, rate_nm3_h=1.0 / CH4_KG_PER_NM3,
+                                      source_xyz=source, start_h=0.1, geometry=TEMPLATE,
+                                      physics=stronger)  # fmt: skip
+        rng = np.random.default_rng(seed)
+        rises = [Rise(k, tuple(SENSORS[k]), hours, clean[k] + rng.normal(0, 2.0, len(hours)))
+                 for k in range(len(SENSORS))]  # fmt: skip
+        found = estimate_leak(rises, geometry=TEMPLATE, physics=PHYSICS, noise_ppmv=2.0)
+        low, high = found.rate_kg_h_range
+        covered += low <= 1.0 <= high
+    assert covered >= 8
